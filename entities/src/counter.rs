@@ -1,0 +1,19 @@
+//! `counters`: totals that outlive the jobs they count, all-time and per hour or day.
+
+use sea_orm::entity::prelude::*;
+
+/// A named count, such as `succeeded` or `succeeded:hour:2026-11-22T10`.
+#[sea_orm::model]
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "counters")]
+pub struct Model {
+    /// What is counted, and for which period.
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub key: String,
+    /// The count.
+    pub value: i64,
+    /// When a per-period count is dropped; null for all-time totals.
+    pub expire_at: Option<i64>,
+}
+
+impl ActiveModelBehavior for ActiveModel {}

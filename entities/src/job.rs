@@ -1,0 +1,45 @@
+//! `jobs`: one row per job, holding its current state and what is needed to run and retry it.
+
+use sea_orm::entity::prelude::*;
+
+/// A job as stored.
+#[sea_orm::model]
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "jobs")]
+pub struct Model {
+    /// Assigned by the database, never reused (SQLite `AUTOINCREMENT`, PostgreSQL identity).
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    /// The registered job type name.
+    pub job_type: String,
+    /// The queue the job waits in.
+    pub queue: String,
+    /// The state name (`enqueued`, `scheduled`, `processing`, ...).
+    pub state: String,
+    /// The arguments, as JSON text.
+    pub args: String,
+    /// How many runs have started (a run lost with its process counts).
+    pub attempt: i32,
+    /// How many retries follow a first failed run.
+    pub max_retries: i32,
+    /// Fixed retry delays in seconds as a JSON array; null means the default backoff.
+    pub retry_delays: Option<String>,
+    /// The state a job takes when its retries run out: `failed` or `deleted`.
+    pub on_exhausted: String,
+    /// When a `scheduled` job becomes due.
+    pub run_at: Option<i64>,
+    /// When the job was created.
+    pub created_at: i64,
+    /// When the job entered its current state.
+    pub state_at: i64,
+    /// Why the job is in its current state, for people.
+    pub reason: Option<String>,
+    /// The server running the job while it is `processing`.
+    pub lease_owner: Option<String>,
+    /// Until when the running server's claim holds; after it the job is recovered.
+    pub lease_until: Option<i64>,
+    /// When a finished job is removed.
+    pub expire_at: Option<i64>,
+}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,25 @@
+//! `job_history`: one row per state transition of a job, appended, never updated.
+
+use sea_orm::entity::prelude::*;
+
+/// A state a job entered.
+#[sea_orm::model]
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "job_history")]
+pub struct Model {
+    /// Insertion order.
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    /// The job that moved.
+    pub job_id: i64,
+    /// The state it entered.
+    pub state: String,
+    /// Why, for people.
+    pub reason: Option<String>,
+    /// Details as JSON text, such as a failed attempt's error.
+    pub data: Option<String>,
+    /// When.
+    pub at: i64,
+}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,6 @@
+//! The entities under short names, for `use entities::prelude::*`.
+
+pub use super::counter::Entity as Counter;
+pub use super::job::Entity as Job;
+pub use super::job_history::Entity as JobHistory;
+pub use super::server::Entity as Server;

@@ -1,0 +1,18 @@
+//! stoker's schema migrations: the [`Migrator`] lists them in order, one file each, append-only.
+//!
+//! A workspace's storage runs `Migrator::up` when it is opened, so a newer stoker brings an older
+//! workspace up to date by itself. Never edit a migration that has shipped: add another.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261122_000001_create_core_tables;
+
+/// Every migration of stoker's schema, oldest first.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261122_000001_create_core_tables::Migration)]
+    }
+}

@@ -1,0 +1,56 @@
+//! [`Error`]: what the public API answers when it refuses or cannot do something.
+
+use crate::job::JobId;
+use crate::name::InvalidName;
+use crate::state::JobState;
+use crate::storage::StorageError;
+
+/// Why a call to stoker did not do what was asked. Nothing was changed unless it says so.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// No job type of this name is registered.
+    #[error("unknown job type `{0}`")]
+    UnknownJobType(String),
+    /// The arguments do not decode into the job type's arguments.
+    #[error("arguments for `{job_type}` do not decode: {reason}")]
+    InvalidArgs {
+        /// The job type.
+        job_type: String,
+        /// What serde said.
+        reason: String,
+    },
+    /// A workspace or queue name breaks its rule.
+    #[error(transparent)]
+    InvalidName(#[from] InvalidName),
+    /// A retry policy asks for more than stoker allows.
+    #[error("invalid retry policy: {0}")]
+    InvalidRetry(String),
+    /// The runtime's configuration cannot work.
+    #[error("invalid configuration: {0}")]
+    InvalidConfig(String),
+    /// No such job in the workspace.
+    #[error("job {0} not found")]
+    JobNotFound(JobId),
+    /// The workspace is not open on this server.
+    #[error("workspace `{0}` not found")]
+    WorkspaceNotFound(String),
+    /// The job's state forbids the action.
+    #[error("job {id} is {state}: it cannot be {action}")]
+    Conflict {
+        /// The job.
+        id: JobId,
+        /// Its state.
+        state: JobState,
+        /// What was asked, as a past participle ("requeued").
+        action: &'static str,
+    },
+    /// The workspace's storage failed or cannot be reached; details are logged.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// The runtime is shutting down and takes no new work.
+    #[error("stoker is shutting down")]
+    ShuttingDown,
+}
+
+/// `Result` with stoker's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

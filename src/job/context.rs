@@ -1,0 +1,78 @@
+//! [`JobContext`]: what a running job can see — who it is, which attempt, its workspace, its
+//! cancellation signal — and [`AppData`], the values the embedding application registered.
+
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+
+use super::JobId;
+
+/// Values shared with every job, looked up by type, like actix-web's `web::Data`.
+#[derive(Clone, Default)]
+pub struct AppData {
+    values: Arc<HashMap<TypeId, Arc<dyn Any + Send + Sync>>>,
+}
+
+impl AppData {
+    pub(crate) fn insert<T: Any + Send + Sync>(&mut self, value: T) {
+        Arc::make_mut(&mut self.values).insert(TypeId::of::<T>(), Arc::new(value));
+    }
+
+    /// The value of type `T`, if the application registered one.
+    pub fn get<T: Any + Send + Sync>(&self) -> Option<Arc<T>> {
+        let value = self.values.get(&TypeId::of::<T>())?.clone();
+        value.downcast::<T>().ok()
+    }
+}
+
+impl std::fmt::Debug for AppData {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppData")
+            .field("values", &self.values.len())
+            .finish()
+    }
+}
+
+/// What a job sees while it runs.
+#[derive(Clone, Debug)]
+pub struct JobContext {
+    pub(crate) id: JobId,
+    pub(crate) attempt: u32,
+    pub(crate) workspace: Arc<str>,
+    pub(crate) cancellation: CancellationToken,
+    pub(crate) data: AppData,
+}
+
+impl JobContext {
+    /// The job's id.
+    pub fn id(&self) -> JobId {
+        self.id
+    }
+
+    /// Which run this is: 1 for the first.
+    pub fn attempt(&self) -> u32 {
+        self.attempt
+    }
+
+    /// The workspace the job belongs to.
+    pub fn workspace(&self) -> &str {
+        &self.workspace
+    }
+
+    /// Whether the runtime asked the job to stop (shutdown, deletion, timeout).
+    pub fn is_cancelled(&self) -> bool {
+        self.cancellation.is_cancelled()
+    }
+
+    /// Completes when the runtime asks the job to stop; `select!` on it in long jobs.
+    pub async fn cancelled(&self) {
+        self.cancellation.cancelled().await
+    }
+
+    /// The application's value of type `T`, registered with `StokerBuilder::data`.
+    pub fn data<T: std::any::Any + Send + Sync>(&self) -> Option<Arc<T>> {
+        self.data.get::<T>()
+    }
+}

@@ -1,0 +1,85 @@
+//! [`NewJob`]: a job to enqueue, with its options, before it is checked and stored.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use super::Job;
+use crate::retry::RetryPolicy;
+
+/// A job to enqueue: its type, arguments and options.
+///
+/// Typed jobs come from [`NewJob::of`]; jobs named at run time (over HTTP, say) from
+/// [`NewJob::new`]. Everything is checked when it is enqueued, not here.
+#[derive(Clone, Debug)]
+pub struct NewJob {
+    pub(crate) job_type: String,
+    pub(crate) args: Result<serde_json::Value, String>,
+    pub(crate) queue: Option<String>,
+    pub(crate) retry: Option<RetryPolicy>,
+    pub(crate) start: Start,
+}
+
+/// When a new job may first run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Start {
+    Now,
+    After(Duration),
+    At(DateTime<Utc>),
+}
+
+impl NewJob {
+    /// A job of the type named `job_type` with JSON arguments.
+    pub fn new(job_type: impl Into<String>, args: serde_json::Value) -> Self {
+        NewJob {
+            job_type: job_type.into(),
+            args: Ok(args),
+            queue: None,
+            retry: None,
+            start: Start::Now,
+        }
+    }
+
+    /// A typed job.
+    pub fn of<J: Job>(job: &J) -> Self {
+        NewJob {
+            args: serde_json::to_value(job).map_err(|error| error.to_string()),
+            ..NewJob::new(J::NAME, serde_json::Value::Null)
+        }
+    }
+
+    /// Puts the job in `queue` instead of its type's queue.
+    pub fn queue(mut self, queue: impl Into<String>) -> Self {
+        self.queue = Some(queue.into());
+        self
+    }
+
+    /// Uses `policy` instead of its type's retry policy.
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = Some(policy);
+        self
+    }
+
+    /// Runs the job no sooner than `delay` from when it is enqueued (state `scheduled`).
+    pub fn delay(mut self, delay: Duration) -> Self {
+        self.start = Start::After(delay);
+        self
+    }
+
+    /// Runs the job no sooner than `at` (state `scheduled` while `at` is ahead).
+    pub fn run_at(mut self, at: DateTime<Utc>) -> Self {
+        self.start = Start::At(at);
+        self
+    }
+
+    /// The job type's name.
+    pub fn job_type(&self) -> &str {
+        &self.job_type
+    }
+}
+
+impl<J: Job> From<&J> for NewJob {
+    fn from(job: &J) -> Self {
+        NewJob::of(job)
+    }
+}

@@ -1,0 +1,87 @@
+//! [`Registry`]: from a stored type name to the code that checks, decodes and runs it.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::{Job, JobContext, JobError};
+use crate::retry::RetryPolicy;
+
+/// A run of a job, boxed; it stays on the worker thread that made it.
+pub(crate) type RunFuture = Pin<Box<dyn Future<Output = Result<(), JobError>>>>;
+
+type Check = fn(&serde_json::Value) -> Result<(), String>;
+type Start = fn(&str, JobContext) -> Result<RunFuture, String>;
+
+/// One registered job type, with its type erased.
+#[derive(Clone)]
+pub(crate) struct JobType {
+    pub(crate) queue: &'static str,
+    pub(crate) retry_policy: RetryPolicy,
+    pub(crate) timeout: Option<Duration>,
+    check: Check,
+    start: Start,
+}
+
+impl JobType {
+    fn of<J: Job>() -> Self {
+        JobType {
+            queue: J::queue(),
+            retry_policy: J::retry_policy(),
+            timeout: J::timeout(),
+            check: |args| {
+                serde_json::from_value::<J>(args.clone())
+                    .map(drop)
+                    .map_err(|error| error.to_string())
+            },
+            start: |args, ctx| {
+                let job: J = serde_json::from_str(args).map_err(|error| error.to_string())?;
+                Ok(Box::pin(job.run(ctx)))
+            },
+        }
+    }
+
+    /// Whether `args` decode into the job type's arguments; the error says why not.
+    pub(crate) fn check(&self, args: &serde_json::Value) -> Result<(), String> {
+        (self.check)(args)
+    }
+
+    /// Decodes stored arguments and starts the run.
+    pub(crate) fn start(&self, args: &str, ctx: JobContext) -> Result<RunFuture, String> {
+        (self.start)(args, ctx)
+    }
+}
+
+/// The job types a runtime knows, by name.
+#[derive(Clone, Default)]
+pub struct Registry {
+    types: Arc<HashMap<&'static str, JobType>>,
+}
+
+impl Registry {
+    /// Adds (or replaces) the type `J` under `J::NAME`.
+    pub fn register<J: Job>(&mut self) {
+        Arc::make_mut(&mut self.types).insert(J::NAME, JobType::of::<J>());
+    }
+
+    pub(crate) fn get(&self, name: &str) -> Option<&JobType> {
+        self.types.get(name)
+    }
+
+    /// The registered names, sorted.
+    pub fn names(&self) -> Vec<&'static str> {
+        let mut names: Vec<_> = self.types.keys().copied().collect();
+        names.sort_unstable();
+        names
+    }
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registry")
+            .field("types", &self.names())
+            .finish()
+    }
+}

@@ -1,0 +1,29 @@
+//! # stoker — persistent background jobs for Rust, on actix
+//!
+//! Define a [`Job`], build a [`Stoker`] runtime with the job types registered, open a
+//! [`Workspace`] (a tenant: its own database, actors and queues) and enqueue. Jobs survive
+//! restarts, are retried with backoff when they fail, and run at least once even when a process
+//! dies mid-run.
+//!
+//! Modules depend one way: `state` and `retry` (plain rules) ← `job` (the job model) ←
+//! `storage` (the database) ← `runtime` (the actors and the public handles).
+
+pub mod job;
+pub mod retry;
+pub mod runtime;
+pub mod state;
+
+mod error;
+mod name;
+mod storage;
+
+pub use error::{Error, Result};
+pub use job::{AppData, Job, JobContext, JobError, JobId, NewJob, Registry};
+pub use name::{InvalidName, WorkspaceName};
+pub use retry::{Exhausted, RetryPolicy};
+pub use runtime::{Stoker, StokerBuilder, Workspace};
+pub use state::JobState;
+pub use storage::{HistoryEntry, JobDetails, JobSummary, StorageConfig, StorageError, StoredRetry};
+
+/// The queue jobs go to unless their type or their enqueuer says otherwise.
+pub const DEFAULT_QUEUE: &str = "default";

@@ -1,0 +1,101 @@
+//! Names that come from outside and end up in file names, schema names or queries: workspace
+//! names and queue names. They are checked once, here, before anything touches storage.
+
+use std::fmt;
+
+/// A checked workspace name: `^[a-z0-9][a-z0-9_-]{0,62}$`, safe as a file or schema name.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct WorkspaceName(String);
+
+/// A name that breaks the rules for its kind.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("invalid {kind} name `{name}`: {rule}")]
+pub struct InvalidName {
+    kind: &'static str,
+    name: String,
+    rule: &'static str,
+}
+
+fn is_name_char(c: char) -> bool {
+    c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-'
+}
+
+impl WorkspaceName {
+    const RULE: &'static str =
+        "use 1 to 63 of a-z, 0-9, '_' and '-', starting with a letter or digit";
+
+    /// Checks `name`.
+    pub fn new(name: &str) -> Result<Self, InvalidName> {
+        let starts_well = name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+        if starts_well && name.len() <= 63 && name.chars().all(is_name_char) {
+            Ok(WorkspaceName(name.to_owned()))
+        } else {
+            Err(InvalidName {
+                kind: "workspace",
+                name: name.to_owned(),
+                rule: Self::RULE,
+            })
+        }
+    }
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for WorkspaceName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Checks a queue name: `^[a-z0-9_-]{1,50}$`.
+pub(crate) fn check_queue(name: &str) -> Result<(), InvalidName> {
+    if (1..=50).contains(&name.len()) && name.chars().all(is_name_char) {
+        Ok(())
+    } else {
+        Err(InvalidName {
+            kind: "queue",
+            name: name.to_owned(),
+            rule: "use 1 to 50 of a-z, 0-9, '_' and '-'",
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn workspace_names_that_could_escape_a_directory_are_refused() {
+        for bad in [
+            "",
+            "../x",
+            "a/b",
+            "A",
+            "-a",
+            "_a",
+            "a.b",
+            "a b",
+            &"a".repeat(64),
+        ] {
+            assert!(WorkspaceName::new(bad).is_err(), "{bad:?} was accepted");
+        }
+        for good in ["a", "acme", "0", "tenant-42_eu", &"a".repeat(63)] {
+            assert_eq!(WorkspaceName::new(good).unwrap().as_str(), good);
+        }
+    }
+
+    #[test]
+    fn queue_names_follow_the_api_rule() {
+        assert!(check_queue("default").is_ok());
+        assert!(check_queue("_low-1").is_ok());
+        for bad in ["", "Default", "a.b", &"q".repeat(51)] {
+            assert!(check_queue(bad).is_err(), "{bad:?} was accepted");
+        }
+    }
+}

@@ -1,0 +1,143 @@
+//! [`StokerBuilder`]: job types, application data, limits and storage, then `build`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::Arbiter;
+use dashmap::DashMap;
+
+use super::settings::{Settings, now_ms, server_id};
+use super::stoker::{Inner, Stoker};
+use crate::error::{Error, Result};
+use crate::job::{AppData, Job, Registry};
+use crate::name::check_queue;
+use crate::storage::StorageConfig;
+
+/// Configures a [`Stoker`] runtime.
+#[derive(Debug)]
+pub struct StokerBuilder {
+    registry: Registry,
+    data: AppData,
+    storage: StorageConfig,
+    workers: usize,
+    queues: Vec<String>,
+    heartbeat: Duration,
+    lease: Duration,
+    retention: Duration,
+    shutdown_timeout: Duration,
+}
+
+impl Default for StokerBuilder {
+    fn default() -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        StokerBuilder {
+            registry: Registry::default(),
+            data: AppData::default(),
+            storage: StorageConfig::default(),
+            // Hangfire's default: five per core, at most twenty.
+            workers: (cores * 5).min(20),
+            queues: vec![crate::DEFAULT_QUEUE.to_owned()],
+            heartbeat: Duration::from_secs(30),
+            lease: Duration::from_secs(90),
+            retention: Duration::from_secs(24 * 3600),
+            shutdown_timeout: Duration::from_secs(15),
+        }
+    }
+}
+
+impl StokerBuilder {
+    /// Registers the job type `J`.
+    pub fn register<J: Job>(mut self) -> Self {
+        self.registry.register::<J>();
+        self
+    }
+
+    /// Shares `value` with every job ([`crate::JobContext::data`]).
+    pub fn data<T: std::any::Any + Send + Sync>(mut self, value: T) -> Self {
+        self.data.insert(value);
+        self
+    }
+
+    /// Where workspaces keep their jobs (default: SQLite files in `./stoker-data`).
+    pub fn storage(mut self, storage: StorageConfig) -> Self {
+        self.storage = storage;
+        self
+    }
+
+    /// How many jobs each workspace runs at once (default: 5 per core, at most 20).
+    pub fn workers(mut self, workers: usize) -> Self {
+        self.workers = workers.max(1);
+        self
+    }
+
+    /// The queues to work, in priority order (default: `default`).
+    pub fn queues<S: Into<String>>(mut self, queues: impl IntoIterator<Item = S>) -> Self {
+        self.queues = queues.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// How often a server says it is alive and renews its jobs' leases (default 30 s).
+    pub fn heartbeat(mut self, every: Duration) -> Self {
+        self.heartbeat = every;
+        self
+    }
+
+    /// How long a claim holds without a heartbeat before the job is recovered (default 90 s).
+    pub fn lease(mut self, lease: Duration) -> Self {
+        self.lease = lease;
+        self
+    }
+
+    /// How long `succeeded` and `deleted` jobs are kept (default 1 day).
+    pub fn retention(mut self, retention: Duration) -> Self {
+        self.retention = retention;
+        self
+    }
+
+    /// How long shutdown waits for running jobs before cancelling them (default 15 s).
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.shutdown_timeout = timeout;
+        self
+    }
+
+    /// Starts the runtime's arbiters. Call it inside an actix system (`#[actix::main]`,
+    /// `#[actix_web::main]`); workspaces open with [`Stoker::workspace`].
+    pub fn build(self) -> Result<Stoker> {
+        if self.queues.is_empty() {
+            return Err(Error::InvalidConfig(
+                "at least one queue must be worked".into(),
+            ));
+        }
+        for queue in &self.queues {
+            check_queue(queue)?;
+        }
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let worker_arbiters: Vec<Arbiter> = (0..cores).map(|_| Arbiter::new()).collect();
+        let control = Arbiter::new();
+        let settings = Settings {
+            registry: self.registry,
+            data: self.data,
+            storage: self.storage,
+            workers: self.workers,
+            queues: self.queues,
+            heartbeat: self.heartbeat,
+            lease: self.lease.max(self.heartbeat * 2),
+            retention: self.retention,
+            shutdown_timeout: self.shutdown_timeout,
+            server_id: server_id(),
+            started_at: now_ms(),
+            control: control.handle(),
+            worker_arbiters: worker_arbiters.iter().map(Arbiter::handle).collect(),
+        };
+        Ok(Stoker {
+            inner: Arc::new(Inner {
+                settings: Arc::new(settings),
+                workspaces: DashMap::new(),
+                opening: tokio::sync::Mutex::new(()),
+                arbiters: std::sync::Mutex::new(
+                    worker_arbiters.into_iter().chain([control]).collect(),
+                ),
+            }),
+        })
+    }
+}

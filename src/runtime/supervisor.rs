@@ -1,0 +1,184 @@
+//! The workspace Supervisor actor: starts the workspace's Queue, Workers, Completer,
+//! Scheduler and Janitor, wires them to each other, and takes them down in order at shutdown
+//! so that no job is lost: stop claiming, let running jobs finish (up to the timeout), cancel
+//! the rest, store every outcome, give back what still runs, and leave the server registry.
+//!
+//! The children do not crash: storage errors are logged and retried with a backoff, and panics
+//! in jobs are caught by the worker that runs them.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::prelude::*;
+use tokio::sync::oneshot;
+
+use super::completer::{Completer, Flush};
+use super::janitor::Janitor;
+use super::queue::{CancelRunning, Drain, Queue, Wake};
+use super::scheduler::{DueAt, Scheduler};
+use super::settings::{SharedSettings, now_ms};
+use super::worker::Worker;
+use crate::storage::Storage;
+
+/// How long cancelled jobs get to stop before the server gives them up.
+const CANCEL_GRACE: Duration = Duration::from_secs(5);
+
+/// Stops an actor.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct Stop;
+
+/// Shuts the workspace down gracefully; answers when it is done.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct Shutdown;
+
+/// The addresses the workspace handle talks to.
+#[derive(Clone)]
+pub(crate) struct WorkspaceActors {
+    pub(crate) supervisor: Addr<Supervisor>,
+    pub(crate) queue: Addr<Queue>,
+    pub(crate) scheduler: Addr<Scheduler>,
+}
+
+pub(crate) struct Supervisor {
+    storage: Storage,
+    settings: SharedSettings,
+    workspace: Arc<str>,
+    queue: Addr<Queue>,
+    completer: Addr<Completer>,
+    scheduler: Addr<Scheduler>,
+    janitor: Addr<Janitor>,
+}
+
+impl Actor for Supervisor {
+    type Context = Context<Self>;
+}
+
+impl Supervisor {
+    /// Starts a workspace's actors; must run on the control arbiter.
+    pub(crate) fn start_workspace(
+        storage: Storage,
+        settings: SharedSettings,
+        workspace: Arc<str>,
+    ) -> WorkspaceActors {
+        let queue_ctx = Context::<Queue>::new();
+        let completer_ctx = Context::<Completer>::new();
+        let scheduler_ctx = Context::<Scheduler>::new();
+        let (queue, completer, scheduler) = (
+            queue_ctx.address(),
+            completer_ctx.address(),
+            scheduler_ctx.address(),
+        );
+        let workers = (0..settings.workers)
+            .map(|index| {
+                let arbiter = &settings.worker_arbiters[index % settings.worker_arbiters.len()];
+                let (completer, queue) = (completer.clone().recipient(), queue.clone().recipient());
+                let (workspace, settings) = (workspace.clone(), settings.clone());
+                Worker::start_in_arbiter(arbiter, move |_| {
+                    Worker::new(index, workspace, settings, completer, queue)
+                })
+            })
+            .collect();
+        let wake: Recipient<Wake> = queue.clone().recipient();
+        let due: Recipient<DueAt> = scheduler.clone().recipient();
+        completer_ctx.run(Completer::new(
+            storage.clone(),
+            settings.clone(),
+            wake.clone(),
+            due,
+        ));
+        scheduler_ctx.run(Scheduler::new(storage.clone(), wake.clone()));
+        queue_ctx.run(Queue::new(storage.clone(), settings.clone(), workers));
+        let janitor = Janitor::new(storage.clone(), settings.clone(), wake).start();
+        let supervisor = Supervisor {
+            storage,
+            settings,
+            workspace,
+            queue: queue.clone(),
+            completer,
+            scheduler: scheduler.clone(),
+            janitor,
+        }
+        .start();
+        WorkspaceActors {
+            supervisor,
+            queue,
+            scheduler,
+        }
+    }
+}
+
+/// Sends a message carrying a reply channel and waits for the reply, at most `limit`.
+async fn ask<A, M>(
+    addr: &Addr<A>,
+    message: impl FnOnce(oneshot::Sender<()>) -> M,
+    limit: Duration,
+) -> bool
+where
+    A: Handler<M>,
+    A::Context: actix::dev::ToEnvelope<A, M>,
+    M: Message<Result = ()> + Send + 'static,
+{
+    let (done, answered) = oneshot::channel();
+    addr.do_send(message(done));
+    tokio::time::timeout(limit, answered)
+        .await
+        .is_ok_and(|r| r.is_ok())
+}
+
+impl Handler<Shutdown> for Supervisor {
+    type Result = ResponseActFuture<Self, ()>;
+
+    fn handle(&mut self, _: Shutdown, _: &mut Context<Self>) -> Self::Result {
+        let (queue, completer) = (self.queue.clone(), self.completer.clone());
+        let (storage, settings, workspace) = (
+            self.storage.clone(),
+            self.settings.clone(),
+            self.workspace.clone(),
+        );
+        let children = (self.scheduler.clone(), self.janitor.clone());
+        let work = async move {
+            if !ask(&queue, Drain, settings.shutdown_timeout).await {
+                tracing::warn!(%workspace, "jobs still running at the shutdown timeout; cancelling them");
+                queue.do_send(CancelRunning);
+                ask(&queue, Drain, CANCEL_GRACE).await;
+            }
+            if !ask(&completer, Flush, settings.shutdown_timeout).await {
+                tracing::error!(%workspace, "outcomes could not be stored; their jobs will be recovered at the next start");
+            }
+            match storage.release_owned(&settings.server_id, now_ms()).await {
+                Ok(0) => {}
+                Ok(released) => {
+                    tracing::warn!(%workspace, released, "gave back jobs that did not stop")
+                }
+                Err(error) => {
+                    tracing::error!(%workspace, %error, "giving back running jobs failed; their leases will expire")
+                }
+            }
+            if let Err(error) = storage.remove_server(&settings.server_id).await {
+                tracing::warn!(%workspace, %error, "leaving the server registry failed");
+            }
+            queue.do_send(Stop);
+            completer.do_send(Stop);
+            children.0.do_send(Stop);
+            children.1.do_send(Stop);
+            storage.close().await;
+        };
+        Box::pin(work.into_actor(self).map(|(), _, ctx| ctx.stop()))
+    }
+}
+
+macro_rules! stoppable {
+    ($($actor:ty),*) => {$(
+        impl Handler<Stop> for $actor {
+            type Result = ();
+
+            fn handle(&mut self, _: Stop, ctx: &mut Context<Self>) {
+                ctx.stop();
+            }
+        }
+    )*};
+}
+
+stoppable!(Worker, Completer, Scheduler, Janitor);

@@ -1,0 +1,222 @@
+//! The Worker actor: runs one job at a time. It decodes the arguments, runs the job with a
+//! cancellation token, catches panics, enforces the job type's timeout, decides between
+//! retry and exhaustion, and reports the outcome to the Completer and its freedom to the Queue.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::prelude::*;
+use futures::FutureExt;
+use tokio_util::sync::CancellationToken;
+
+use super::completer::Completed;
+use super::settings::{SharedSettings, millis, now_ms};
+use crate::job::{JobContext, JobError, JobId};
+use crate::retry::{AfterFailure, Exhausted, RetryPolicy};
+use crate::state::JobState;
+use crate::storage::{ClaimedJob, Completion, complete::AfterFailed};
+
+/// Runs `job`; the worker is busy until it reports [`WorkerIdle`].
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct Run(pub(crate) ClaimedJob);
+
+/// Why a running job is asked to stop.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum StopReason {
+    /// The server is shutting down: an unfinished run goes back to its queue.
+    Shutdown,
+    /// A person deleted the job.
+    Deleted,
+}
+
+/// Fires the running job's cancellation token.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct Cancel(pub(crate) StopReason);
+
+/// A worker finished job `job` and is free again.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct WorkerIdle {
+    pub(crate) worker: usize,
+    pub(crate) job: i64,
+}
+
+pub(crate) struct Worker {
+    pub(crate) index: usize,
+    pub(crate) workspace: Arc<str>,
+    pub(crate) settings: SharedSettings,
+    pub(crate) completer: Recipient<Completed>,
+    pub(crate) queue: Recipient<WorkerIdle>,
+    /// The running job's token and why it was cancelled, if it was.
+    running: Option<(CancellationToken, Option<StopReason>)>,
+}
+
+impl Worker {
+    pub(crate) fn new(
+        index: usize,
+        workspace: Arc<str>,
+        settings: SharedSettings,
+        completer: Recipient<Completed>,
+        queue: Recipient<WorkerIdle>,
+    ) -> Self {
+        Worker {
+            index,
+            workspace,
+            settings,
+            completer,
+            queue,
+            running: None,
+        }
+    }
+}
+
+impl Actor for Worker {
+    type Context = Context<Self>;
+}
+
+/// How one run ended, before the retry policy is applied.
+enum RunEnd {
+    Ok,
+    Err(JobError),
+}
+
+impl Handler<Run> for Worker {
+    type Result = ();
+
+    fn handle(&mut self, Run(job): Run, ctx: &mut Context<Self>) {
+        let token = CancellationToken::new();
+        self.running = Some((token.clone(), None));
+        let run = self.run(&job, token.clone());
+        ctx.spawn(run.into_actor(self).map(move |end, worker, _| {
+            let stop = worker.running.take().and_then(|(_, reason)| reason);
+            let completion = completion(&job, end, stop);
+            worker.completer.do_send(Completed(completion));
+            worker.queue.do_send(WorkerIdle {
+                worker: worker.index,
+                job: job.id,
+            });
+        }));
+    }
+}
+
+impl Handler<Cancel> for Worker {
+    type Result = ();
+
+    fn handle(&mut self, Cancel(reason): Cancel, _: &mut Context<Self>) {
+        if let Some((token, stop)) = &mut self.running {
+            stop.get_or_insert(reason);
+            token.cancel();
+        }
+    }
+}
+
+impl Worker {
+    /// The run of `job` as a future that never panics and never outlives its timeout.
+    fn run(
+        &self,
+        job: &ClaimedJob,
+        token: CancellationToken,
+    ) -> impl Future<Output = RunEnd> + 'static {
+        let ctx = JobContext {
+            id: JobId(job.id),
+            attempt: job.attempt.max(1) as u32,
+            workspace: self.workspace.clone(),
+            cancellation: token.clone(),
+            data: self.settings.data.clone(),
+        };
+        let job_type = self.settings.registry.get(&job.job_type).cloned();
+        let (name, args) = (job.job_type.clone(), job.args.clone());
+        async move {
+            let Some(job_type) = job_type else {
+                return RunEnd::Err(JobError::fatal(format!(
+                    "job type `{name}` is not registered"
+                )));
+            };
+            let started = std::panic::catch_unwind(AssertUnwindSafe(|| job_type.start(&args, ctx)));
+            let run = match started {
+                Ok(Ok(run)) => run,
+                Ok(Err(reason)) => {
+                    return RunEnd::Err(JobError::fatal(format!(
+                        "arguments do not decode: {reason}"
+                    )));
+                }
+                Err(panic) => return RunEnd::Err(panicked(panic)),
+            };
+            let guarded = AssertUnwindSafe(run).catch_unwind();
+            let result = match job_type.timeout {
+                Some(limit) => match tokio::time::timeout(limit, guarded).await {
+                    Ok(result) => result,
+                    Err(_) => {
+                        token.cancel();
+                        return RunEnd::Err(JobError::retry(format!("timed out after {limit:?}")));
+                    }
+                },
+                None => guarded.await,
+            };
+            match result {
+                Ok(Ok(())) => RunEnd::Ok,
+                Ok(Err(error)) => RunEnd::Err(error),
+                Err(panic) => RunEnd::Err(panicked(panic)),
+            }
+        }
+    }
+}
+
+/// A failed attempt describing a panic.
+fn panicked(panic: Box<dyn std::any::Any + Send>) -> JobError {
+    let message = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a non-string payload".to_owned());
+    JobError::retry(format!("panicked: {message}"))
+}
+
+/// The stored retry policy of a claimed job.
+fn retry_policy(job: &ClaimedJob) -> RetryPolicy {
+    let delays: Vec<u64> = job
+        .retry_delays
+        .as_deref()
+        .and_then(|text| serde_json::from_str(text).ok())
+        .unwrap_or_default();
+    let exhausted = match job.on_exhausted.parse() {
+        Ok(JobState::Deleted) => Exhausted::Delete,
+        _ => Exhausted::Fail,
+    };
+    RetryPolicy::attempts(job.max_retries.max(0) as u32)
+        .with_delays(delays.into_iter().map(Duration::from_secs))
+        .on_exhausted(exhausted)
+}
+
+/// What to store for a run of `job` that ended with `end`.
+fn completion(job: &ClaimedJob, end: RunEnd, stop: Option<StopReason>) -> Completion {
+    let error = match end {
+        RunEnd::Ok => return Completion::Succeeded { id: job.id },
+        RunEnd::Err(error) => error,
+    };
+    if stop == Some(StopReason::Shutdown) {
+        return Completion::Interrupted {
+            id: job.id,
+            reason: format!("interrupted by shutdown: {error}"),
+        };
+    }
+    let policy = retry_policy(job);
+    let attempt = job.attempt.max(1);
+    let next = match policy.after_failure(attempt as u32, error.is_retryable()) {
+        AfterFailure::Retry { retry, delay } => AfterFailed::Retry {
+            retry,
+            retries: policy.attempts,
+            at: now_ms() + millis(delay),
+        },
+        AfterFailure::Exhausted(state) => AfterFailed::Exhausted(state),
+    };
+    Completion::Failed {
+        id: job.id,
+        attempt,
+        error: error.message().to_owned(),
+        next,
+    }
+}

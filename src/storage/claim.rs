@@ -1,0 +1,93 @@
+//! The claim: the oldest enqueued jobs of some queues become `processing` under this server's
+//! lease, in one statement (`UPDATE … WHERE id IN (SELECT … LIMIT n) RETURNING …`), plus their
+//! history rows, in one transaction.
+
+use entities::job;
+use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType, Order, Query};
+use sea_orm::{ConnectionTrait, TransactionTrait};
+
+use super::history::{self, Entry};
+use super::{Storage, StorageError, StorageResult};
+use crate::state::JobState;
+
+/// A job this server now runs.
+#[derive(Clone, Debug)]
+pub(crate) struct ClaimedJob {
+    pub(crate) id: i64,
+    pub(crate) job_type: String,
+    pub(crate) args: String,
+    /// The run starting now: 1 for the first.
+    pub(crate) attempt: i32,
+    pub(crate) max_retries: i32,
+    pub(crate) retry_delays: Option<String>,
+    pub(crate) on_exhausted: String,
+}
+
+impl Storage {
+    /// Claims up to `limit` enqueued jobs of `queues`, oldest first, leased to `server` until
+    /// `lease_until`.
+    pub(crate) async fn claim(
+        &self,
+        queues: &[String],
+        limit: usize,
+        server: &str,
+        now: i64,
+        lease_until: i64,
+    ) -> StorageResult<Vec<ClaimedJob>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let oldest = Query::select()
+            .column(job::Column::Id)
+            .from(job::Entity)
+            .and_where(Expr::col(job::Column::State).eq(JobState::Enqueued.as_str()))
+            .and_where(Expr::col(job::Column::Queue).is_in(queues.iter().cloned()))
+            .order_by(job::Column::Id, Order::Asc)
+            .limit(limit as u64)
+            .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+            .to_owned();
+        let claim = Query::update()
+            .table(job::Entity)
+            .value(job::Column::State, JobState::Processing.as_str())
+            .value(job::Column::Attempt, Expr::col(job::Column::Attempt).add(1))
+            .value(job::Column::StateAt, now)
+            .value(job::Column::Reason, Option::<String>::None)
+            .value(job::Column::LeaseOwner, server)
+            .value(job::Column::LeaseUntil, lease_until)
+            .and_where(Expr::col(job::Column::Id).in_subquery(oldest))
+            .returning(Query::returning().columns([
+                job::Column::Id,
+                job::Column::JobType,
+                job::Column::Args,
+                job::Column::Attempt,
+                job::Column::MaxRetries,
+                job::Column::RetryDelays,
+                job::Column::OnExhausted,
+            ]))
+            .to_owned();
+        let txn = self.writer.begin().await?;
+        let rows = txn.query_all(&claim).await?;
+        let mut claimed = rows
+            .iter()
+            .map(|row| {
+                Ok(ClaimedJob {
+                    id: row.try_get("", "id")?,
+                    job_type: row.try_get("", "job_type")?,
+                    args: row.try_get("", "args")?,
+                    attempt: row.try_get("", "attempt")?,
+                    max_retries: row.try_get("", "max_retries")?,
+                    retry_delays: row.try_get("", "retry_delays")?,
+                    on_exhausted: row.try_get("", "on_exhausted")?,
+                })
+            })
+            .collect::<Result<Vec<_>, sea_orm::DbErr>>()
+            .map_err(StorageError::from)?;
+        let entries = claimed
+            .iter()
+            .map(|job| Entry::new(job.id, JobState::Processing, format!("claimed by {server}")));
+        history::append(&txn, entries, now).await?;
+        txn.commit().await?;
+        claimed.sort_unstable_by_key(|job| job.id);
+        Ok(claimed)
+    }
+}

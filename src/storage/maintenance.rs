@@ -1,0 +1,241 @@
+//! Upkeep: server heartbeats and lease renewal, recovery of jobs whose server died, release of
+//! running jobs at shutdown, promotion of due scheduled jobs, and expiry of finished jobs.
+
+use entities::{counter, job, job_history, server};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, TransactionTrait,
+};
+
+use super::complete::state_values;
+use super::history::{self, Entry};
+use super::{Storage, StorageResult, counters};
+use crate::state::JobState;
+
+/// How a server announces itself.
+#[derive(Clone, Debug)]
+pub(crate) struct ServerRow {
+    pub(crate) id: String,
+    pub(crate) workers: i32,
+    pub(crate) queues: Vec<String>,
+    pub(crate) started_at: i64,
+}
+
+/// A job found `processing` with nobody left to finish it.
+struct Abandoned {
+    id: i64,
+    attempt: i32,
+    max_retries: i32,
+    on_exhausted: String,
+    owner: Option<String>,
+}
+
+impl Abandoned {
+    /// The lost run counts as an attempt: with none left the job is exhausted.
+    fn next_state(&self) -> JobState {
+        if self.attempt > self.max_retries {
+            self.on_exhausted.parse().unwrap_or(JobState::Failed)
+        } else {
+            JobState::Enqueued
+        }
+    }
+}
+
+impl Storage {
+    /// Records `server`'s heartbeat and extends the leases of the jobs it runs.
+    pub(crate) async fn heartbeat(
+        &self,
+        server: &ServerRow,
+        now: i64,
+        lease_until: i64,
+    ) -> StorageResult<()> {
+        let txn = self.writer.begin().await?;
+        let row = server::ActiveModel {
+            id: Set(server.id.clone()),
+            workers: Set(server.workers),
+            queues: Set(server.queues.join(",")),
+            started_at: Set(server.started_at),
+            heartbeat_at: Set(now),
+        };
+        server::Entity::insert(row)
+            .on_conflict(
+                OnConflict::column(server::Column::Id)
+                    .update_column(server::Column::HeartbeatAt)
+                    .to_owned(),
+            )
+            .exec_without_returning(&txn)
+            .await?;
+        let renew = Query::update()
+            .table(job::Entity)
+            .value(job::Column::LeaseUntil, lease_until)
+            .and_where(Expr::col(job::Column::State).eq(JobState::Processing.as_str()))
+            .and_where(Expr::col(job::Column::LeaseOwner).eq(server.id.as_str()))
+            .to_owned();
+        txn.execute(&renew).await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// Forgets `server` (it stopped).
+    pub(crate) async fn remove_server(&self, server: &str) -> StorageResult<()> {
+        server::Entity::delete_by_id(server.to_owned())
+            .exec(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    /// Recovers `processing` jobs whose lease ends before `cutoff`: back to `enqueued`, or to
+    /// their exhausted state when the lost run was their last. Returns how many.
+    pub(crate) async fn recover_abandoned(&self, cutoff: i64, now: i64) -> StorageResult<usize> {
+        let txn = self.writer.begin().await?;
+        let abandoned: Vec<Abandoned> = job::Entity::find()
+            .select_only()
+            .columns([
+                job::Column::Id,
+                job::Column::Attempt,
+                job::Column::MaxRetries,
+                job::Column::OnExhausted,
+                job::Column::LeaseOwner,
+            ])
+            .filter(job::Column::State.eq(JobState::Processing.as_str()))
+            .filter(job::Column::LeaseUntil.lt(cutoff))
+            .into_tuple::<(i64, i32, i32, String, Option<String>)>()
+            .all(&txn)
+            .await?
+            .into_iter()
+            .map(
+                |(id, attempt, max_retries, on_exhausted, owner)| Abandoned {
+                    id,
+                    attempt,
+                    max_retries,
+                    on_exhausted,
+                    owner,
+                },
+            )
+            .collect();
+        let mut entries = Vec::with_capacity(abandoned.len());
+        for job in &abandoned {
+            let state = job.next_state();
+            let owner = job.owner.as_deref().unwrap_or("unknown");
+            let reason = format!(
+                "abandoned: server {owner} stopped during attempt {}",
+                job.attempt
+            );
+            let update = Query::update()
+                .table(job::Entity)
+                .values(state_values(state, now, Some(reason.clone()), Vec::new()))
+                .and_where(Expr::col(job::Column::Id).eq(job.id))
+                .and_where(Expr::col(job::Column::State).eq(JobState::Processing.as_str()))
+                .to_owned();
+            if txn.execute(&update).await?.rows_affected() == 1 {
+                entries.push(Entry::new(job.id, state, reason));
+            }
+        }
+        let failed = entries
+            .iter()
+            .filter(|e| e.state == JobState::Failed)
+            .count();
+        history::append(&txn, entries, now).await?;
+        counters::add(&txn, JobState::Failed, failed as i64, now).await?;
+        txn.commit().await?;
+        Ok(abandoned.len())
+    }
+
+    /// Puts the jobs `server` still runs back in their queues, their attempt not counted: the
+    /// server is shutting down and gave them up.
+    pub(crate) async fn release_owned(&self, server: &str, now: i64) -> StorageResult<usize> {
+        let reason = "server shut down before the job finished".to_owned();
+        let uncount = (job::Column::Attempt, Expr::col(job::Column::Attempt).sub(1));
+        let release = Query::update()
+            .table(job::Entity)
+            .values(state_values(
+                JobState::Enqueued,
+                now,
+                Some(reason.clone()),
+                vec![uncount],
+            ))
+            .and_where(Expr::col(job::Column::State).eq(JobState::Processing.as_str()))
+            .and_where(Expr::col(job::Column::LeaseOwner).eq(server))
+            .returning_col(job::Column::Id)
+            .to_owned();
+        let txn = self.writer.begin().await?;
+        let rows = txn.query_all(&release).await?;
+        let ids: Vec<i64> = rows
+            .iter()
+            .map(|row| row.try_get_by_index(0))
+            .collect::<Result<_, _>>()?;
+        let entries = ids
+            .iter()
+            .map(|&id| Entry::new(id, JobState::Enqueued, reason.clone()));
+        history::append(&txn, entries, now).await?;
+        txn.commit().await?;
+        Ok(ids.len())
+    }
+
+    /// Moves `scheduled` jobs due at `now` to `enqueued`; returns how many.
+    pub(crate) async fn promote_due(&self, now: i64) -> StorageResult<usize> {
+        let promote = Query::update()
+            .table(job::Entity)
+            .values(state_values(JobState::Enqueued, now, None, Vec::new()))
+            .and_where(Expr::col(job::Column::State).eq(JobState::Scheduled.as_str()))
+            .and_where(Expr::col(job::Column::RunAt).lte(now))
+            .returning_col(job::Column::Id)
+            .to_owned();
+        let txn = self.writer.begin().await?;
+        let rows = txn.query_all(&promote).await?;
+        let ids: Vec<i64> = rows
+            .iter()
+            .map(|row| row.try_get_by_index(0))
+            .collect::<Result<_, _>>()?;
+        let entries = ids
+            .iter()
+            .map(|&id| Entry::new(id, JobState::Enqueued, "due".to_owned()));
+        history::append(&txn, entries, now).await?;
+        txn.commit().await?;
+        Ok(ids.len())
+    }
+
+    /// When the earliest `scheduled` job is due.
+    pub(crate) async fn next_due(&self) -> StorageResult<Option<i64>> {
+        let due = job::Entity::find()
+            .select_only()
+            .column(job::Column::RunAt)
+            .filter(job::Column::State.eq(JobState::Scheduled.as_str()))
+            .order_by_asc(job::Column::RunAt)
+            .into_tuple::<Option<i64>>()
+            .one(&self.writer)
+            .await?;
+        Ok(due.flatten())
+    }
+
+    /// Removes up to `limit` jobs whose expiry passed, with their history, and expired
+    /// counters. Returns how many jobs went.
+    pub(crate) async fn expire(&self, now: i64, limit: u64) -> StorageResult<usize> {
+        let txn = self.writer.begin().await?;
+        let ids: Vec<i64> = job::Entity::find()
+            .select_only()
+            .column(job::Column::Id)
+            .filter(job::Column::ExpireAt.lte(now))
+            .limit(limit)
+            .into_tuple()
+            .all(&txn)
+            .await?;
+        if !ids.is_empty() {
+            job_history::Entity::delete_many()
+                .filter(job_history::Column::JobId.is_in(ids.iter().copied()))
+                .exec(&txn)
+                .await?;
+            job::Entity::delete_many()
+                .filter(job::Column::Id.is_in(ids.iter().copied()))
+                .exec(&txn)
+                .await?;
+        }
+        counter::Entity::delete_many()
+            .filter(counter::Column::ExpireAt.lte(now))
+            .exec(&txn)
+            .await?;
+        txn.commit().await?;
+        Ok(ids.len())
+    }
+}

@@ -1,0 +1,120 @@
+//! Moves a person asks for: requeue, delete, enqueue now. Each reads the job's state, checks
+//! the move is allowed from it, and moves the job only if the state is still the one read.
+
+use entities::job;
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::{ConnectionTrait, EntityTrait, TransactionTrait};
+
+use super::complete::state_values;
+use super::history::{self, Entry};
+use super::{Storage, StorageError, StorageResult, counters};
+use crate::state::JobState;
+
+/// What became of a requested move.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Transition {
+    /// The job moved; it was in `from`.
+    Moved { from: JobState },
+    /// No such job.
+    NotFound,
+    /// The job's state does not allow the move.
+    Refused(JobState),
+}
+
+/// A move a person can ask for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Action {
+    Requeue,
+    Delete,
+    EnqueueNow,
+}
+
+impl Action {
+    fn allowed_from(self, state: JobState) -> bool {
+        match self {
+            Action::Requeue => state.can_requeue(),
+            Action::Delete => state.can_delete(),
+            Action::EnqueueNow => state.can_enqueue_now(),
+        }
+    }
+
+    fn target(self) -> JobState {
+        match self {
+            Action::Requeue | Action::EnqueueNow => JobState::Enqueued,
+            Action::Delete => JobState::Deleted,
+        }
+    }
+
+    fn reason(self) -> &'static str {
+        match self {
+            Action::Requeue => "requeued",
+            Action::Delete => "deleted",
+            Action::EnqueueNow => "enqueued now",
+        }
+    }
+}
+
+impl Storage {
+    /// Applies `action` to job `id`, trying again if the job moved between read and write.
+    pub(crate) async fn apply(
+        &self,
+        id: i64,
+        action: Action,
+        now: i64,
+        retention_ms: i64,
+    ) -> StorageResult<Transition> {
+        loop {
+            if let Some(transition) = self.try_apply(id, action, now, retention_ms).await? {
+                return Ok(transition);
+            }
+        }
+    }
+
+    /// One try of [`Storage::apply`]; `None` when the job's state changed under it.
+    async fn try_apply(
+        &self,
+        id: i64,
+        action: Action,
+        now: i64,
+        retention_ms: i64,
+    ) -> StorageResult<Option<Transition>> {
+        let txn = self.writer.begin().await?;
+        let Some(row) = job::Entity::find_by_id(id).one(&txn).await? else {
+            return Ok(Some(Transition::NotFound));
+        };
+        let from: JobState = row
+            .state
+            .parse()
+            .map_err(|error| StorageError::Corrupt(format!("job {id}: {error}")))?;
+        if !action.allowed_from(from) {
+            return Ok(Some(Transition::Refused(from)));
+        }
+        let extra = match action {
+            // A requeued job gets its whole retry budget again.
+            Action::Requeue => vec![
+                (job::Column::Attempt, Expr::val(0)),
+                (job::Column::RunAt, Expr::val(Option::<i64>::None)),
+                (job::Column::ExpireAt, Expr::val(Option::<i64>::None)),
+            ],
+            Action::EnqueueNow => vec![(job::Column::RunAt, Expr::val(Option::<i64>::None))],
+            Action::Delete => vec![(job::Column::ExpireAt, Expr::val(now + retention_ms))],
+        };
+        let to = action.target();
+        let reason = action.reason().to_owned();
+        let update = Query::update()
+            .table(job::Entity)
+            .values(state_values(to, now, Some(reason.clone()), extra))
+            .and_where(Expr::col(job::Column::Id).eq(id))
+            .and_where(Expr::col(job::Column::State).eq(from.as_str()))
+            .to_owned();
+        if txn.execute(&update).await?.rows_affected() == 0 {
+            return Ok(None);
+        }
+        history::append(&txn, [Entry::new(id, to, reason)], now).await?;
+        if to == JobState::Deleted {
+            counters::add(&txn, JobState::Deleted, 1, now).await?;
+        }
+        txn.commit().await?;
+        Ok(Some(Transition::Moved { from }))
+    }
+}

@@ -1,0 +1,147 @@
+//! Reads for people and programs: a job with its history. Reads go through the read-only pool.
+
+use chrono::{DateTime, Utc};
+use entities::{job, job_history};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use serde::Serialize;
+
+use super::{Storage, StorageError, StorageResult};
+use crate::job::JobId;
+use crate::state::JobState;
+
+/// A job as lists show it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct JobSummary {
+    /// Its id.
+    pub id: JobId,
+    /// Its registered type.
+    #[serde(rename = "type")]
+    pub job_type: String,
+    /// Its queue.
+    pub queue: String,
+    /// Where it is.
+    pub state: JobState,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it entered its state.
+    pub state_at: DateTime<Utc>,
+    /// How many runs started.
+    pub attempt: u32,
+    /// Why it is in its state, when there is more to say.
+    pub reason: Option<String>,
+}
+
+/// A job's retry settings as stored with it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct StoredRetry {
+    /// Retries after the first failed run.
+    pub attempts: u32,
+    /// Fixed delays in seconds; empty for the default backoff.
+    pub delays_seconds: Vec<u64>,
+    /// `failed` or `deleted`.
+    pub on_exhausted: JobState,
+}
+
+/// A state a job entered.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct HistoryEntry {
+    /// The state.
+    pub state: JobState,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Why.
+    pub reason: Option<String>,
+    /// Details, such as `{"error", "attempt"}` for a failed run.
+    pub data: Option<serde_json::Value>,
+}
+
+/// A job with everything known about it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct JobDetails {
+    /// What lists show.
+    #[serde(flatten)]
+    pub summary: JobSummary,
+    /// Its arguments.
+    pub args: serde_json::Value,
+    /// Its retry settings.
+    pub retry: StoredRetry,
+    /// When it is (or was) due, for a delayed job or a retry.
+    pub run_at: Option<DateTime<Utc>>,
+    /// Its states, newest first.
+    pub history: Vec<HistoryEntry>,
+}
+
+pub(crate) fn time(millis: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(millis).unwrap_or_default()
+}
+
+fn parse_state(text: &str) -> StorageResult<JobState> {
+    text.parse()
+        .map_err(|error| StorageError::Corrupt(format!("{error}")))
+}
+
+fn parse_json<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> StorageResult<T> {
+    serde_json::from_str(text).map_err(|error| StorageError::Corrupt(format!("{what}: {error}")))
+}
+
+impl JobSummary {
+    fn from_row(row: &job::Model) -> StorageResult<Self> {
+        Ok(JobSummary {
+            id: JobId(row.id),
+            job_type: row.job_type.clone(),
+            queue: row.queue.clone(),
+            state: parse_state(&row.state)?,
+            created_at: time(row.created_at),
+            state_at: time(row.state_at),
+            attempt: row.attempt.max(0) as u32,
+            reason: row.reason.clone(),
+        })
+    }
+}
+
+impl HistoryEntry {
+    fn from_row(row: job_history::Model) -> StorageResult<Self> {
+        Ok(HistoryEntry {
+            state: parse_state(&row.state)?,
+            at: time(row.at),
+            reason: row.reason,
+            data: row
+                .data
+                .as_deref()
+                .map(|d| parse_json(d, "history data"))
+                .transpose()?,
+        })
+    }
+}
+
+impl Storage {
+    /// Job `id` with its history, if it exists.
+    pub(crate) async fn job(&self, id: i64) -> StorageResult<Option<JobDetails>> {
+        let Some(row) = job::Entity::find_by_id(id).one(&self.reader).await? else {
+            return Ok(None);
+        };
+        let history = job_history::Entity::find()
+            .filter(job_history::Column::JobId.eq(id))
+            .order_by_desc(job_history::Column::Id)
+            .all(&self.reader)
+            .await?
+            .into_iter()
+            .map(HistoryEntry::from_row)
+            .collect::<StorageResult<_>>()?;
+        let delays: Vec<u64> = match &row.retry_delays {
+            Some(text) => parse_json(text, "retry delays")?,
+            None => Vec::new(),
+        };
+        Ok(Some(JobDetails {
+            summary: JobSummary::from_row(&row)?,
+            args: parse_json(&row.args, "args")?,
+            retry: StoredRetry {
+                attempts: row.max_retries.max(0) as u32,
+                delays_seconds: delays,
+                on_exhausted: parse_state(&row.on_exhausted)?,
+            },
+            run_at: row.run_at.map(time),
+            history,
+        }))
+    }
+}

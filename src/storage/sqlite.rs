@@ -1,0 +1,97 @@
+//! Opening a workspace's SQLite database: the file, its lock, its pragmas, its migrations.
+
+use std::fs::{File, OpenOptions};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use migration::{Migrator, MigratorTrait};
+use sea_orm::sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
+};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, SqlxSqliteConnector, Statement};
+
+use super::{Storage, StorageError, StorageResult};
+use crate::name::WorkspaceName;
+
+/// How long a connection waits for a lock held by another connection before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Read-only connections per workspace (the single writer comes on top).
+const READERS: u32 = 2;
+
+pub(super) async fn open(dir: &Path, workspace: &WorkspaceName) -> StorageResult<Storage> {
+    std::fs::create_dir_all(dir).map_err(|source| StorageError::Io {
+        context: format!("creating data directory {}", dir.display()),
+        source,
+    })?;
+    let lock = lock(&dir.join(format!("{workspace}.lock")), workspace)?;
+    let file = dir.join(format!("{workspace}.db"));
+    let options = SqliteConnectOptions::new()
+        .filename(&file)
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .busy_timeout(BUSY_TIMEOUT);
+    let writer = pool(options.clone(), 1).await?;
+    Migrator::up(&writer, None).await?;
+    let mode = journal_mode(&writer).await?;
+    if mode != "wal" {
+        tracing::warn!(%workspace, %mode, "SQLite did not switch to WAL; writers will block readers");
+    }
+    let reader = pool(options.read_only(true), READERS).await?;
+    Ok(Storage {
+        writer,
+        reader,
+        _lock: Arc::new(lock),
+    })
+}
+
+/// Takes the workspace's lock file, so that one process at a time serves it.
+fn lock(path: &Path, workspace: &WorkspaceName) -> StorageResult<File> {
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(|source| StorageError::Io {
+            context: format!("opening lock file {}", path.display()),
+            source,
+        })?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(StorageError::Locked(workspace.to_string())),
+        Err(std::fs::TryLockError::Error(source)) => Err(StorageError::Io {
+            context: format!("locking {}", path.display()),
+            source,
+        }),
+    }
+}
+
+async fn pool(options: SqliteConnectOptions, size: u32) -> StorageResult<DatabaseConnection> {
+    let pool = SqlitePoolOptions::new()
+        .max_connections(size)
+        .min_connections(1)
+        .connect_with(options)
+        .await
+        .map_err(|error| sea_orm::DbErr::Conn(sea_orm::RuntimeErr::SqlxError(error.into())))?;
+    Ok(SqlxSqliteConnector::from_sqlx_sqlite_pool(pool))
+}
+
+/// What `PRAGMA journal_mode` answers: `wal` when WAL took effect.
+pub(super) async fn journal_mode(db: &DatabaseConnection) -> StorageResult<String> {
+    let row = db
+        .query_one_raw(Statement::from_string(
+            DbBackend::Sqlite,
+            "PRAGMA journal_mode",
+        ))
+        .await?
+        .ok_or_else(|| StorageError::Corrupt("PRAGMA journal_mode returned nothing".into()))?;
+    Ok(row.try_get_by_index::<String>(0)?.to_lowercase())
+}
+
+impl Storage {
+    /// The journal mode SQLite reports for this workspace's database.
+    pub(crate) async fn sqlite_journal_mode(&self) -> StorageResult<String> {
+        journal_mode(&self.writer).await
+    }
+}
