@@ -23,7 +23,10 @@ pub use name::{InvalidName, WorkspaceName};
 pub use retry::{Exhausted, RetryPolicy};
 pub use runtime::{Stoker, StokerBuilder, Workspace};
 pub use state::JobState;
-pub use storage::{HistoryEntry, JobDetails, JobSummary, StorageConfig, StorageError, StoredRetry};
+pub use storage::{
+    HistoryEntry, JobDetails, JobSummary, QueueStats, Stats, StorageConfig, StorageError,
+    StoredRetry,
+};
 
 /// The queue jobs go to unless their type or their enqueuer says otherwise.
 pub const DEFAULT_QUEUE: &str = "default";

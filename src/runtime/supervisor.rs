@@ -1,7 +1,7 @@
 //! The workspace Supervisor actor: starts the workspace's Queue, Workers, Completer,
 //! Scheduler and Janitor, wires them to each other, and takes them down in order at shutdown
 //! so that no job is lost: stop claiming, let running jobs finish (up to the timeout), cancel
-//! the rest, store every outcome, give back what still runs, and leave the server registry.
+//! the rest (and wait as long again), store every outcome, give back what still runs, and leave the server registry.
 //!
 //! The children do not crash: storage errors are logged and retried with a backoff, and panics
 //! in jobs are caught by the worker that runs them.
@@ -19,9 +19,6 @@ use super::scheduler::{DueAt, Scheduler};
 use super::settings::{SharedSettings, now_ms};
 use super::worker::Worker;
 use crate::storage::Storage;
-
-/// How long cancelled jobs get to stop before the server gives them up.
-const CANCEL_GRACE: Duration = Duration::from_secs(5);
 
 /// Stops an actor.
 #[derive(Message)]
@@ -142,7 +139,8 @@ impl Handler<Shutdown> for Supervisor {
             if !ask(&queue, Drain, settings.shutdown_timeout).await {
                 tracing::warn!(%workspace, "jobs still running at the shutdown timeout; cancelling them");
                 queue.do_send(CancelRunning);
-                ask(&queue, Drain, CANCEL_GRACE).await;
+                // Cancelled jobs get the same time again to stop before they are given up.
+                ask(&queue, Drain, settings.shutdown_timeout).await;
             }
             if !ask(&completer, Flush, settings.shutdown_timeout).await {
                 tracing::error!(%workspace, "outcomes could not be stored; their jobs will be recovered at the next start");

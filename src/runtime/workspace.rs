@@ -16,7 +16,7 @@ use crate::job::{Job, JobId, NewJob, Start};
 use crate::name::{WorkspaceName, check_queue};
 use crate::retry::MAX_ATTEMPTS;
 use crate::state::JobState;
-use crate::storage::{Action, JobDetails, NewJobRow, Storage, Transition};
+use crate::storage::{Action, JobDetails, NewJobRow, Stats, Storage, Transition};
 
 /// A job as it was stored by an enqueue.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -210,6 +210,11 @@ impl Workspace {
                 action: done,
             }),
         }
+    }
+
+    /// Jobs per state and queue now, and all-time totals.
+    pub async fn stats(&self) -> Result<Stats> {
+        Ok(self.inner.storage.stats().await?)
     }
 
     /// What SQLite reports as the journal mode of this workspace's database (`wal`).

@@ -19,6 +19,7 @@ mod maintenance;
 mod manage;
 mod read;
 mod sqlite;
+mod stats;
 
 use std::path::PathBuf;
 
@@ -32,6 +33,7 @@ pub(crate) use enqueue::NewJobRow;
 pub(crate) use maintenance::ServerRow;
 pub(crate) use manage::{Action, Transition};
 pub use read::{HistoryEntry, JobDetails, JobSummary, StoredRetry};
+pub use stats::{QueueStats, Stats};
 
 /// Where workspaces keep their jobs.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -85,7 +87,7 @@ pub(crate) type StorageResult<T> = Result<T, StorageError>;
 pub(crate) struct Storage {
     writer: DatabaseConnection,
     reader: DatabaseConnection,
-    _lock: std::sync::Arc<std::fs::File>,
+    lock: std::sync::Arc<std::fs::File>,
 }
 
 impl Storage {
@@ -99,12 +101,16 @@ impl Storage {
         }
     }
 
-    /// Closes the connections; the lock is released when the last clone is dropped.
+    /// Closes the connections and releases the workspace's lock, so another process (or a
+    /// new runtime in this one) can open it.
     pub(crate) async fn close(&self) {
         for connection in [&self.writer, &self.reader] {
             if let Err(error) = connection.clone().close().await {
                 tracing::warn!(%error, "closing a storage connection failed");
             }
+        }
+        if let Err(error) = self.lock.unlock() {
+            tracing::warn!(%error, "releasing the workspace lock failed");
         }
     }
 }

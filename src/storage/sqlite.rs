@@ -42,7 +42,7 @@ pub(super) async fn open(dir: &Path, workspace: &WorkspaceName) -> StorageResult
     Ok(Storage {
         writer,
         reader,
-        _lock: Arc::new(lock),
+        lock: Arc::new(lock),
     })
 }
 

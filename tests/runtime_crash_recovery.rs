@@ -1,0 +1,112 @@
+//! A process killed with SIGKILL in the middle of a job loses nothing: the next process to
+//! open the workspace finds the job still `processing`, counts the lost run as an attempt,
+//! and runs it again.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::{PATIENCE, Runs, wait_for, wait_for_state};
+use serde::{Deserialize, Serialize};
+use stoker::{Job, JobContext, JobError, JobId, JobState, Stoker, StorageConfig};
+
+const CHILD_DIR: &str = "STOKER_TEST_CRASH_CHILD_DIR";
+const RUNNING_MARKER: &str = "running";
+
+/// The job as the doomed process knows it: it says it started, then never ends.
+#[derive(Serialize, Deserialize)]
+struct Hang {
+    marker: String,
+}
+
+impl Job for Hang {
+    const NAME: &'static str = "crash_job";
+
+    async fn run(self, ctx: JobContext) -> Result<(), JobError> {
+        std::fs::write(&self.marker, ctx.id().to_string())?;
+        std::future::pending().await
+    }
+}
+
+/// The same job type as the next process knows it: it records its run and succeeds.
+#[derive(Serialize, Deserialize)]
+struct Finish {
+    marker: String,
+}
+
+impl Job for Finish {
+    const NAME: &'static str = "crash_job";
+
+    async fn run(self, ctx: JobContext) -> Result<(), JobError> {
+        ctx.data::<Runs>()
+            .unwrap()
+            .record(ctx.workspace(), "finished");
+        Ok(())
+    }
+}
+
+/// The child process's part: enqueue a job and hang inside it until killed.
+#[test]
+#[ignore = "run by a_job_whose_process_was_killed_mid_run_runs_again_on_restart as its child"]
+fn doomed_child_process() {
+    let dir = std::env::var(CHILD_DIR).expect("run by the crash test");
+    actix_rt::System::new().block_on(async move {
+        let stoker = Stoker::builder()
+            .register::<Hang>()
+            .storage(StorageConfig::sqlite(&dir))
+            .build()
+            .unwrap();
+        let workspace = stoker.workspace("crash").await.unwrap();
+        let marker = Path::new(&dir).join(RUNNING_MARKER).display().to_string();
+        workspace.enqueue(Hang { marker }).await.unwrap();
+        std::future::pending::<()>().await;
+    });
+}
+
+#[actix_rt::test]
+async fn a_job_whose_process_was_killed_mid_run_runs_again_on_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "doomed_child_process",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+        ])
+        .env(CHILD_DIR, dir.path())
+        .spawn()
+        .unwrap();
+    let marker = dir.path().join(RUNNING_MARKER);
+    let id: JobId = wait_for("the child to start the job", PATIENCE, || async {
+        std::fs::read_to_string(&marker).ok()?.parse().ok()
+    })
+    .await;
+    child.kill().unwrap(); // SIGKILL: no shutdown, no cleanup
+    child.wait().unwrap();
+
+    let runs = Runs::default();
+    let stoker = Stoker::builder()
+        .register::<Finish>()
+        .data(runs.clone())
+        .storage(StorageConfig::sqlite(dir.path()))
+        .build()
+        .unwrap();
+    let workspace = stoker.workspace("crash").await.unwrap();
+    wait_for_state(&workspace, id, JobState::Succeeded).await;
+
+    assert_eq!(runs.count("crash", "finished"), 1);
+    let job = workspace.job(id).await.unwrap();
+    assert_eq!(
+        job.summary.attempt, 2,
+        "the killed run counts as an attempt"
+    );
+    let abandoned = job
+        .history
+        .iter()
+        .find(|entry| entry.state == JobState::Enqueued && entry.reason.is_some())
+        .expect("a history row for the recovery");
+    let reason = abandoned.reason.as_deref().unwrap();
+    assert!(reason.contains("stopped during attempt 1"), "{reason}");
+    stoker.shutdown().await;
+}
