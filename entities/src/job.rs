@@ -34,6 +34,9 @@ pub struct Model {
     pub state_at: i64,
     /// Why the job is in its current state, for people.
     pub reason: Option<String>,
+    /// Details of the current state as JSON text, such as a failed run's error; copied into
+    /// the state's history row.
+    pub data: Option<String>,
     /// The server running the job while it is `processing`.
     pub lease_owner: Option<String>,
     /// Until when the running server's claim holds; after it the job is recovered.

@@ -1,4 +1,5 @@
-//! `job_history`: one row per state transition of a job, appended, never updated.
+//! `job_history`: one row per state transition of a job, appended by database triggers on
+//! `jobs` (see the migration), never updated.
 
 use sea_orm::entity::prelude::*;
 

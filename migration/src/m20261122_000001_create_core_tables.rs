@@ -2,6 +2,7 @@
 //! paths need. Partial indexes keep each path's index as small as the rows it looks for.
 
 use sea_orm_migration::prelude::*;
+use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend};
 
 #[derive(DeriveMigrationName)]
 pub(crate) struct Migration;
@@ -22,6 +23,7 @@ enum Jobs {
     CreatedAt,
     StateAt,
     Reason,
+    Data,
     LeaseOwner,
     LeaseUntil,
     ExpireAt,
@@ -86,6 +88,7 @@ fn jobs_table() -> TableCreateStatement {
         .col(ColumnDef::new(Jobs::CreatedAt).big_integer().not_null())
         .col(ColumnDef::new(Jobs::StateAt).big_integer().not_null())
         .col(ColumnDef::new(Jobs::Reason).text().null())
+        .col(ColumnDef::new(Jobs::Data).text().null())
         .col(ColumnDef::new(Jobs::LeaseOwner).string().null())
         .col(ColumnDef::new(Jobs::LeaseUntil).big_integer().null())
         .col(ColumnDef::new(Jobs::ExpireAt).big_integer().null())
@@ -186,6 +189,30 @@ fn indexes() -> Vec<IndexCreateStatement> {
     ]
 }
 
+/// History is appended by the database itself: a row for every job created and for every
+/// update that sets `state_at`, which every state change does (and nothing else does).
+/// This keeps "every transition appends a history row" true whatever code moves a job, and
+/// costs no extra statement on the hot path.
+fn history_triggers(backend: DbBackend) -> Vec<&'static str> {
+    match backend {
+        DbBackend::Sqlite => vec![
+            "CREATE TRIGGER jobs_history_on_insert AFTER INSERT ON jobs BEGIN \
+             INSERT INTO job_history (job_id, state, reason, data, at) \
+             VALUES (NEW.id, NEW.state, NEW.reason, NEW.data, NEW.state_at); END",
+            "CREATE TRIGGER jobs_history_on_update AFTER UPDATE OF state_at ON jobs BEGIN \
+             INSERT INTO job_history (job_id, state, reason, data, at) \
+             VALUES (NEW.id, NEW.state, NEW.reason, NEW.data, NEW.state_at); END",
+        ],
+        _ => vec![
+            "CREATE FUNCTION jobs_append_history() RETURNS trigger LANGUAGE plpgsql AS $$ \
+             BEGIN INSERT INTO job_history (job_id, state, reason, data, at) \
+             VALUES (NEW.id, NEW.state, NEW.reason, NEW.data, NEW.state_at); RETURN NULL; END $$",
+            "CREATE TRIGGER jobs_history AFTER INSERT OR UPDATE OF state_at ON jobs \
+             FOR EACH ROW EXECUTE FUNCTION jobs_append_history()",
+        ],
+    }
+}
+
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
@@ -200,6 +227,10 @@ impl MigrationTrait for Migration {
         for index in indexes() {
             manager.create_index(index).await?;
         }
+        let db = manager.get_connection();
+        for trigger in history_triggers(manager.get_database_backend()) {
+            db.execute_unprepared(trigger).await?;
+        }
         Ok(())
     }
 
@@ -213,6 +244,10 @@ impl MigrationTrait for Migration {
             manager
                 .drop_table(Table::drop().table(table).to_owned())
                 .await?;
+        }
+        if manager.get_database_backend() == DbBackend::Postgres {
+            let drop = "DROP FUNCTION jobs_append_history()";
+            manager.get_connection().execute_unprepared(drop).await?;
         }
         Ok(())
     }

@@ -4,7 +4,7 @@
 //! query. It also knows which worker runs which job, to cancel one.
 
 use std::collections::HashMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use tokio::sync::oneshot;
@@ -13,6 +13,10 @@ use super::settings::{SharedSettings, now_ms};
 use super::supervisor::Stop;
 use super::worker::{Cancel, Run, StopReason, Worker, WorkerIdle};
 use crate::storage::{ClaimedJob, Storage};
+
+/// A worker that frees up within this time of the last dispatch waits (at most this long) for
+/// the others of its batch, so that short jobs are claimed in full batches, not one by one.
+const BATCH_WINDOW: Duration = Duration::from_millis(2);
 
 /// Wait before claiming again after a storage error.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
@@ -44,6 +48,8 @@ pub(crate) struct Queue {
     idle: Vec<usize>,
     running: HashMap<i64, usize>,
     claiming: bool,
+    claim_pending: bool,
+    last_dispatch: Instant,
     /// Work may be waiting: claim when a worker is free.
     wanted: bool,
     draining: bool,
@@ -63,6 +69,8 @@ impl Queue {
             workers,
             running: HashMap::new(),
             claiming: false,
+            claim_pending: false,
+            last_dispatch: Instant::now(),
             wanted: true,
             draining: false,
             drained: Vec::new(),
@@ -112,6 +120,7 @@ impl Queue {
     }
 
     fn dispatch(&mut self, jobs: Vec<ClaimedJob>) {
+        self.last_dispatch = Instant::now();
         for job in jobs {
             let worker = self
                 .idle
@@ -155,7 +164,18 @@ impl Handler<WorkerIdle> for Queue {
         self.running.remove(&idle.job);
         self.idle.push(idle.worker);
         self.answer_drained();
-        self.claim(ctx);
+        let since_dispatch = self.last_dispatch.elapsed();
+        if self.running.is_empty() || since_dispatch >= BATCH_WINDOW {
+            self.claim(ctx);
+        } else if !self.claim_pending {
+            // The running jobs started moments ago and are likely finishing too: claim for
+            // all of them at once rather than one at a time.
+            self.claim_pending = true;
+            ctx.run_later(BATCH_WINDOW - since_dispatch, |queue, ctx| {
+                queue.claim_pending = false;
+                queue.claim(ctx);
+            });
+        }
     }
 }
 

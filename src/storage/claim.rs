@@ -1,12 +1,13 @@
 //! The claim: the oldest enqueued jobs of some queues become `processing` under this server's
-//! lease, in one statement (`UPDATE … WHERE id IN (SELECT … LIMIT n) RETURNING …`), plus their
-//! history rows, in one transaction.
+//! lease, in one statement (`UPDATE … WHERE id IN (SELECT … LIMIT n) RETURNING …`); the
+//! database appends their history rows.
 
 use entities::job;
+use sea_orm::ConnectionTrait;
 use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType, Order, Query};
-use sea_orm::{ConnectionTrait, TransactionTrait};
+use serde_json::json;
 
-use super::history::{self, Entry};
+use super::moves::Move;
 use super::{Storage, StorageError, StorageResult};
 use crate::state::JobState;
 
@@ -48,12 +49,14 @@ impl Storage {
             .to_owned();
         let claim = Query::update()
             .table(job::Entity)
-            .value(job::Column::State, JobState::Processing.as_str())
-            .value(job::Column::Attempt, Expr::col(job::Column::Attempt).add(1))
-            .value(job::Column::StateAt, now)
-            .value(job::Column::Reason, Option::<String>::None)
-            .value(job::Column::LeaseOwner, server)
-            .value(job::Column::LeaseUntil, lease_until)
+            .values(
+                Move::to(JobState::Processing)
+                    .data(json!({ "server": server }))
+                    .set(job::Column::Attempt, Expr::col(job::Column::Attempt).add(1))
+                    .set(job::Column::LeaseOwner, server)
+                    .set(job::Column::LeaseUntil, lease_until)
+                    .assignments(now),
+            )
             .and_where(Expr::col(job::Column::Id).in_subquery(oldest))
             .returning(Query::returning().columns([
                 job::Column::Id,
@@ -65,8 +68,7 @@ impl Storage {
                 job::Column::OnExhausted,
             ]))
             .to_owned();
-        let txn = self.writer.begin().await?;
-        let rows = txn.query_all(&claim).await?;
+        let rows = self.writer.query_all(&claim).await?;
         let mut claimed = rows
             .iter()
             .map(|row| {
@@ -82,11 +84,6 @@ impl Storage {
             })
             .collect::<Result<Vec<_>, sea_orm::DbErr>>()
             .map_err(StorageError::from)?;
-        let entries = claimed
-            .iter()
-            .map(|job| Entry::new(job.id, JobState::Processing, format!("claimed by {server}")));
-        history::append(&txn, entries, now).await?;
-        txn.commit().await?;
         claimed.sort_unstable_by_key(|job| job.id);
         Ok(claimed)
     }

@@ -2,16 +2,20 @@
 //!
 //! Every move checks that the job is still `processing` under this server's lease: a job that
 //! was deleted while it ran, or recovered by another server after its lease ran out, is left
-//! as it is.
+//! as it is. A failed run always passes through `failed` (with the error and attempt as the
+//! history row's data) before it goes on to `scheduled` for a retry or `deleted`.
 
 use entities::job;
-use sea_orm::sea_query::{Expr, ExprTrait, Query, SimpleExpr};
-use sea_orm::{ConnectionTrait, TransactionTrait};
+use sea_orm::TransactionTrait;
+use sea_orm::sea_query::{Expr, ExprTrait};
 use serde_json::json;
 
-use super::history::{self, Entry, ROWS_PER_STATEMENT};
+use super::moves::{self, Move};
 use super::{Storage, StorageResult, counters};
 use crate::state::JobState;
+
+/// Ids per statement, well under SQLite's and PostgreSQL's bound-parameter limits.
+const IDS_PER_STATEMENT: usize = 1000;
 
 /// The outcome of one run, to be stored.
 #[derive(Clone, Debug)]
@@ -47,8 +51,13 @@ pub(crate) struct CompletionReport {
     pub(crate) requeued: bool,
 }
 
-/// A column and the value a move gives it.
-type Assignment = (job::Column, SimpleExpr);
+/// Counts of jobs that entered a counted state.
+#[derive(Default)]
+struct Tally {
+    succeeded: i64,
+    failed: i64,
+    deleted: i64,
+}
 
 impl Storage {
     /// Stores a batch of outcomes of runs leased to `server`.
@@ -61,9 +70,8 @@ impl Storage {
     ) -> StorageResult<CompletionReport> {
         let txn = self.writer.begin().await?;
         let mut report = CompletionReport::default();
-        let mut entries = Vec::new();
+        let mut tally = Tally::default();
         let mut succeeded = Vec::new();
-        let (mut failed, mut deleted) = (0, 0);
         for outcome in outcomes {
             match outcome {
                 Completion::Succeeded { id } => succeeded.push(id),
@@ -73,113 +81,57 @@ impl Storage {
                     error,
                     next,
                 } => {
-                    let (state, extra, reason) = after_failure(&next, &error, now, retention_ms);
-                    let values = state_values(state, now, Some(reason.clone()), extra);
-                    if move_owned(&txn, &[id], server, values).await?.is_empty() {
+                    let failed = Move::to(JobState::Failed)
+                        .reason(error.clone())
+                        .data(json!({ "error": error, "attempt": attempt }));
+                    let running = JobState::Processing;
+                    if moves::apply(&txn, &[id], running, Some(server), failed, now)
+                        .await?
+                        .is_empty()
+                    {
                         continue;
                     }
-                    let data = json!({ "error": error, "attempt": attempt });
-                    entries.push(Entry::new(id, JobState::Failed, error).with_data(data));
-                    if state != JobState::Failed {
-                        entries.push(Entry::new(id, state, reason));
-                    }
-                    match next {
-                        AfterFailed::Retry { at, .. } => {
+                    let onward = match next {
+                        AfterFailed::Retry { retry, retries, at } => {
                             report.earliest_retry =
                                 Some(report.earliest_retry.map_or(at, |t| std::cmp::min(t, at)));
+                            Move::to(JobState::Scheduled)
+                                .reason(format!("retry {retry} of {retries}"))
+                                .set(job::Column::RunAt, at)
                         }
-                        AfterFailed::Exhausted(JobState::Deleted) => deleted += 1,
-                        AfterFailed::Exhausted(_) => failed += 1,
-                    }
+                        AfterFailed::Exhausted(JobState::Deleted) => {
+                            tally.deleted += 1;
+                            Move::to(JobState::Deleted)
+                                .reason(format!("retries exhausted: {error}"))
+                                .set(job::Column::ExpireAt, now + retention_ms)
+                        }
+                        AfterFailed::Exhausted(_) => {
+                            tally.failed += 1;
+                            continue;
+                        }
+                    };
+                    moves::apply(&txn, &[id], JobState::Failed, None, onward, now).await?;
                 }
                 Completion::Interrupted { id, reason } => {
-                    let uncount = (job::Column::Attempt, Expr::col(job::Column::Attempt).sub(1));
-                    let values =
-                        state_values(JobState::Enqueued, now, Some(reason.clone()), vec![uncount]);
-                    if !move_owned(&txn, &[id], server, values).await?.is_empty() {
-                        entries.push(Entry::new(id, JobState::Enqueued, reason));
-                        report.requeued = true;
-                    }
+                    let back = Move::to(JobState::Enqueued)
+                        .reason(reason)
+                        .set(job::Column::Attempt, Expr::col(job::Column::Attempt).sub(1));
+                    let running = JobState::Processing;
+                    let moved = moves::apply(&txn, &[id], running, Some(server), back, now).await?;
+                    report.requeued |= !moved.is_empty();
                 }
             }
         }
-        let mut moved = Vec::with_capacity(succeeded.len());
-        for chunk in succeeded.chunks(ROWS_PER_STATEMENT) {
-            let expiry = (job::Column::ExpireAt, Expr::val(now + retention_ms));
-            let values = state_values(JobState::Succeeded, now, None, vec![expiry]);
-            moved.extend(move_owned(&txn, chunk, server, values).await?);
+        for chunk in succeeded.chunks(IDS_PER_STATEMENT) {
+            let done = Move::to(JobState::Succeeded).set(job::Column::ExpireAt, now + retention_ms);
+            let running = JobState::Processing;
+            let moved = moves::apply(&txn, chunk, running, Some(server), done, now).await?;
+            tally.succeeded += moved.len() as i64;
         }
-        entries.extend(
-            moved
-                .iter()
-                .map(|&id| Entry::new(id, JobState::Succeeded, None)),
-        );
-        history::append(&txn, entries, now).await?;
-        counters::add(&txn, JobState::Succeeded, moved.len() as i64, now).await?;
-        counters::add(&txn, JobState::Failed, failed, now).await?;
-        counters::add(&txn, JobState::Deleted, deleted, now).await?;
+        counters::add(&txn, JobState::Succeeded, tally.succeeded, now).await?;
+        counters::add(&txn, JobState::Failed, tally.failed, now).await?;
+        counters::add(&txn, JobState::Deleted, tally.deleted, now).await?;
         txn.commit().await?;
         Ok(report)
     }
-}
-
-/// The state after a failure, the columns it sets besides the state's, and its reason.
-fn after_failure(
-    next: &AfterFailed,
-    error: &str,
-    now: i64,
-    retention_ms: i64,
-) -> (JobState, Vec<Assignment>, String) {
-    match *next {
-        AfterFailed::Retry { retry, retries, at } => (
-            JobState::Scheduled,
-            vec![(job::Column::RunAt, Expr::val(at))],
-            format!("retry {retry} of {retries} after: {error}"),
-        ),
-        AfterFailed::Exhausted(JobState::Deleted) => (
-            JobState::Deleted,
-            vec![(job::Column::ExpireAt, Expr::val(now + retention_ms))],
-            format!("retries exhausted: {error}"),
-        ),
-        AfterFailed::Exhausted(state) => (state, Vec::new(), error.to_owned()),
-    }
-}
-
-/// The columns every move into `state` sets, plus `extra`.
-pub(super) fn state_values(
-    state: JobState,
-    now: i64,
-    reason: Option<String>,
-    mut extra: Vec<Assignment>,
-) -> Vec<Assignment> {
-    extra.extend([
-        (job::Column::State, Expr::val(state.as_str())),
-        (job::Column::StateAt, Expr::val(now)),
-        (job::Column::Reason, Expr::val(reason)),
-        (job::Column::LeaseOwner, Expr::val(Option::<String>::None)),
-        (job::Column::LeaseUntil, Expr::val(Option::<i64>::None)),
-    ]);
-    extra
-}
-
-/// Moves those of `ids` that are still `processing` under `server`'s lease; returns their ids.
-async fn move_owned(
-    db: &impl ConnectionTrait,
-    ids: &[i64],
-    server: &str,
-    values: Vec<Assignment>,
-) -> StorageResult<Vec<i64>> {
-    let update = Query::update()
-        .table(job::Entity)
-        .values(values)
-        .and_where(Expr::col(job::Column::Id).is_in(ids.iter().copied()))
-        .and_where(Expr::col(job::Column::State).eq(JobState::Processing.as_str()))
-        .and_where(Expr::col(job::Column::LeaseOwner).eq(server))
-        .returning_col(job::Column::Id)
-        .to_owned();
-    let rows = db.query_all(&update).await?;
-    Ok(rows
-        .iter()
-        .map(|row| row.try_get_by_index::<i64>(0))
-        .collect::<Result<_, _>>()?)
 }

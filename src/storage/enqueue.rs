@@ -1,10 +1,13 @@
-//! Creating jobs: many rows per statement, all of a batch in one transaction.
+//! Creating jobs: many rows per statement, all of a batch in one transaction; the database
+//! appends their first history rows.
 
 use entities::job;
 use sea_orm::{ActiveValue::Set, EntityTrait, NotSet, TransactionTrait};
 
-use super::history::{self, Entry, ROWS_PER_STATEMENT};
 use super::{Storage, StorageResult};
+
+/// Rows per `INSERT`, well under SQLite's and PostgreSQL's bound-parameter limits.
+const ROWS_PER_STATEMENT: usize = 1000;
 use crate::state::JobState;
 
 /// A checked job, ready to be stored.
@@ -43,6 +46,7 @@ impl NewJobRow {
             created_at: Set(now),
             state_at: Set(now),
             reason: Set(None),
+            data: Set(None),
             lease_owner: Set(None),
             lease_until: Set(None),
             expire_at: Set(None),
@@ -71,10 +75,6 @@ impl Storage {
             ids.sort_unstable();
             created.extend(ids.into_iter().zip(states));
         }
-        let entries = created
-            .iter()
-            .map(|&(id, state)| Entry::new(id, state, None));
-        history::append(&txn, entries, now).await?;
         txn.commit().await?;
         Ok(created)
     }

@@ -8,8 +8,7 @@ use sea_orm::{
     QuerySelect, TransactionTrait,
 };
 
-use super::complete::state_values;
-use super::history::{self, Entry};
+use super::moves::{self, Move};
 use super::{Storage, StorageResult, counters};
 use crate::state::JobState;
 
@@ -114,7 +113,7 @@ impl Storage {
                 },
             )
             .collect();
-        let mut entries = Vec::with_capacity(abandoned.len());
+        let (mut recovered, mut failed) = (0, 0);
         for job in &abandoned {
             let state = job.next_state();
             let owner = job.owner.as_deref().unwrap_or("unknown");
@@ -122,78 +121,45 @@ impl Storage {
                 "abandoned: server {owner} stopped during attempt {}",
                 job.attempt
             );
-            let update = Query::update()
-                .table(job::Entity)
-                .values(state_values(state, now, Some(reason.clone()), Vec::new()))
-                .and_where(Expr::col(job::Column::Id).eq(job.id))
-                .and_where(Expr::col(job::Column::State).eq(JobState::Processing.as_str()))
-                .to_owned();
-            if txn.execute(&update).await?.rows_affected() == 1 {
-                entries.push(Entry::new(job.id, state, reason));
+            let change = Move::to(state).reason(reason);
+            let running = JobState::Processing;
+            if !moves::apply(&txn, &[job.id], running, job.owner.as_deref(), change, now)
+                .await?
+                .is_empty()
+            {
+                recovered += 1;
+                failed += i64::from(state == JobState::Failed);
             }
         }
-        let failed = entries
-            .iter()
-            .filter(|e| e.state == JobState::Failed)
-            .count();
-        history::append(&txn, entries, now).await?;
-        counters::add(&txn, JobState::Failed, failed as i64, now).await?;
+        counters::add(&txn, JobState::Failed, failed, now).await?;
         txn.commit().await?;
-        Ok(abandoned.len())
+        Ok(recovered)
     }
 
     /// Puts the jobs `server` still runs back in their queues, their attempt not counted: the
     /// server is shutting down and gave them up.
     pub(crate) async fn release_owned(&self, server: &str, now: i64) -> StorageResult<usize> {
-        let reason = "server shut down before the job finished".to_owned();
-        let uncount = (job::Column::Attempt, Expr::col(job::Column::Attempt).sub(1));
+        let release = Move::to(JobState::Enqueued)
+            .reason("server shut down before the job finished")
+            .set(job::Column::Attempt, Expr::col(job::Column::Attempt).sub(1));
         let release = Query::update()
             .table(job::Entity)
-            .values(state_values(
-                JobState::Enqueued,
-                now,
-                Some(reason.clone()),
-                vec![uncount],
-            ))
+            .values(release.assignments(now))
             .and_where(Expr::col(job::Column::State).eq(JobState::Processing.as_str()))
             .and_where(Expr::col(job::Column::LeaseOwner).eq(server))
-            .returning_col(job::Column::Id)
             .to_owned();
-        let txn = self.writer.begin().await?;
-        let rows = txn.query_all(&release).await?;
-        let ids: Vec<i64> = rows
-            .iter()
-            .map(|row| row.try_get_by_index(0))
-            .collect::<Result<_, _>>()?;
-        let entries = ids
-            .iter()
-            .map(|&id| Entry::new(id, JobState::Enqueued, reason.clone()));
-        history::append(&txn, entries, now).await?;
-        txn.commit().await?;
-        Ok(ids.len())
+        Ok(self.writer.execute(&release).await?.rows_affected() as usize)
     }
 
     /// Moves `scheduled` jobs due at `now` to `enqueued`; returns how many.
     pub(crate) async fn promote_due(&self, now: i64) -> StorageResult<usize> {
         let promote = Query::update()
             .table(job::Entity)
-            .values(state_values(JobState::Enqueued, now, None, Vec::new()))
+            .values(Move::to(JobState::Enqueued).reason("due").assignments(now))
             .and_where(Expr::col(job::Column::State).eq(JobState::Scheduled.as_str()))
             .and_where(Expr::col(job::Column::RunAt).lte(now))
-            .returning_col(job::Column::Id)
             .to_owned();
-        let txn = self.writer.begin().await?;
-        let rows = txn.query_all(&promote).await?;
-        let ids: Vec<i64> = rows
-            .iter()
-            .map(|row| row.try_get_by_index(0))
-            .collect::<Result<_, _>>()?;
-        let entries = ids
-            .iter()
-            .map(|&id| Entry::new(id, JobState::Enqueued, "due".to_owned()));
-        history::append(&txn, entries, now).await?;
-        txn.commit().await?;
-        Ok(ids.len())
+        Ok(self.writer.execute(&promote).await?.rows_affected() as usize)
     }
 
     /// When the earliest `scheduled` job is due.

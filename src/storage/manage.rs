@@ -2,11 +2,9 @@
 //! the move is allowed from it, and moves the job only if the state is still the one read.
 
 use entities::job;
-use sea_orm::sea_query::{Expr, ExprTrait, Query};
-use sea_orm::{ConnectionTrait, EntityTrait, TransactionTrait};
+use sea_orm::{EntityTrait, TransactionTrait};
 
-use super::complete::state_values;
-use super::history::{self, Entry};
+use super::moves::{self, Move};
 use super::{Storage, StorageError, StorageResult, counters};
 use crate::state::JobState;
 
@@ -89,28 +87,23 @@ impl Storage {
         if !action.allowed_from(from) {
             return Ok(Some(Transition::Refused(from)));
         }
-        let extra = match action {
-            // A requeued job gets its whole retry budget again.
-            Action::Requeue => vec![
-                (job::Column::Attempt, Expr::val(0)),
-                (job::Column::RunAt, Expr::val(Option::<i64>::None)),
-                (job::Column::ExpireAt, Expr::val(Option::<i64>::None)),
-            ],
-            Action::EnqueueNow => vec![(job::Column::RunAt, Expr::val(Option::<i64>::None))],
-            Action::Delete => vec![(job::Column::ExpireAt, Expr::val(now + retention_ms))],
-        };
         let to = action.target();
-        let reason = action.reason().to_owned();
-        let update = Query::update()
-            .table(job::Entity)
-            .values(state_values(to, now, Some(reason.clone()), extra))
-            .and_where(Expr::col(job::Column::Id).eq(id))
-            .and_where(Expr::col(job::Column::State).eq(from.as_str()))
-            .to_owned();
-        if txn.execute(&update).await?.rows_affected() == 0 {
+        let change = Move::to(to).reason(action.reason());
+        let change = match action {
+            // A requeued job gets its whole retry budget again.
+            Action::Requeue => change
+                .set(job::Column::Attempt, 0)
+                .set(job::Column::RunAt, Option::<i64>::None)
+                .set(job::Column::ExpireAt, Option::<i64>::None),
+            Action::EnqueueNow => change.set(job::Column::RunAt, Option::<i64>::None),
+            Action::Delete => change.set(job::Column::ExpireAt, now + retention_ms),
+        };
+        if moves::apply(&txn, &[id], from, None, change, now)
+            .await?
+            .is_empty()
+        {
             return Ok(None);
         }
-        history::append(&txn, [Entry::new(id, to, reason)], now).await?;
         if to == JobState::Deleted {
             counters::add(&txn, JobState::Deleted, 1, now).await?;
         }

@@ -1,0 +1,77 @@
+//! Helpers shared by the benchmarks: a no-op job that counts its runs, memory readings, and
+//! percentiles.
+
+#![allow(dead_code, missing_docs, unreachable_pub)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use stoker::{Job, JobContext, JobError};
+use tokio::sync::Notify;
+
+/// Counts runs and wakes a waiter when a target is reached.
+#[derive(Default)]
+pub struct Tally {
+    runs: AtomicUsize,
+    target: AtomicUsize,
+    reached: Notify,
+}
+
+impl Tally {
+    pub fn expect(&self, target: usize) {
+        self.runs.store(0, Ordering::SeqCst);
+        self.target.store(target, Ordering::SeqCst);
+    }
+
+    pub async fn reached(&self) {
+        loop {
+            let notified = self.reached.notified();
+            if self.runs.load(Ordering::SeqCst) >= self.target.load(Ordering::SeqCst) {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    fn record(&self) {
+        if self.runs.fetch_add(1, Ordering::SeqCst) + 1 >= self.target.load(Ordering::SeqCst) {
+            self.reached.notify_waiters();
+        }
+    }
+}
+
+/// Does nothing but count.
+#[derive(Serialize, Deserialize)]
+pub struct Noop {}
+
+impl Job for Noop {
+    const NAME: &'static str = "noop";
+
+    async fn run(self, ctx: JobContext) -> Result<(), JobError> {
+        ctx.data::<Arc<Tally>>().expect("tally").record();
+        Ok(())
+    }
+}
+
+/// Resident memory now and at its peak, in MiB (from /proc/self/status).
+pub fn memory_mib() -> (f64, f64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|line| line.starts_with(name))
+            .and_then(|line| line.split_whitespace().nth(1))
+            .and_then(|kib| kib.parse::<f64>().ok())
+            .map_or(0.0, |kib| kib / 1024.0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// The `p`th percentile (0..=100) of `samples`, sorted in place.
+pub fn percentile(samples: &mut [Duration], p: usize) -> Duration {
+    samples.sort_unstable();
+    let index = (samples.len().saturating_sub(1) * p) / 100;
+    samples.get(index).copied().unwrap_or_default()
+}
