@@ -17,7 +17,7 @@ use serde::de::DeserializeOwned;
 pub use context::{AppData, JobContext};
 pub use error::JobError;
 pub use new_job::NewJob;
-pub(crate) use new_job::Start;
+pub(crate) use new_job::{Args, Start};
 pub use registry::Registry;
 
 use crate::retry::RetryPolicy;

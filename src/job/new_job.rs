@@ -14,10 +14,21 @@ use crate::retry::RetryPolicy;
 #[derive(Clone, Debug)]
 pub struct NewJob {
     pub(crate) job_type: String,
-    pub(crate) args: Result<serde_json::Value, String>,
+    pub(crate) args: Args,
     pub(crate) queue: Option<String>,
     pub(crate) retry: Option<RetryPolicy>,
     pub(crate) start: Start,
+}
+
+/// A new job's arguments.
+#[derive(Clone, Debug)]
+pub(crate) enum Args {
+    /// Serialized from a value of the job type: valid by construction.
+    Typed(String),
+    /// Given as JSON: to be checked against the job type.
+    Json(serde_json::Value),
+    /// The typed value could not be serialized; says why.
+    Unserializable(String),
 }
 
 /// When a new job may first run.
@@ -33,7 +44,7 @@ impl NewJob {
     pub fn new(job_type: impl Into<String>, args: serde_json::Value) -> Self {
         NewJob {
             job_type: job_type.into(),
-            args: Ok(args),
+            args: Args::Json(args),
             queue: None,
             retry: None,
             start: Start::Now,
@@ -43,7 +54,10 @@ impl NewJob {
     /// A typed job.
     pub fn of<J: Job>(job: &J) -> Self {
         NewJob {
-            args: serde_json::to_value(job).map_err(|error| error.to_string()),
+            args: match serde_json::to_string(job) {
+                Ok(json) => Args::Typed(json),
+                Err(error) => Args::Unserializable(error.to_string()),
+            },
             ..NewJob::new(J::NAME, serde_json::Value::Null)
         }
     }

@@ -32,7 +32,7 @@ impl JobType {
             retry_policy: J::retry_policy(),
             timeout: J::timeout(),
             check: |args| {
-                serde_json::from_value::<J>(args.clone())
+                J::deserialize(args)
                     .map(drop)
                     .map_err(|error| error.to_string())
             },

@@ -12,7 +12,7 @@ use super::scheduler::DueAt;
 use super::settings::{SharedSettings, millis, now_ms};
 use super::supervisor::{Shutdown, Supervisor, WorkspaceActors};
 use crate::error::{Error, Result};
-use crate::job::{Job, JobId, NewJob, Start};
+use crate::job::{Args, Job, JobId, NewJob, Start};
 use crate::name::{WorkspaceName, check_queue};
 use crate::retry::MAX_ATTEMPTS;
 use crate::state::JobState;
@@ -126,8 +126,14 @@ impl Workspace {
             job_type: job.job_type.clone(),
             reason,
         };
-        let args = job.args.clone().map_err(invalid_args)?;
-        job_type.check(&args).map_err(invalid_args)?;
+        let args = match job.args {
+            Args::Typed(json) => json,
+            Args::Json(value) => {
+                job_type.check(&value).map_err(invalid_args)?;
+                value.to_string()
+            }
+            Args::Unserializable(reason) => return Err(invalid_args(reason)),
+        };
         let queue = job
             .queue
             .clone()
@@ -153,7 +159,7 @@ impl Workspace {
         Ok(NewJobRow {
             job_type: job.job_type,
             queue,
-            args: args.to_string(),
+            args,
             max_retries: retry.attempts as i32,
             retry_delays: (!delays.is_empty()).then(|| serde_json::json!(delays).to_string()),
             on_exhausted: retry.on_exhausted.state(),

@@ -1,14 +1,16 @@
 //! Creating jobs: many rows per statement, all of a batch in one transaction; the database
-//! appends their first history rows.
+//! appends their first history rows. Only the columns that vary are bound; the rest take
+//! their defaults (no attempt yet, no lease, no reason).
 
 use entities::job;
-use sea_orm::{ActiveValue::Set, EntityTrait, NotSet, TransactionTrait};
+use sea_orm::sea_query::{Query, SimpleExpr};
+use sea_orm::{ConnectionTrait, TransactionTrait};
 
 use super::{Storage, StorageResult};
+use crate::state::JobState;
 
 /// Rows per `INSERT`, well under SQLite's and PostgreSQL's bound-parameter limits.
 const ROWS_PER_STATEMENT: usize = 1000;
-use crate::state::JobState;
 
 /// A checked job, ready to be stored.
 #[derive(Clone, Debug)]
@@ -23,6 +25,20 @@ pub(crate) struct NewJobRow {
     pub(crate) run_at: Option<i64>,
 }
 
+/// The columns an enqueue sets, in the order of [`NewJobRow::values`].
+const COLUMNS: [job::Column; 10] = [
+    job::Column::JobType,
+    job::Column::Queue,
+    job::Column::State,
+    job::Column::Args,
+    job::Column::MaxRetries,
+    job::Column::RetryDelays,
+    job::Column::OnExhausted,
+    job::Column::RunAt,
+    job::Column::CreatedAt,
+    job::Column::StateAt,
+];
+
 impl NewJobRow {
     fn state(&self) -> JobState {
         match self.run_at {
@@ -31,26 +47,20 @@ impl NewJobRow {
         }
     }
 
-    fn into_active_model(self, now: i64) -> job::ActiveModel {
-        job::ActiveModel {
-            id: NotSet,
-            state: Set(self.state().as_str().to_owned()),
-            job_type: Set(self.job_type),
-            queue: Set(self.queue),
-            args: Set(self.args),
-            attempt: Set(0),
-            max_retries: Set(self.max_retries),
-            retry_delays: Set(self.retry_delays),
-            on_exhausted: Set(self.on_exhausted.as_str().to_owned()),
-            run_at: Set(self.run_at),
-            created_at: Set(now),
-            state_at: Set(now),
-            reason: Set(None),
-            data: Set(None),
-            lease_owner: Set(None),
-            lease_until: Set(None),
-            expire_at: Set(None),
-        }
+    fn values(self, now: i64) -> [SimpleExpr; 10] {
+        let state = self.state().as_str();
+        [
+            self.job_type.into(),
+            self.queue.into(),
+            state.into(),
+            self.args.into(),
+            self.max_retries.into(),
+            self.retry_delays.into(),
+            self.on_exhausted.as_str().into(),
+            self.run_at.into(),
+            now.into(),
+            now.into(),
+        ]
     }
 }
 
@@ -67,10 +77,17 @@ impl Storage {
         while jobs.peek().is_some() {
             let chunk: Vec<NewJobRow> = jobs.by_ref().take(ROWS_PER_STATEMENT).collect();
             let states: Vec<JobState> = chunk.iter().map(NewJobRow::state).collect();
-            let models = chunk.into_iter().map(|row| row.into_active_model(now));
-            let mut ids: Vec<i64> = job::Entity::insert_many(models)
-                .exec_with_returning_keys(&txn)
-                .await?;
+            let mut insert = Query::insert();
+            insert.into_table(job::Entity).columns(COLUMNS);
+            for row in chunk {
+                insert.values_panic(row.values(now));
+            }
+            insert.returning_col(job::Column::Id);
+            let rows = txn.query_all(&insert).await?;
+            let mut ids = rows
+                .iter()
+                .map(|row| row.try_get_by_index::<i64>(0))
+                .collect::<Result<Vec<_>, _>>()?;
             // One statement assigns ascending ids in the order of its rows.
             ids.sort_unstable();
             created.extend(ids.into_iter().zip(states));
