@@ -14,6 +14,7 @@
 mod builder;
 mod completer;
 mod janitor;
+mod panics;
 mod queue;
 mod scheduler;
 mod settings;

@@ -12,7 +12,7 @@ use super::supervisor::Supervisor;
 use super::workspace::Workspace;
 use crate::error::{Error, Result};
 use crate::name::WorkspaceName;
-use crate::storage::Storage;
+use crate::storage::{Storage, StorageConfig};
 
 /// The runtime: cheap to clone, shared by everything that enqueues or runs jobs.
 #[derive(Clone)]
@@ -81,6 +81,14 @@ impl Stoker {
         let actors = started.await.map_err(|_| Error::ShuttingDown)?;
         tracing::info!(workspace = %name, server = %settings.server_id, "workspace open");
         Ok(Workspace::new(name, storage, settings, actors))
+    }
+
+    /// Creates or updates the storage of workspace `name` to the current schema, without
+    /// starting it (what `stoker migrate` does).
+    pub async fn migrate(storage: &StorageConfig, name: &str) -> Result<()> {
+        let name = WorkspaceName::new(name)?;
+        Storage::open(storage, &name).await?.close().await;
+        Ok(())
     }
 
     /// The names of the open workspaces, sorted.

@@ -1,16 +1,15 @@
 //! The Worker actor: runs one job at a time. It decodes the arguments, runs the job with a
-//! cancellation token, catches panics, enforces the job type's timeout, decides between
+//! cancellation token, turns panics into failed attempts, enforces the job type's timeout, decides between
 //! retry and exhaustion, and reports the outcome to the Completer and its freedom to the Queue.
 
-use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
-use futures::FutureExt;
 use tokio_util::sync::CancellationToken;
 
 use super::completer::Completed;
+use super::panics::{self, Caught};
 use super::settings::{SharedSettings, millis, now_ms};
 use crate::job::{JobContext, JobError, JobId};
 use crate::retry::{AfterFailure, Exhausted, RetryPolicy};
@@ -135,8 +134,7 @@ impl Worker {
                     "job type `{name}` is not registered"
                 )));
             };
-            let started = std::panic::catch_unwind(AssertUnwindSafe(|| job_type.start(&args, ctx)));
-            let run = match started {
+            let run = match panics::catch(|| job_type.start(&args, ctx)) {
                 Ok(Ok(run)) => run,
                 Ok(Err(reason)) => {
                     return RunEnd::Err(JobError::fatal(format!(
@@ -145,7 +143,7 @@ impl Worker {
                 }
                 Err(panic) => return RunEnd::Err(panicked(panic)),
             };
-            let guarded = AssertUnwindSafe(run).catch_unwind();
+            let guarded = Caught(run);
             let result = match job_type.timeout {
                 Some(limit) => match tokio::time::timeout(limit, guarded).await {
                     Ok(result) => result,
@@ -166,12 +164,7 @@ impl Worker {
 }
 
 /// A failed attempt describing a panic.
-fn panicked(panic: Box<dyn std::any::Any + Send>) -> JobError {
-    let message = panic
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "a non-string payload".to_owned());
+fn panicked(message: String) -> JobError {
     JobError::retry(format!("panicked: {message}"))
 }
 
