@@ -5,12 +5,13 @@
 //! restarts, are retried with backoff when they fail, and run at least once even when a process
 //! dies mid-run.
 //!
-//! Modules depend one way: `state` and `retry` (plain rules) ← `job` (the job model) ←
+//! Modules depend one way: `state`, `retry` and `schedule` (plain rules) ← `job` (the job model) ←
 //! `storage` (the database) ← `runtime` (the actors and the public handles).
 
 pub mod job;
 pub mod retry;
 pub mod runtime;
+pub mod schedule;
 pub mod state;
 
 mod error;
@@ -22,6 +23,7 @@ pub use job::{AppData, Job, JobContext, JobError, JobId, NewJob, Registry};
 pub use name::{InvalidName, WorkspaceName};
 pub use retry::{Exhausted, RetryPolicy};
 pub use runtime::{Stoker, StokerBuilder, Workspace};
+pub use schedule::{Cron, CronError, CronSchedule};
 pub use state::JobState;
 pub use storage::{
     HistoryEntry, JobDetails, JobSummary, QueueStats, Stats, StorageConfig, StorageError,

@@ -1,0 +1,65 @@
+//! Schedules: cron expressions in a time zone, and the instants they fire at.
+//!
+//! Expressions have 5 fields (`minute hour day-of-month month day-of-week`), or 6 with seconds
+//! first, or are one of the macros `@yearly @annually @monthly @weekly @daily @midnight @hourly
+//! @every_minute @every_second`. Names (`JAN`, `MON`), ranges, steps and lists work in every
+//! field; day-of-week counts 0-7 from Sunday (0 and 7 both Sunday), as Unix cron and Hangfire do.
+//! The `cron` crate parses; this module supplies the 5-field form, the macros, the weekday
+//! numbering and the time zones.
+//!
+//! Daylight saving time follows Hangfire's Cronos: an occurrence that falls in a skipped hour
+//! fires at the instant of the jump; in a repeated hour, a fixed-time expression fires once
+//! (in the first copy of the hour) and an interval expression (a step or `*` in the second,
+//! minute or hour field) fires in both copies.
+
+mod expression;
+mod helpers;
+mod occurrences;
+
+pub use expression::{CronError, CronSchedule};
+pub use helpers::Cron;
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+
+/// A time zone name that is not in the IANA database.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("unknown time zone `{0}`: use an IANA name such as `Europe/Berlin` or `UTC`")]
+pub struct UnknownTimeZone(pub String);
+
+/// Looks up an IANA time zone by name.
+pub fn time_zone(name: &str) -> Result<Tz, UnknownTimeZone> {
+    name.parse().map_err(|_| UnknownTimeZone(name.to_owned()))
+}
+
+/// Why a cron preview could not be made.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PreviewError {
+    /// The expression is wrong.
+    #[error(transparent)]
+    Cron(#[from] CronError),
+    /// The zone is unknown.
+    #[error(transparent)]
+    TimeZone(#[from] UnknownTimeZone),
+}
+
+/// The next `count` occurrences of `expression` in zone `time_zone`, strictly after `after`.
+pub fn preview(
+    expression: &str,
+    time_zone_name: &str,
+    after: DateTime<Utc>,
+    count: usize,
+) -> Result<Vec<DateTime<Utc>>, PreviewError> {
+    let zone = time_zone(time_zone_name)?;
+    let schedule = CronSchedule::parse(expression)?;
+    let mut occurrences = Vec::with_capacity(count);
+    let mut cursor = after;
+    while occurrences.len() < count {
+        let Some(next) = schedule.next_after(cursor, zone) else {
+            break;
+        };
+        occurrences.push(next);
+        cursor = next;
+    }
+    Ok(occurrences)
+}
