@@ -2,6 +2,7 @@
 
 use crate::job::JobId;
 use crate::name::InvalidName;
+use crate::schedule::{CronError, UnknownTimeZone};
 use crate::state::JobState;
 use crate::storage::StorageError;
 
@@ -25,6 +26,18 @@ pub enum Error {
     /// A retry policy asks for more than stoker allows.
     #[error("invalid retry policy: {0}")]
     InvalidRetry(String),
+    /// Options that cannot go together (a continuation with a delay, say).
+    #[error("invalid job options: {0}")]
+    InvalidOptions(String),
+    /// A cron expression is wrong; the message names the bad field.
+    #[error(transparent)]
+    InvalidCron(#[from] CronError),
+    /// A time zone name is not an IANA name.
+    #[error(transparent)]
+    UnknownTimeZone(#[from] UnknownTimeZone),
+    /// No such recurring job in the workspace.
+    #[error("recurring job `{0}` not found")]
+    RecurringNotFound(String),
     /// The runtime's configuration cannot work.
     #[error("invalid configuration: {0}")]
     InvalidConfig(String),
@@ -46,10 +59,19 @@ pub enum Error {
     },
     /// The workspace's storage failed or cannot be reached; details are logged.
     #[error(transparent)]
-    Storage(#[from] StorageError),
+    Storage(StorageError),
     /// The runtime is shutting down and takes no new work.
     #[error("stoker is shutting down")]
     ShuttingDown,
+}
+
+impl From<StorageError> for Error {
+    fn from(error: StorageError) -> Self {
+        match error {
+            StorageError::MissingParent(id) => Error::JobNotFound(JobId(id)),
+            error => Error::Storage(error),
+        }
+    }
 }
 
 /// `Result` with stoker's [`Error`].

@@ -8,6 +8,7 @@
 //! Modules depend one way: `state`, `retry` and `schedule` (plain rules) ← `job` (the job model) ←
 //! `storage` (the database) ← `runtime` (the actors and the public handles).
 
+pub mod clock;
 pub mod job;
 pub mod retry;
 pub mod runtime;
@@ -18,16 +19,17 @@ mod error;
 mod name;
 mod storage;
 
+pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{Error, Result};
 pub use job::{AppData, Job, JobContext, JobError, JobId, NewJob, Registry};
 pub use name::{InvalidName, WorkspaceName};
 pub use retry::{Exhausted, RetryPolicy};
-pub use runtime::{Stoker, StokerBuilder, Workspace};
-pub use schedule::{Cron, CronError, CronSchedule};
-pub use state::JobState;
+pub use runtime::{Enqueued, RecurringOptions, Stoker, StokerBuilder, Workspace};
+pub use schedule::{Cron, CronError, CronSchedule, Misfire};
+pub use state::{ContinueOn, JobState};
 pub use storage::{
-    HistoryEntry, JobDetails, JobSummary, QueueStats, Stats, StorageConfig, StorageError,
-    StoredRetry,
+    HistoryEntry, JobDetails, JobSummary, QueueStats, RecurringJob, Stats, StorageConfig,
+    StorageError, StoredRetry,
 };
 
 /// The queue jobs go to unless their type or their enqueuer says otherwise.

@@ -66,6 +66,20 @@ pub(crate) fn check_queue(name: &str) -> Result<(), InvalidName> {
     }
 }
 
+/// Checks a recurring job id: `^[A-Za-z0-9_.:-]{1,100}$`.
+pub(crate) fn check_recurring_id(id: &str) -> Result<(), InvalidName> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || "_.:-".contains(c);
+    if (1..=100).contains(&id.len()) && id.chars().all(allowed) {
+        Ok(())
+    } else {
+        Err(InvalidName {
+            kind: "recurring job",
+            name: id.to_owned(),
+            rule: "use 1 to 100 of A-Z, a-z, 0-9, '_', '.', ':' and '-'",
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -87,6 +101,14 @@ mod tests {
         }
         for good in ["a", "acme", "0", "tenant-42_eu", &"a".repeat(63)] {
             assert_eq!(WorkspaceName::new(good).unwrap().as_str(), good);
+        }
+    }
+
+    #[test]
+    fn recurring_ids_follow_the_api_rule() {
+        assert!(check_recurring_id("billing:monthly-rent_v2.1").is_ok());
+        for bad in ["", "a b", "a/b", &"r".repeat(101)] {
+            assert!(check_recurring_id(bad).is_err(), "{bad:?} was accepted");
         }
     }
 

@@ -90,6 +90,57 @@ impl fmt::Display for JobState {
     }
 }
 
+/// What a continuation waits for its parent to do.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ContinueOn {
+    /// The parent succeeded.
+    #[default]
+    Succeeded,
+    /// The parent reached any final state (succeeded or deleted).
+    Finished,
+    /// The parent was deleted.
+    Deleted,
+}
+
+impl ContinueOn {
+    /// Every condition.
+    pub const ALL: [ContinueOn; 3] = [
+        ContinueOn::Succeeded,
+        ContinueOn::Finished,
+        ContinueOn::Deleted,
+    ];
+
+    /// The name stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ContinueOn::Succeeded => "succeeded",
+            ContinueOn::Finished => "finished",
+            ContinueOn::Deleted => "deleted",
+        }
+    }
+
+    /// The conditions a parent entering final state `state` meets.
+    pub fn met_by(state: JobState) -> &'static [ContinueOn] {
+        match state {
+            JobState::Succeeded => &[ContinueOn::Succeeded, ContinueOn::Finished],
+            JobState::Deleted => &[ContinueOn::Deleted, ContinueOn::Finished],
+            _ => &[],
+        }
+    }
+}
+
+impl FromStr for ContinueOn {
+    type Err = UnknownState;
+
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        ContinueOn::ALL
+            .into_iter()
+            .find(|on| on.as_str() == name)
+            .ok_or_else(|| UnknownState(name.to_owned()))
+    }
+}
+
 /// A state name that is not one of [`JobState::ALL`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown job state `{0}`")]
@@ -116,6 +167,19 @@ mod tests {
             assert_eq!(state.as_str().parse::<JobState>(), Ok(state));
         }
         assert!("running".parse::<JobState>().is_err());
+    }
+
+    #[test]
+    fn a_final_parent_meets_the_conditions_that_name_it() {
+        assert_eq!(
+            ContinueOn::met_by(JobState::Succeeded),
+            [ContinueOn::Succeeded, ContinueOn::Finished]
+        );
+        assert_eq!(
+            ContinueOn::met_by(JobState::Deleted),
+            [ContinueOn::Deleted, ContinueOn::Finished]
+        );
+        assert!(ContinueOn::met_by(JobState::Failed).is_empty());
     }
 
     #[test]

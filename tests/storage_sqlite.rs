@@ -46,14 +46,41 @@ async fn tables(db: &impl ConnectionTrait) -> Vec<String> {
         .collect()
 }
 
+async fn job_columns(db: &impl ConnectionTrait) -> Vec<String> {
+    let sql = "SELECT name FROM pragma_table_info('jobs') ORDER BY name";
+    let rows = db
+        .query_all_raw(Statement::from_string(DbBackend::Sqlite, sql))
+        .await
+        .unwrap();
+    rows.iter()
+        .map(|row| row.try_get_by_index(0).unwrap())
+        .collect()
+}
+
 #[actix_rt::test]
 async fn migrations_go_up_down_and_up_again() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}?mode=rwc", dir.path().join("m.db").display());
     let db = Database::connect(url).await.unwrap();
     Migrator::up(&db, None).await.unwrap();
-    let all = ["counters", "job_history", "jobs", "servers"];
+    let all = [
+        "counters",
+        "job_history",
+        "jobs",
+        "recurring_jobs",
+        "servers",
+    ];
     assert_eq!(tables(&db).await, all);
+    assert!(job_columns(&db).await.contains(&"parent_id".to_owned()));
+
+    // One step down undoes the second migration only.
+    Migrator::down(&db, Some(1)).await.unwrap();
+    assert_eq!(
+        tables(&db).await,
+        ["counters", "job_history", "jobs", "servers"]
+    );
+    assert!(!job_columns(&db).await.contains(&"parent_id".to_owned()));
+
     Migrator::down(&db, None).await.unwrap();
     assert!(tables(&db).await.is_empty());
     Migrator::up(&db, None).await.unwrap();

@@ -43,6 +43,10 @@ pub struct Model {
     pub lease_until: Option<i64>,
     /// When a finished job is removed.
     pub expire_at: Option<i64>,
+    /// For a continuation: the job it waits for.
+    pub parent_id: Option<i64>,
+    /// For a continuation: the parent's state it waits for (`succeeded`, `finished`, `deleted`).
+    pub continue_on: Option<String>,
 }
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -8,4 +8,5 @@ pub mod counter;
 pub mod job;
 pub mod job_history;
 pub mod prelude;
+pub mod recurring_job;
 pub mod server;

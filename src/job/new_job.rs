@@ -4,8 +4,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::Job;
+use super::{Job, JobId};
 use crate::retry::RetryPolicy;
+use crate::state::ContinueOn;
 
 /// A job to enqueue: its type, arguments and options.
 ///
@@ -18,6 +19,7 @@ pub struct NewJob {
     pub(crate) queue: Option<String>,
     pub(crate) retry: Option<RetryPolicy>,
     pub(crate) start: Start,
+    pub(crate) after: Option<(JobId, ContinueOn)>,
 }
 
 /// A new job's arguments.
@@ -48,6 +50,7 @@ impl NewJob {
             queue: None,
             retry: None,
             start: Start::Now,
+            after: None,
         }
     }
 
@@ -83,6 +86,13 @@ impl NewJob {
     /// Runs the job no sooner than `at` (state `scheduled` while `at` is ahead).
     pub fn run_at(mut self, at: DateTime<Utc>) -> Self {
         self.start = Start::At(at);
+        self
+    }
+
+    /// Makes the job a continuation of `parent`: it waits (`awaiting`) until the parent meets
+    /// `on`, and is deleted if the parent ends in a way that can no longer meet it.
+    pub fn after(mut self, parent: JobId, on: ContinueOn) -> Self {
+        self.after = Some((parent, on));
         self
     }
 

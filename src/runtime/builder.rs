@@ -6,15 +6,15 @@ use std::time::Duration;
 use actix::Arbiter;
 use dashmap::DashMap;
 
-use super::settings::{Settings, now_ms, server_id};
+use super::settings::{Settings, server_id};
 use super::stoker::{Inner, Stoker};
+use crate::clock::{Clock, SystemClock};
 use crate::error::{Error, Result};
 use crate::job::{AppData, Job, Registry};
 use crate::name::check_queue;
 use crate::storage::StorageConfig;
 
 /// Configures a [`Stoker`] runtime.
-#[derive(Debug)]
 pub struct StokerBuilder {
     registry: Registry,
     data: AppData,
@@ -25,6 +25,18 @@ pub struct StokerBuilder {
     lease: Duration,
     retention: Duration,
     shutdown_timeout: Duration,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for StokerBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StokerBuilder")
+            .field("registry", &self.registry)
+            .field("storage", &self.storage)
+            .field("workers", &self.workers)
+            .field("queues", &self.queues)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for StokerBuilder {
@@ -41,6 +53,7 @@ impl Default for StokerBuilder {
             lease: Duration::from_secs(90),
             retention: Duration::from_secs(24 * 3600),
             shutdown_timeout: Duration::from_secs(15),
+            clock: Arc::new(SystemClock),
         }
     }
 }
@@ -100,6 +113,12 @@ impl StokerBuilder {
         self
     }
 
+    /// Reads the time from `clock` instead of the system clock (for tests that move time).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
     /// Starts the runtime's arbiters. Call it inside an actix system (`#[actix::main]`,
     /// `#[actix_web::main]`); workspaces open with [`Stoker::workspace`].
     pub fn build(self) -> Result<Stoker> {
@@ -125,7 +144,8 @@ impl StokerBuilder {
             retention: self.retention,
             shutdown_timeout: self.shutdown_timeout,
             server_id: server_id(),
-            started_at: now_ms(),
+            started_at: self.clock.now().timestamp_millis(),
+            clock: self.clock,
             control: control.handle(),
             worker_arbiters: worker_arbiters.iter().map(Arbiter::handle).collect(),
         };

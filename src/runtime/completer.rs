@@ -10,7 +10,7 @@ use tokio::sync::oneshot;
 
 use super::queue::Wake;
 use super::scheduler::DueAt;
-use super::settings::{SharedSettings, now_ms};
+use super::settings::SharedSettings;
 use crate::storage::{Completion, CompletionReport, Storage};
 
 /// Wait before storing a batch again after a storage error.
@@ -73,7 +73,8 @@ impl Completer {
             self.settings.retention_ms(),
         );
         let kept = batch.clone();
-        let store = async move { storage.complete(batch, &server, now_ms(), retention).await };
+        let now = self.settings.now_ms();
+        let store = async move { storage.complete(batch, &server, now, retention).await };
         ctx.spawn(store.into_actor(self).map(move |stored, completer, ctx| {
             completer.writing = false;
             match stored {

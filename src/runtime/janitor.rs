@@ -5,7 +5,7 @@
 use actix::prelude::*;
 
 use super::queue::Wake;
-use super::settings::{SharedSettings, now_ms};
+use super::settings::SharedSettings;
 use crate::storage::{ServerRow, Storage, StorageResult};
 
 /// Jobs removed per expiry statement.
@@ -47,7 +47,7 @@ impl Janitor {
             self.server(),
             self.settings.lease_ms(),
         );
-        let work = upkeep(storage, server, lease);
+        let work = upkeep(storage, server, lease, self.settings.now_ms());
         ctx.spawn(work.into_actor(self).map(|result, janitor, _| {
             janitor.busy = false;
             match result {
@@ -63,8 +63,12 @@ impl Janitor {
 }
 
 /// One round of upkeep; returns how many abandoned jobs were recovered.
-async fn upkeep(storage: Storage, server: ServerRow, lease_ms: i64) -> StorageResult<usize> {
-    let now = now_ms();
+async fn upkeep(
+    storage: Storage,
+    server: ServerRow,
+    lease_ms: i64,
+    now: i64,
+) -> StorageResult<usize> {
     storage.heartbeat(&server, now, now + lease_ms).await?;
     let recovered = storage.recover_abandoned(now, now).await?;
     while storage.expire(now, EXPIRE_BATCH).await? == EXPIRE_BATCH as usize {}

@@ -15,7 +15,9 @@ mod builder;
 mod completer;
 mod janitor;
 mod panics;
+mod prepare;
 mod queue;
+mod recurring;
 mod scheduler;
 mod settings;
 mod stoker;
@@ -24,5 +26,6 @@ mod worker;
 mod workspace;
 
 pub use builder::StokerBuilder;
+pub use recurring::RecurringOptions;
 pub use stoker::Stoker;
 pub use workspace::{Enqueued, Workspace};

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use tokio::sync::oneshot;
 
-use super::settings::{SharedSettings, now_ms};
+use super::settings::SharedSettings;
 use super::supervisor::Stop;
 use super::worker::{Cancel, Run, StopReason, Worker, WorkerIdle};
 use crate::storage::{ClaimedJob, Storage};
@@ -87,7 +87,7 @@ impl Queue {
         let storage = self.storage.clone();
         let settings = self.settings.clone();
         let claim = async move {
-            let now = now_ms();
+            let now = settings.now_ms();
             let server = &settings.server_id;
             storage
                 .claim(

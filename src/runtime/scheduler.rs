@@ -1,40 +1,44 @@
 //! The Scheduler actor: moves `scheduled` jobs (delayed jobs and retries) to their queue when
-//! they are due. It sleeps until the earliest due instant it knows of, and is told of earlier
-//! ones as they are stored; it never polls.
+//! they are due, and fires recurring jobs at their occurrences. It sleeps until the earliest
+//! due instant it knows of, is told of earlier ones as they are stored, and never polls. With a
+//! clock moved by hand (tests), it looks again whenever the clock moves.
 
 use std::time::Duration;
 
 use actix::prelude::*;
 
 use super::queue::Wake;
-use super::settings::now_ms;
-use crate::storage::Storage;
+use super::recurring::{Cause, plan};
+use super::settings::SharedSettings;
+use crate::storage::{Storage, StorageResult};
 
 /// Wait before trying again after a storage error.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
 
-/// A scheduled job is due at this instant (Unix ms).
+/// Something is due at this instant (Unix ms): a scheduled job or a recurring occurrence.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub(crate) struct DueAt(pub(crate) i64);
 
 pub(crate) struct Scheduler {
     storage: Storage,
+    settings: SharedSettings,
     queue: Recipient<Wake>,
     /// The earliest due instant known.
     next_due: Option<i64>,
     timer: Option<SpawnHandle>,
-    promoting: bool,
+    running: bool,
 }
 
 impl Scheduler {
-    pub(crate) fn new(storage: Storage, queue: Recipient<Wake>) -> Self {
+    pub(crate) fn new(storage: Storage, settings: SharedSettings, queue: Recipient<Wake>) -> Self {
         Scheduler {
             storage,
+            settings,
             queue,
             next_due: None,
             timer: None,
-            promoting: false,
+            running: false,
         }
     }
 
@@ -50,57 +54,95 @@ impl Scheduler {
         }
     }
 
-    /// Sets the timer for the earliest due instant (none when nothing is scheduled).
+    /// Sets the timer for the earliest due instant (none when nothing is due).
     fn arm(&mut self, ctx: &mut Context<Self>) {
         if let Some(timer) = self.timer.take() {
             ctx.cancel_future(timer);
         }
-        if self.promoting {
+        if self.running {
             return;
         }
         if let Some(due) = self.next_due {
-            let wait = Duration::from_millis((due - now_ms()).max(0) as u64);
+            let wait = Duration::from_millis((due - self.settings.now_ms()).max(0) as u64);
             self.timer = Some(ctx.run_later(wait, |scheduler, ctx| {
                 scheduler.timer = None;
-                scheduler.promote(ctx);
+                scheduler.run(ctx);
             }));
         }
     }
 
-    /// Promotes every due job, then looks up the next due instant.
-    fn promote(&mut self, ctx: &mut Context<Self>) {
-        self.promoting = true;
+    /// Promotes due jobs and fires due recurring jobs, then looks up the next due instant.
+    fn run(&mut self, ctx: &mut Context<Self>) {
+        self.running = true;
         self.next_due = None;
-        let storage = self.storage.clone();
-        let work = async move {
-            let promoted = storage.promote_due(now_ms()).await?;
-            Ok::<_, crate::storage::StorageError>((promoted, storage.next_due().await?))
-        };
-        ctx.spawn(work.into_actor(self).map(|result, scheduler, ctx| {
-            scheduler.promoting = false;
-            match result {
-                Ok((promoted, next)) => {
-                    if promoted > 0 {
-                        scheduler.queue.do_send(Wake);
+        let (storage, settings) = (self.storage.clone(), self.settings.clone());
+        ctx.spawn(
+            due_work(storage, settings)
+                .into_actor(self)
+                .map(|result, scheduler, ctx| {
+                    scheduler.running = false;
+                    match result {
+                        Ok((created, next)) => {
+                            if created > 0 {
+                                scheduler.queue.do_send(Wake);
+                            }
+                            scheduler.expect(next, ctx);
+                        }
+                        Err(error) => {
+                            tracing::error!(%error, "scheduling due jobs failed; will retry");
+                            let retry =
+                                scheduler.settings.now_ms() + RETRY_AFTER.as_millis() as i64;
+                            scheduler.expect(Some(retry), ctx);
+                        }
                     }
-                    scheduler.expect(next, ctx);
-                }
-                Err(error) => {
-                    tracing::error!(%error, "promoting due jobs failed; will retry");
-                    scheduler.expect(Some(now_ms() + RETRY_AFTER.as_millis() as i64), ctx);
-                }
-            }
-        }));
+                }),
+        );
     }
+}
+
+/// One round: promote, fire, and find the next due instant. Returns how many jobs became
+/// enqueued and when to look again.
+async fn due_work(
+    storage: Storage,
+    settings: SharedSettings,
+) -> StorageResult<(usize, Option<i64>)> {
+    let now = settings.now_ms();
+    let promoted = storage.promote_due(now).await?;
+    let planner = |row: &entities::recurring_job::Model| plan(&settings, row, now, Cause::Schedule);
+    let fired = storage.fire_due_recurring(now, &planner).await?;
+    let next = match (
+        storage.next_due().await?,
+        storage.next_recurring_due().await?,
+    ) {
+        (Some(job), Some(recurring)) => Some(job.min(recurring)),
+        (job, recurring) => job.or(recurring),
+    };
+    Ok((promoted + fired, next))
 }
 
 impl Actor for Scheduler {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        // The first promotion also finds what became due while the workspace was closed.
-        self.promote(ctx);
+        if let Some(moved) = self.settings.clock.moved() {
+            let changes = futures::stream::unfold(moved, |mut moved| async move {
+                moved.changed().await.ok()?;
+                Some(((), moved))
+            });
+            ctx.add_stream(changes);
+        }
+        // The first round also finds what fell due while the workspace was closed.
+        self.run(ctx);
     }
+}
+
+/// The clock was moved by hand: what is due may have changed.
+impl StreamHandler<()> for Scheduler {
+    fn handle(&mut self, (): (), ctx: &mut Context<Self>) {
+        self.arm(ctx);
+    }
+
+    fn finished(&mut self, _: &mut Context<Self>) {}
 }
 
 impl Handler<DueAt> for Scheduler {

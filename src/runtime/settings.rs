@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix::ArbiterHandle;
-use chrono::Utc;
 
+use crate::clock::Clock;
 use crate::job::{AppData, Registry};
 use crate::storage::StorageConfig;
 
@@ -26,6 +26,7 @@ pub(crate) struct Settings {
     /// This process's identity in `servers` and in job leases.
     pub(crate) server_id: String,
     pub(crate) started_at: i64,
+    pub(crate) clock: Arc<dyn Clock>,
     /// Where supervisors, queues, completers, schedulers and janitors live.
     pub(crate) control: ArbiterHandle,
     /// Where workers live, one arbiter per core.
@@ -33,6 +34,11 @@ pub(crate) struct Settings {
 }
 
 impl Settings {
+    /// The current time as stored: Unix milliseconds.
+    pub(crate) fn now_ms(&self) -> i64 {
+        self.clock.now().timestamp_millis()
+    }
+
     pub(crate) fn lease_ms(&self) -> i64 {
         millis(self.lease)
     }
@@ -43,11 +49,6 @@ impl Settings {
 }
 
 pub(crate) type SharedSettings = Arc<Settings>;
-
-/// The current time as stored: Unix milliseconds.
-pub(crate) fn now_ms() -> i64 {
-    Utc::now().timestamp_millis()
-}
 
 pub(crate) fn millis(duration: Duration) -> i64 {
     i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)

@@ -7,7 +7,7 @@ use actix::Arbiter;
 use dashmap::DashMap;
 
 use super::builder::StokerBuilder;
-use super::settings::{SharedSettings, now_ms};
+use super::settings::SharedSettings;
 use super::supervisor::Supervisor;
 use super::workspace::Workspace;
 use crate::error::{Error, Result};
@@ -64,7 +64,9 @@ impl Stoker {
         let storage = Storage::open(&settings.storage, &name).await?;
         // This process holds the workspace's lock: whatever is still running belonged to a
         // process that died.
-        let recovered = storage.recover_abandoned(i64::MAX, now_ms()).await?;
+        let recovered = storage
+            .recover_abandoned(i64::MAX, settings.now_ms())
+            .await?;
         if recovered > 0 {
             tracing::warn!(workspace = %name, recovered, "recovered jobs of a stopped process");
         }

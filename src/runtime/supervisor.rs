@@ -16,7 +16,7 @@ use super::completer::{Completer, Flush};
 use super::janitor::Janitor;
 use super::queue::{CancelRunning, Drain, Queue, Wake};
 use super::scheduler::{DueAt, Scheduler};
-use super::settings::{SharedSettings, now_ms};
+use super::settings::SharedSettings;
 use super::worker::Worker;
 use crate::storage::Storage;
 
@@ -85,7 +85,11 @@ impl Supervisor {
             wake.clone(),
             due,
         ));
-        scheduler_ctx.run(Scheduler::new(storage.clone(), wake.clone()));
+        scheduler_ctx.run(Scheduler::new(
+            storage.clone(),
+            settings.clone(),
+            wake.clone(),
+        ));
         queue_ctx.run(Queue::new(storage.clone(), settings.clone(), workers));
         let janitor = Janitor::new(storage.clone(), settings.clone(), wake).start();
         let supervisor = Supervisor {
@@ -145,7 +149,10 @@ impl Handler<Shutdown> for Supervisor {
             if !ask(&completer, Flush, settings.shutdown_timeout).await {
                 tracing::error!(%workspace, "outcomes could not be stored; their jobs will be recovered at the next start");
             }
-            match storage.release_owned(&settings.server_id, now_ms()).await {
+            match storage
+                .release_owned(&settings.server_id, settings.now_ms())
+                .await
+            {
                 Ok(0) => {}
                 Ok(released) => {
                     tracing::warn!(%workspace, released, "gave back jobs that did not stop")

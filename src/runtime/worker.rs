@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::completer::Completed;
 use super::panics::{self, Caught};
-use super::settings::{SharedSettings, millis, now_ms};
+use super::settings::{SharedSettings, millis};
 use crate::job::{JobContext, JobError, JobId};
 use crate::retry::{AfterFailure, Exhausted, RetryPolicy};
 use crate::state::JobState;
@@ -91,7 +91,7 @@ impl Handler<Run> for Worker {
         let run = self.run(&job, token.clone());
         ctx.spawn(run.into_actor(self).map(move |end, worker, _| {
             let stop = worker.running.take().and_then(|(_, reason)| reason);
-            let completion = completion(&job, end, stop);
+            let completion = completion(&job, end, stop, worker.settings.now_ms());
             worker.completer.do_send(Completed(completion));
             worker.queue.do_send(WorkerIdle {
                 worker: worker.index,
@@ -185,7 +185,7 @@ fn retry_policy(job: &ClaimedJob) -> RetryPolicy {
 }
 
 /// What to store for a run of `job` that ended with `end`.
-fn completion(job: &ClaimedJob, end: RunEnd, stop: Option<StopReason>) -> Completion {
+fn completion(job: &ClaimedJob, end: RunEnd, stop: Option<StopReason>, now: i64) -> Completion {
     let error = match end {
         RunEnd::Ok => return Completion::Succeeded { id: job.id },
         RunEnd::Err(error) => error,
@@ -202,7 +202,7 @@ fn completion(job: &ClaimedJob, end: RunEnd, stop: Option<StopReason>) -> Comple
         AfterFailure::Retry { retry, delay } => AfterFailed::Retry {
             retry,
             retries: policy.attempts,
-            at: now_ms() + millis(delay),
+            at: now + millis(delay),
         },
         AfterFailure::Exhausted(state) => AfterFailed::Exhausted(state),
     };

@@ -7,16 +7,21 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use actix::Addr;
 use serde::Serialize;
 
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use super::prepare::prepare;
 use super::queue::{CancelJob, Wake};
+use super::recurring::{self, Cause, RecurringOptions};
 use super::scheduler::DueAt;
-use super::settings::{SharedSettings, millis, now_ms};
+use super::settings::SharedSettings;
 use super::supervisor::{Shutdown, Supervisor, WorkspaceActors};
 use crate::error::{Error, Result};
-use crate::job::{Args, Job, JobId, NewJob, Start};
-use crate::name::{WorkspaceName, check_queue};
-use crate::retry::MAX_ATTEMPTS;
-use crate::state::JobState;
-use crate::storage::{Action, JobDetails, NewJobRow, Stats, Storage, Transition};
+use crate::job::{Job, JobId, NewJob};
+use crate::name::{WorkspaceName, check_recurring_id};
+use crate::state::{ContinueOn, JobState};
+use crate::storage::{Action, JobDetails, RecurringJob, Stats, Storage, Transition};
 
 /// A job as it was stored by an enqueue.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -89,10 +94,10 @@ impl Workspace {
         jobs: impl IntoIterator<Item = NewJob>,
     ) -> Result<Vec<Enqueued>> {
         self.check_open()?;
-        let now = now_ms();
+        let now = self.inner.settings.now_ms();
         let rows = jobs
             .into_iter()
-            .map(|job| self.prepare(job, now))
+            .map(|job| prepare(&self.inner.settings, job, now))
             .collect::<Result<Vec<_>>>()?;
         let earliest_due = rows.iter().filter_map(|row| row.run_at).min();
         let created = self.inner.storage.insert_jobs(rows, now).await?;
@@ -114,57 +119,129 @@ impl Workspace {
             .collect())
     }
 
-    /// Checks `job` against the registry and the naming rules, and resolves its defaults.
-    fn prepare(&self, job: NewJob, now: i64) -> Result<NewJobRow> {
-        let job_type = self
+    /// Enqueues a typed job to run no sooner than `delay` from now (state `scheduled`).
+    pub async fn schedule<J: Job>(&self, job: J, delay: Duration) -> Result<JobId> {
+        Ok(self.enqueue_job(NewJob::of(&job).delay(delay)).await?.id)
+    }
+
+    /// Enqueues a typed job to run no sooner than `at` (state `scheduled`).
+    pub async fn schedule_at<J: Job>(&self, job: J, at: DateTime<Utc>) -> Result<JobId> {
+        Ok(self.enqueue_job(NewJob::of(&job).run_at(at)).await?.id)
+    }
+
+    /// Enqueues `job` as a continuation of `parent` (state `awaiting`): it is enqueued when the
+    /// parent meets `on`, at once if it already has, and deleted if it no longer can.
+    pub async fn continue_with(
+        &self,
+        parent: JobId,
+        job: NewJob,
+        on: ContinueOn,
+    ) -> Result<Enqueued> {
+        self.enqueue_job(job.after(parent, on)).await
+    }
+
+    /// Creates recurring job `id`, or updates its job, schedule and options (a paused job stays
+    /// paused). It creates a job at every occurrence of `cron` in the options' time zone.
+    pub async fn add_or_update_recurring(
+        &self,
+        id: &str,
+        job: NewJob,
+        cron: &str,
+        options: RecurringOptions,
+    ) -> Result<RecurringJob> {
+        self.check_open()?;
+        let now = self.inner.settings.now_ms();
+        let (row, next) = recurring::definition(&self.inner.settings, id, job, cron, options, now)?;
+        self.inner.storage.upsert_recurring(row, next, now).await?;
+        if let Some(next) = next {
+            self.inner.actors.scheduler.do_send(DueAt(next));
+        }
+        self.recurring(id).await
+    }
+
+    /// Recurring job `id`.
+    pub async fn recurring(&self, id: &str) -> Result<RecurringJob> {
+        check_recurring_id(id)?;
+        self.inner
+            .storage
+            .recurring(id)
+            .await?
+            .ok_or_else(|| Error::RecurringNotFound(id.to_owned()))
+    }
+
+    /// Every recurring job, by id.
+    pub async fn recurring_jobs(&self) -> Result<Vec<RecurringJob>> {
+        Ok(self.inner.storage.recurring_jobs().await?)
+    }
+
+    /// Creates recurring job `id`'s job now, outside its schedule (paused or not).
+    pub async fn trigger(&self, id: &str) -> Result<JobId> {
+        self.check_open()?;
+        check_recurring_id(id)?;
+        let (settings, now) = (&self.inner.settings, self.inner.settings.now_ms());
+        let planner = |row: &entities::recurring_job::Model| {
+            recurring::plan(settings, row, now, Cause::Trigger)
+        };
+        match self
             .inner
-            .settings
-            .registry
-            .get(&job.job_type)
-            .ok_or_else(|| Error::UnknownJobType(job.job_type.clone()))?;
-        let invalid_args = |reason| Error::InvalidArgs {
-            job_type: job.job_type.clone(),
-            reason,
-        };
-        let args = match job.args {
-            Args::Typed(json) => json,
-            Args::Json(value) => {
-                job_type.check(&value).map_err(invalid_args)?;
-                value.to_string()
+            .storage
+            .trigger_recurring(id, &planner, now)
+            .await?
+        {
+            None => Err(Error::RecurringNotFound(id.to_owned())),
+            Some(Err(reason)) => Err(Error::InvalidOptions(format!(
+                "recurring job `{id}` cannot run: {reason}"
+            ))),
+            Some(Ok(job)) => {
+                self.inner.actors.queue.do_send(Wake);
+                Ok(JobId(job))
             }
-            Args::Unserializable(reason) => return Err(invalid_args(reason)),
+        }
+    }
+
+    /// Stops recurring job `id` from creating jobs until it is resumed.
+    pub async fn pause(&self, id: &str) -> Result<RecurringJob> {
+        self.set_paused(id, true).await
+    }
+
+    /// Lets recurring job `id` create jobs again, from its next occurrence after now (the
+    /// occurrences it missed while paused do not run).
+    pub async fn resume(&self, id: &str) -> Result<RecurringJob> {
+        self.set_paused(id, false).await
+    }
+
+    async fn set_paused(&self, id: &str, paused: bool) -> Result<RecurringJob> {
+        self.check_open()?;
+        let current = self.recurring(id).await?;
+        let now = self.inner.settings.now_ms();
+        let next = match paused {
+            true => None,
+            false => crate::schedule::CronSchedule::parse(&current.cron)
+                .ok()
+                .zip(crate::schedule::time_zone(&current.time_zone).ok())
+                .and_then(|(schedule, zone)| {
+                    let now = DateTime::from_timestamp_millis(now).unwrap_or_default();
+                    schedule.next_after(now, zone)
+                })
+                .map(|next| next.timestamp_millis()),
         };
-        let queue = job
-            .queue
-            .clone()
-            .unwrap_or_else(|| job_type.queue.to_owned());
-        check_queue(&queue)?;
-        let retry = job
-            .retry
-            .clone()
-            .unwrap_or_else(|| job_type.retry_policy.clone());
-        if retry.attempts > MAX_ATTEMPTS {
-            return Err(Error::InvalidRetry(format!(
-                "attempts must be at most {MAX_ATTEMPTS}, not {}",
-                retry.attempts
-            )));
+        if !self.inner.storage.set_paused(id, paused, next, now).await? {
+            return Err(Error::RecurringNotFound(id.to_owned()));
         }
-        let delays: Vec<u64> = retry.delays.iter().map(|delay| delay.as_secs()).collect();
-        let run_at = match job.start {
-            Start::Now => None,
-            Start::After(delay) => Some(now + millis(delay)),
-            Start::At(at) => Some(at.timestamp_millis()),
+        if let Some(next) = next {
+            self.inner.actors.scheduler.do_send(DueAt(next));
         }
-        .filter(|&at| at > now);
-        Ok(NewJobRow {
-            job_type: job.job_type,
-            queue,
-            args,
-            max_retries: retry.attempts as i32,
-            retry_delays: (!delays.is_empty()).then(|| serde_json::json!(delays).to_string()),
-            on_exhausted: retry.on_exhausted.state(),
-            run_at,
-        })
+        self.recurring(id).await
+    }
+
+    /// Removes recurring job `id` (the jobs it created stay).
+    pub async fn remove_recurring(&self, id: &str) -> Result<()> {
+        self.check_open()?;
+        check_recurring_id(id)?;
+        match self.inner.storage.remove_recurring(id).await? {
+            true => Ok(()),
+            false => Err(Error::RecurringNotFound(id.to_owned())),
+        }
     }
 
     /// Job `id` with its arguments and history.
@@ -205,10 +282,15 @@ impl Workspace {
         match self
             .inner
             .storage
-            .apply(id.0, action, now_ms(), retention)
+            .apply(id.0, action, self.inner.settings.now_ms(), retention)
             .await?
         {
-            Transition::Moved { from } => Ok(from),
+            Transition::Moved { from, released } => {
+                if released > 0 {
+                    self.inner.actors.queue.do_send(Wake);
+                }
+                Ok(from)
+            }
             Transition::NotFound => Err(Error::JobNotFound(id)),
             Transition::Refused(state) => Err(Error::Conflict {
                 id,
@@ -220,7 +302,15 @@ impl Workspace {
 
     /// Jobs per state and queue now, and all-time totals.
     pub async fn stats(&self) -> Result<Stats> {
-        Ok(self.inner.storage.stats().await?)
+        let mut stats = self.inner.storage.stats().await?;
+        stats.recurring = self.inner.storage.recurring_count().await?;
+        Ok(stats)
+    }
+
+    /// How many SQL statements the workspace's storage has run since it opened: a diagnostic
+    /// (an idle workspace runs none between heartbeats).
+    pub fn statements_executed(&self) -> u64 {
+        self.inner.storage.statements()
     }
 
     /// What SQLite reports as the journal mode of this workspace's database (`wal`).

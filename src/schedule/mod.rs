@@ -18,9 +18,56 @@ mod occurrences;
 
 pub use expression::{CronError, CronSchedule};
 pub use helpers::Cron;
+pub use occurrences::occurrences_between;
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
+
+/// What a recurring job does with the occurrences it missed while no server ran it.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Misfire {
+    /// One catch-up run for all of them.
+    #[default]
+    Relaxed,
+    /// One run per missed occurrence (at most [`Misfire::STRICT_LIMIT`]).
+    Strict,
+    /// Skip them: an occurrence more than [`Misfire::TOLERANCE`] late does not run.
+    Ignorable,
+}
+
+impl Misfire {
+    /// Every mode.
+    pub const ALL: [Misfire; 3] = [Misfire::Relaxed, Misfire::Strict, Misfire::Ignorable];
+    /// How late an occurrence may fire and still count as on time (`ignorable`).
+    pub const TOLERANCE: chrono::Duration = chrono::Duration::seconds(60);
+    /// The most runs one `strict` catch-up creates.
+    pub const STRICT_LIMIT: usize = 1000;
+
+    /// The name stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Misfire::Relaxed => "relaxed",
+            Misfire::Strict => "strict",
+            Misfire::Ignorable => "ignorable",
+        }
+    }
+}
+
+impl std::str::FromStr for Misfire {
+    type Err = String;
+
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        Misfire::ALL
+            .into_iter()
+            .find(|mode| mode.as_str() == name)
+            .ok_or_else(|| {
+                format!("unknown misfire mode `{name}`: use relaxed, strict or ignorable")
+            })
+    }
+}
 
 /// A time zone name that is not in the IANA database.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

@@ -54,6 +54,24 @@ impl CronSchedule {
     }
 }
 
+/// The occurrences of `schedule` in `zone` from `first` (itself an occurrence) up to `until`,
+/// at most `limit` of them.
+pub fn occurrences_between(
+    schedule: &CronSchedule,
+    zone: Tz,
+    first: DateTime<Utc>,
+    until: DateTime<Utc>,
+    limit: usize,
+) -> Vec<DateTime<Utc>> {
+    let mut found = Vec::new();
+    let mut next = Some(first);
+    while let Some(at) = next.filter(|&at| at <= until && found.len() < limit) {
+        found.push(at);
+        next = schedule.next_after(at, zone);
+    }
+    found
+}
+
 fn offset(zone: Tz, at: DateTime<Utc>) -> i32 {
     zone.offset_from_utc_datetime(&at.naive_utc())
         .fix()

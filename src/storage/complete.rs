@@ -47,7 +47,7 @@ pub(crate) enum AfterFailed {
 pub(crate) struct CompletionReport {
     /// The earliest retry scheduled by the batch.
     pub(crate) earliest_retry: Option<i64>,
-    /// Whether jobs went back to `enqueued`.
+    /// Whether jobs went (back) to `enqueued`: interrupted runs, released continuations.
     pub(crate) requeued: bool,
 }
 
@@ -87,6 +87,7 @@ impl Storage {
                     let running = JobState::Processing;
                     if moves::apply(&txn, &[id], running, Some(server), failed, now)
                         .await?
+                        .ids
                         .is_empty()
                     {
                         continue;
@@ -110,7 +111,9 @@ impl Storage {
                             continue;
                         }
                     };
-                    moves::apply(&txn, &[id], JobState::Failed, None, onward, now).await?;
+                    let moved =
+                        moves::apply(&txn, &[id], JobState::Failed, None, onward, now).await?;
+                    report.requeued |= moved.released > 0;
                 }
                 Completion::Interrupted { id, reason } => {
                     let back = Move::to(JobState::Enqueued)
@@ -118,7 +121,7 @@ impl Storage {
                         .set(job::Column::Attempt, Expr::col(job::Column::Attempt).sub(1));
                     let running = JobState::Processing;
                     let moved = moves::apply(&txn, &[id], running, Some(server), back, now).await?;
-                    report.requeued |= !moved.is_empty();
+                    report.requeued |= !moved.ids.is_empty();
                 }
             }
         }
@@ -126,7 +129,8 @@ impl Storage {
             let done = Move::to(JobState::Succeeded).set(job::Column::ExpireAt, now + retention_ms);
             let running = JobState::Processing;
             let moved = moves::apply(&txn, chunk, running, Some(server), done, now).await?;
-            tally.succeeded += moved.len() as i64;
+            tally.succeeded += moved.ids.len() as i64;
+            report.requeued |= moved.released > 0;
         }
         counters::add(&txn, JobState::Succeeded, tally.succeeded, now).await?;
         counters::add(&txn, JobState::Failed, tally.failed, now).await?;

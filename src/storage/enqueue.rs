@@ -1,13 +1,21 @@
 //! Creating jobs: many rows per statement, all of a batch in one transaction; the database
 //! appends their first history rows. Only the columns that vary are bound; the rest take
-//! their defaults (no attempt yet, no lease, no reason).
+//! their defaults (no attempt yet, no lease). A continuation whose parent is already final is
+//! released in the same transaction.
+
+use std::collections::{BTreeSet, HashMap};
 
 use entities::job;
 use sea_orm::sea_query::{Query, SimpleExpr};
-use sea_orm::{ConnectionTrait, TransactionTrait};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, TransactionTrait,
+};
 
-use super::{Storage, StorageResult};
-use crate::state::JobState;
+use super::{Storage, StorageError, StorageResult, continuations};
+use crate::state::{ContinueOn, JobState};
+
+/// How long a continuation waits for its parent before it expires (Hangfire: a year).
+const AWAITING_EXPIRY_MS: i64 = 365 * 24 * 3600 * 1000;
 
 /// Rows per `INSERT`, well under SQLite's and PostgreSQL's bound-parameter limits.
 const ROWS_PER_STATEMENT: usize = 1000;
@@ -23,10 +31,16 @@ pub(crate) struct NewJobRow {
     pub(crate) on_exhausted: JobState,
     /// `Some` for a job that waits until then (`scheduled`).
     pub(crate) run_at: Option<i64>,
+    /// `Some` for a continuation (`awaiting`): its parent and what it waits for.
+    pub(crate) parent: Option<(i64, ContinueOn)>,
+    /// Why it was created, when not by a plain enqueue (a recurring job, say).
+    pub(crate) reason: Option<String>,
+    /// Details for its first history row, as JSON.
+    pub(crate) data: Option<serde_json::Value>,
 }
 
 /// The columns an enqueue sets, in the order of [`NewJobRow::values`].
-const COLUMNS: [job::Column; 10] = [
+const COLUMNS: [job::Column; 15] = [
     job::Column::JobType,
     job::Column::Queue,
     job::Column::State,
@@ -37,22 +51,29 @@ const COLUMNS: [job::Column; 10] = [
     job::Column::RunAt,
     job::Column::CreatedAt,
     job::Column::StateAt,
+    job::Column::ParentId,
+    job::Column::ContinueOn,
+    job::Column::Reason,
+    job::Column::Data,
+    job::Column::ExpireAt,
 ];
 
 impl NewJobRow {
     fn state(&self) -> JobState {
-        match self.run_at {
-            Some(_) => JobState::Scheduled,
-            None => JobState::Enqueued,
+        match (self.parent, self.run_at) {
+            (Some(_), _) => JobState::Awaiting,
+            (None, Some(_)) => JobState::Scheduled,
+            (None, None) => JobState::Enqueued,
         }
     }
 
-    fn values(self, now: i64) -> [SimpleExpr; 10] {
-        let state = self.state().as_str();
+    fn values(self, now: i64) -> [SimpleExpr; 15] {
+        let state = self.state();
+        let expire_at = (state == JobState::Awaiting).then_some(now + AWAITING_EXPIRY_MS);
         [
             self.job_type.into(),
             self.queue.into(),
-            state.into(),
+            state.as_str().into(),
             self.args.into(),
             self.max_retries.into(),
             self.retry_delays.into(),
@@ -60,6 +81,11 @@ impl NewJobRow {
             self.run_at.into(),
             now.into(),
             now.into(),
+            self.parent.map(|(parent, _)| parent).into(),
+            self.parent.map(|(_, on)| on.as_str()).into(),
+            self.reason.into(),
+            self.data.map(|data| data.to_string()).into(),
+            expire_at.into(),
         ]
     }
 }
@@ -72,27 +98,87 @@ impl Storage {
         now: i64,
     ) -> StorageResult<Vec<(i64, JobState)>> {
         let txn = self.writer.begin().await?;
-        let mut created = Vec::with_capacity(jobs.len());
-        let mut jobs = jobs.into_iter().peekable();
-        while jobs.peek().is_some() {
-            let chunk: Vec<NewJobRow> = jobs.by_ref().take(ROWS_PER_STATEMENT).collect();
-            let states: Vec<JobState> = chunk.iter().map(NewJobRow::state).collect();
-            let mut insert = Query::insert();
-            insert.into_table(job::Entity).columns(COLUMNS);
-            for row in chunk {
-                insert.values_panic(row.values(now));
-            }
-            insert.returning_col(job::Column::Id);
-            let rows = txn.query_all(&insert).await?;
-            let mut ids = rows
-                .iter()
-                .map(|row| row.try_get_by_index::<i64>(0))
-                .collect::<Result<Vec<_>, _>>()?;
-            // One statement assigns ascending ids in the order of its rows.
-            ids.sort_unstable();
-            created.extend(ids.into_iter().zip(states));
-        }
+        let created = insert(&txn, jobs, now).await?;
         txn.commit().await?;
         Ok(created)
     }
+}
+
+/// Stores `jobs` (within the caller's transaction) and returns their ids and states, in order.
+pub(super) async fn insert(
+    txn: &impl ConnectionTrait,
+    jobs: Vec<NewJobRow>,
+    now: i64,
+) -> StorageResult<Vec<(i64, JobState)>> {
+    let mut created = Vec::with_capacity(jobs.len());
+    let parents: BTreeSet<i64> = jobs
+        .iter()
+        .filter_map(|job| job.parent)
+        .map(|(id, _)| id)
+        .collect();
+    let parent_states = states_of(txn, parents.iter().copied()).await?;
+    if let Some(missing) = parents.iter().find(|id| !parent_states.contains_key(id)) {
+        return Err(StorageError::MissingParent(*missing));
+    }
+    let mut jobs = jobs.into_iter().peekable();
+    while jobs.peek().is_some() {
+        let chunk: Vec<NewJobRow> = jobs.by_ref().take(ROWS_PER_STATEMENT).collect();
+        let states: Vec<JobState> = chunk.iter().map(NewJobRow::state).collect();
+        let mut insert = Query::insert();
+        insert.into_table(job::Entity).columns(COLUMNS);
+        for row in chunk {
+            insert.values_panic(row.values(now));
+        }
+        insert.returning_col(job::Column::Id);
+        let rows = txn.query_all(&insert).await?;
+        let mut ids = rows
+            .iter()
+            .map(|row| row.try_get_by_index::<i64>(0))
+            .collect::<Result<Vec<_>, _>>()?;
+        // One statement assigns ascending ids in the order of its rows.
+        ids.sort_unstable();
+        created.extend(ids.into_iter().zip(states));
+    }
+    let final_parents: Vec<_> = parent_states
+        .into_iter()
+        .filter(|(_, state)| state.is_final())
+        .collect();
+    if !final_parents.is_empty() {
+        for (parent, state) in final_parents {
+            continuations::release(txn, vec![parent], state, now).await?;
+        }
+        let awaiting = created
+            .iter()
+            .filter(|(_, state)| *state == JobState::Awaiting);
+        let states = states_of(txn, awaiting.map(|(id, _)| *id)).await?;
+        for (id, state) in created.iter_mut() {
+            *state = states.get(id).copied().unwrap_or(*state);
+        }
+    }
+    Ok(created)
+}
+
+/// The states of the jobs `ids` that exist.
+async fn states_of(
+    db: &impl ConnectionTrait,
+    ids: impl Iterator<Item = i64>,
+) -> StorageResult<HashMap<i64, JobState>> {
+    let ids: Vec<i64> = ids.collect();
+    let mut states = HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(ROWS_PER_STATEMENT) {
+        let rows: Vec<(i64, String)> = job::Entity::find()
+            .select_only()
+            .columns([job::Column::Id, job::Column::State])
+            .filter(job::Column::Id.is_in(chunk.iter().copied()))
+            .into_tuple()
+            .all(db)
+            .await?;
+        for (id, state) in rows {
+            let state = state
+                .parse()
+                .map_err(|error| StorageError::Corrupt(format!("job {id}: {error}")))?;
+            states.insert(id, state);
+        }
+    }
+    Ok(states)
 }

@@ -125,6 +125,7 @@ impl Storage {
             let running = JobState::Processing;
             if !moves::apply(&txn, &[job.id], running, job.owner.as_deref(), change, now)
                 .await?
+                .ids
                 .is_empty()
             {
                 recovered += 1;

@@ -11,8 +11,8 @@ use crate::state::JobState;
 /// What became of a requested move.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Transition {
-    /// The job moved; it was in `from`.
-    Moved { from: JobState },
+    /// The job moved; it was in `from`. Moving it released `released` continuations.
+    Moved { from: JobState, released: usize },
     /// No such job.
     NotFound,
     /// The job's state does not allow the move.
@@ -98,16 +98,17 @@ impl Storage {
             Action::EnqueueNow => change.set(job::Column::RunAt, Option::<i64>::None),
             Action::Delete => change.set(job::Column::ExpireAt, now + retention_ms),
         };
-        if moves::apply(&txn, &[id], from, None, change, now)
-            .await?
-            .is_empty()
-        {
+        let moved = moves::apply(&txn, &[id], from, None, change, now).await?;
+        if moved.ids.is_empty() {
             return Ok(None);
         }
         if to == JobState::Deleted {
             counters::add(&txn, JobState::Deleted, 1, now).await?;
         }
         txn.commit().await?;
-        Ok(Some(Transition::Moved { from }))
+        Ok(Some(Transition::Moved {
+            from,
+            released: moved.released,
+        }))
     }
 }

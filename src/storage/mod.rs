@@ -12,12 +12,14 @@
 
 mod claim;
 pub(crate) mod complete;
+mod continuations;
 mod counters;
 mod enqueue;
 mod maintenance;
 mod manage;
 mod moves;
 mod read;
+mod recurring;
 mod sqlite;
 mod stats;
 
@@ -33,6 +35,8 @@ pub(crate) use enqueue::NewJobRow;
 pub(crate) use maintenance::ServerRow;
 pub(crate) use manage::{Action, Transition};
 pub use read::{HistoryEntry, JobDetails, JobSummary, StoredRetry};
+pub use recurring::RecurringJob;
+pub(crate) use recurring::{Firing, RecurringRow};
 pub use stats::{QueueStats, Stats};
 
 /// Where workspaces keep their jobs.
@@ -75,6 +79,9 @@ pub enum StorageError {
     /// Another process holds the workspace.
     #[error("workspace `{0}` is open in another process")]
     Locked(String),
+    /// A continuation names a parent job that does not exist (nothing was stored).
+    #[error("parent job {0} not found")]
+    MissingParent(i64),
     /// A stored value is not what stoker wrote.
     #[error("corrupt stored data: {0}")]
     Corrupt(String),
@@ -87,6 +94,8 @@ pub(crate) type StorageResult<T> = Result<T, StorageError>;
 pub(crate) struct Storage {
     writer: DatabaseConnection,
     reader: DatabaseConnection,
+    /// Statements run so far, for diagnostics (an idle workspace should run none).
+    statements: std::sync::Arc<std::sync::atomic::AtomicU64>,
     lock: std::sync::Arc<std::fs::File>,
 }
 
@@ -99,6 +108,11 @@ impl Storage {
         match config {
             StorageConfig::Sqlite { dir } => sqlite::open(dir, workspace).await,
         }
+    }
+
+    /// How many SQL statements this storage has run since it opened.
+    pub(crate) fn statements(&self) -> u64 {
+        self.statements.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Closes the connections and releases the workspace's lock, so another process (or a

@@ -1,12 +1,12 @@
 //! [`Move`]: the columns a state change sets. Every move sets `state_at`, which is what makes
 //! the database append the job's history row (see the migration's triggers), with the move's
-//! reason and data.
+//! reason and data. A move into a final state also releases the job's continuations.
 
 use entities::job;
 use sea_orm::ConnectionTrait;
 use sea_orm::sea_query::{Expr, ExprTrait, Query, SimpleExpr};
 
-use super::StorageResult;
+use super::{StorageResult, continuations};
 use crate::state::JobState;
 
 /// A column and the value a move gives it.
@@ -14,7 +14,7 @@ pub(super) type Assignment = (job::Column, SimpleExpr);
 
 /// A job's move into a state.
 pub(super) struct Move {
-    state: JobState,
+    pub(super) state: JobState,
     reason: Option<String>,
     data: Option<serde_json::Value>,
     extra: Vec<Assignment>,
@@ -70,8 +70,15 @@ impl Move {
     }
 }
 
+/// The jobs a move moved, and how many continuations that released to their queues.
+#[derive(Debug, Default)]
+pub(super) struct Moved {
+    pub(super) ids: Vec<i64>,
+    pub(super) released: usize,
+}
+
 /// Applies `change` at `now` to those of `ids` that are in state `from` (and, with `owner`,
-/// leased to it); returns the ids that moved.
+/// leased to it). A move into a final state releases the moved jobs' continuations.
 pub(super) async fn apply(
     db: &impl ConnectionTrait,
     ids: &[i64],
@@ -79,7 +86,8 @@ pub(super) async fn apply(
     owner: Option<&str>,
     change: Move,
     now: i64,
-) -> StorageResult<Vec<i64>> {
+) -> StorageResult<Moved> {
+    let state = change.state;
     let mut update = Query::update();
     update
         .table(job::Entity)
@@ -91,8 +99,13 @@ pub(super) async fn apply(
         update.and_where(Expr::col(job::Column::LeaseOwner).eq(owner));
     }
     let rows = db.query_all(&update).await?;
-    Ok(rows
+    let ids: Vec<i64> = rows
         .iter()
         .map(|row| row.try_get_by_index::<i64>(0))
-        .collect::<Result<_, _>>()?)
+        .collect::<Result<_, _>>()?;
+    let released = match state.is_final() && !ids.is_empty() {
+        true => continuations::release(db, ids.clone(), state, now).await?,
+        false => 0,
+    };
+    Ok(Moved { ids, released })
 }

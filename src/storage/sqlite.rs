@@ -3,6 +3,7 @@
 use std::fs::{File, OpenOptions};
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
@@ -32,16 +33,18 @@ pub(super) async fn open(dir: &Path, workspace: &WorkspaceName) -> StorageResult
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Normal)
         .busy_timeout(BUSY_TIMEOUT);
-    let writer = pool(options.clone(), 1).await?;
+    let statements = Arc::new(AtomicU64::new(0));
+    let writer = pool(options.clone(), 1, &statements).await?;
     Migrator::up(&writer, None).await?;
     let mode = journal_mode(&writer).await?;
     if mode != "wal" {
         tracing::warn!(%workspace, %mode, "SQLite did not switch to WAL; writers will block readers");
     }
-    let reader = pool(options.read_only(true), READERS).await?;
+    let reader = pool(options.read_only(true), READERS, &statements).await?;
     Ok(Storage {
         writer,
         reader,
+        statements,
         lock: Arc::new(lock),
     })
 }
@@ -67,14 +70,24 @@ fn lock(path: &Path, workspace: &WorkspaceName) -> StorageResult<File> {
     }
 }
 
-async fn pool(options: SqliteConnectOptions, size: u32) -> StorageResult<DatabaseConnection> {
+/// A pool of `size` connections whose statements are counted in `statements`.
+async fn pool(
+    options: SqliteConnectOptions,
+    size: u32,
+    statements: &Arc<AtomicU64>,
+) -> StorageResult<DatabaseConnection> {
     let pool = SqlitePoolOptions::new()
         .max_connections(size)
         .min_connections(1)
         .connect_with(options)
         .await
         .map_err(|error| sea_orm::DbErr::Conn(sea_orm::RuntimeErr::SqlxError(error.into())))?;
-    Ok(SqlxSqliteConnector::from_sqlx_sqlite_pool(pool))
+    let mut db = SqlxSqliteConnector::from_sqlx_sqlite_pool(pool);
+    let counter = statements.clone();
+    db.set_metric_callback(move |_| {
+        counter.fetch_add(1, Ordering::Relaxed);
+    });
+    Ok(db)
 }
 
 /// What `PRAGMA journal_mode` answers: `wal` when WAL took effect.

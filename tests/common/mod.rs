@@ -152,6 +152,41 @@ impl Job for Nap {
     }
 }
 
+/// A run of a [`Log`] job: which job, and when it started.
+pub type Start = (JobId, chrono::DateTime<chrono::Utc>);
+
+/// When each run of a [`Log`] job started.
+#[derive(Clone, Default)]
+pub struct Starts(Arc<Mutex<Vec<Start>>>);
+
+impl Starts {
+    pub fn all(&self) -> Vec<Start> {
+        self.0.lock().unwrap().clone()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.lock().unwrap().len()
+    }
+}
+
+/// Records its id and the (system) time it started, then succeeds.
+#[derive(Serialize, Deserialize)]
+pub struct Log {}
+
+impl Job for Log {
+    const NAME: &'static str = "log";
+
+    async fn run(self, ctx: JobContext) -> Result<(), JobError> {
+        let starts = ctx.data::<Starts>().expect("Starts registered");
+        starts
+            .0
+            .lock()
+            .unwrap()
+            .push((ctx.id(), chrono::Utc::now()));
+        Ok(())
+    }
+}
+
 /// A runtime builder with the test job types, storing in `dir`.
 pub fn builder(dir: &std::path::Path, runs: &Runs) -> StokerBuilder {
     stoker::Stoker::builder()
@@ -159,6 +194,7 @@ pub fn builder(dir: &std::path::Path, runs: &Runs) -> StokerBuilder {
         .register::<FailTimes>()
         .register::<Explode>()
         .register::<Nap>()
+        .register::<Log>()
         .data(runs.clone())
         .storage(StorageConfig::sqlite(dir))
 }

@@ -1,0 +1,64 @@
+//! Turning a [`NewJob`] into a row to store: the job type must be registered, JSON arguments
+//! must decode into it, names must follow their rules; the type's queue and retry policy fill
+//! what the job leaves open. Nothing is stored when a check fails.
+
+use crate::error::{Error, Result};
+use crate::job::{Args, NewJob, Start};
+use crate::name::check_queue;
+use crate::retry::MAX_ATTEMPTS;
+use crate::storage::NewJobRow;
+
+use super::settings::{Settings, millis};
+
+/// Checks `job` and resolves its defaults, as of `now`.
+pub(super) fn prepare(settings: &Settings, job: NewJob, now: i64) -> Result<NewJobRow> {
+    let job_type = settings
+        .registry
+        .get(&job.job_type)
+        .ok_or_else(|| Error::UnknownJobType(job.job_type.clone()))?;
+    let invalid_args = |reason| Error::InvalidArgs {
+        job_type: job.job_type.clone(),
+        reason,
+    };
+    let args = match job.args {
+        Args::Typed(json) => json,
+        Args::Json(value) => {
+            job_type.check(&value).map_err(invalid_args)?;
+            value.to_string()
+        }
+        Args::Unserializable(reason) => return Err(invalid_args(reason)),
+    };
+    let queue = job.queue.unwrap_or_else(|| job_type.queue.to_owned());
+    check_queue(&queue)?;
+    let retry = job.retry.unwrap_or_else(|| job_type.retry_policy.clone());
+    if retry.attempts > MAX_ATTEMPTS {
+        return Err(Error::InvalidRetry(format!(
+            "attempts must be at most {MAX_ATTEMPTS}, not {}",
+            retry.attempts
+        )));
+    }
+    if job.after.is_some() && job.start != Start::Now {
+        return Err(Error::InvalidOptions(
+            "a continuation starts when its parent finishes, not at a time".into(),
+        ));
+    }
+    let delays: Vec<u64> = retry.delays.iter().map(|delay| delay.as_secs()).collect();
+    let run_at = match job.start {
+        Start::Now => None,
+        Start::After(delay) => Some(now + millis(delay)),
+        Start::At(at) => Some(at.timestamp_millis()),
+    }
+    .filter(|&at| at > now);
+    Ok(NewJobRow {
+        job_type: job.job_type,
+        queue,
+        args,
+        max_retries: retry.attempts as i32,
+        retry_delays: (!delays.is_empty()).then(|| serde_json::json!(delays).to_string()),
+        on_exhausted: retry.on_exhausted.state(),
+        run_at,
+        parent: job.after.map(|(parent, on)| (parent.0, on)),
+        reason: None,
+        data: None,
+    })
+}

@@ -1,0 +1,312 @@
+//! Recurring jobs: their definitions, reads for people, and firing. Firing is a compare-and-swap
+//! on the stored next execution, in the transaction that creates the occurrence's jobs: each
+//! occurrence fires once, whatever the number of schedulers, restarts or servers.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use entities::{job, recurring_job};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, TransactionTrait,
+};
+use serde::Serialize;
+
+use super::enqueue::{self, NewJobRow};
+use super::read::time;
+use super::{Storage, StorageError, StorageResult};
+use crate::job::JobId;
+use crate::schedule::Misfire;
+use crate::state::JobState;
+
+/// A checked recurring job definition, ready to be stored.
+#[derive(Clone, Debug)]
+pub(crate) struct RecurringRow {
+    pub(crate) id: String,
+    pub(crate) job_type: String,
+    pub(crate) args: String,
+    pub(crate) queue: String,
+    pub(crate) cron: String,
+    pub(crate) time_zone: String,
+    pub(crate) misfire: Misfire,
+}
+
+/// A recurring job as people see it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RecurringJob {
+    /// Its id.
+    pub id: String,
+    /// The job type of the jobs it creates.
+    #[serde(rename = "type")]
+    pub job_type: String,
+    /// Their arguments.
+    pub args: serde_json::Value,
+    /// The cron expression.
+    pub cron: String,
+    /// The zone the expression runs in.
+    pub time_zone: String,
+    /// The queue of the jobs it creates.
+    pub queue: String,
+    /// What happens to missed occurrences.
+    pub misfire: Misfire,
+    /// Whether it is paused.
+    pub paused: bool,
+    /// Its next occurrence.
+    pub next_execution: Option<DateTime<Utc>>,
+    /// When it last created a job.
+    pub last_execution: Option<DateTime<Utc>>,
+    /// The last job it created.
+    pub last_job_id: Option<JobId>,
+    /// That job's state, while it exists.
+    pub last_job_state: Option<JobState>,
+    /// Why its last occurrence created no job.
+    pub error: Option<String>,
+    /// When it was first added.
+    pub created_at: DateTime<Utc>,
+}
+
+/// What one firing of a recurring job does, as the runtime planned it.
+#[derive(Debug, Default)]
+pub(crate) struct Firing {
+    /// The jobs to create (none when the occurrence is skipped or broken).
+    pub(crate) jobs: Vec<NewJobRow>,
+    /// The next occurrence to store.
+    pub(crate) next: Option<i64>,
+    /// Why no job could be created.
+    pub(crate) error: Option<String>,
+}
+
+/// Plans a firing of a stored recurring job.
+pub(crate) type Planner<'a> = &'a (dyn Fn(&recurring_job::Model) -> Firing + Sync);
+
+impl Storage {
+    /// Creates recurring job `row.id`, or updates its definition (it keeps its pause, history
+    /// and creation time); `next` is its next occurrence.
+    pub(crate) async fn upsert_recurring(
+        &self,
+        row: RecurringRow,
+        next: Option<i64>,
+        now: i64,
+    ) -> StorageResult<()> {
+        let model = recurring_job::ActiveModel {
+            id: Set(row.id),
+            job_type: Set(row.job_type),
+            args: Set(row.args),
+            queue: Set(row.queue),
+            cron: Set(row.cron),
+            time_zone: Set(row.time_zone),
+            misfire: Set(row.misfire.as_str().to_owned()),
+            paused: Set(false),
+            next_execution: Set(next),
+            last_execution: Set(None),
+            last_job_id: Set(None),
+            error: Set(None),
+            created_at: Set(now),
+            updated_at: Set(now),
+        };
+        use recurring_job::Column as C;
+        let changed = [
+            C::JobType,
+            C::Args,
+            C::Queue,
+            C::Cron,
+            C::TimeZone,
+            C::Misfire,
+            C::NextExecution,
+            C::Error,
+            C::UpdatedAt,
+        ];
+        recurring_job::Entity::insert(model)
+            .on_conflict(OnConflict::column(C::Id).update_columns(changed).to_owned())
+            .exec_without_returning(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    /// Recurring job `id` as people see it.
+    pub(crate) async fn recurring(&self, id: &str) -> StorageResult<Option<RecurringJob>> {
+        let Some(row) = recurring_job::Entity::find_by_id(id.to_owned())
+            .one(&self.reader)
+            .await?
+        else {
+            return Ok(None);
+        };
+        Ok(self.present(vec![row]).await?.pop())
+    }
+
+    /// Every recurring job, by id.
+    pub(crate) async fn recurring_jobs(&self) -> StorageResult<Vec<RecurringJob>> {
+        let rows = recurring_job::Entity::find()
+            .order_by_asc(recurring_job::Column::Id)
+            .all(&self.reader)
+            .await?;
+        self.present(rows).await
+    }
+
+    /// How many recurring jobs there are.
+    pub(crate) async fn recurring_count(&self) -> StorageResult<u64> {
+        use sea_orm::PaginatorTrait;
+        Ok(recurring_job::Entity::find().count(&self.reader).await?)
+    }
+
+    /// Rows as people see them, with their last jobs' states (one query for all).
+    async fn present(&self, rows: Vec<recurring_job::Model>) -> StorageResult<Vec<RecurringJob>> {
+        let last_jobs: Vec<i64> = rows.iter().filter_map(|row| row.last_job_id).collect();
+        let states: HashMap<i64, String> = job::Entity::find()
+            .select_only()
+            .columns([job::Column::Id, job::Column::State])
+            .filter(job::Column::Id.is_in(last_jobs))
+            .into_tuple::<(i64, String)>()
+            .all(&self.reader)
+            .await?
+            .into_iter()
+            .collect();
+        rows.into_iter()
+            .map(|row| {
+                let corrupt = |what: String| {
+                    StorageError::Corrupt(format!("recurring job {}: {what}", row.id))
+                };
+                Ok(RecurringJob {
+                    args: serde_json::from_str(&row.args).map_err(|e| corrupt(e.to_string()))?,
+                    misfire: row.misfire.parse().map_err(corrupt)?,
+                    last_job_state: row.last_job_id.and_then(|id| states.get(&id)?.parse().ok()),
+                    next_execution: row.next_execution.map(time),
+                    last_execution: row.last_execution.map(time),
+                    last_job_id: row.last_job_id.map(JobId),
+                    created_at: time(row.created_at),
+                    id: row.id,
+                    job_type: row.job_type,
+                    cron: row.cron,
+                    time_zone: row.time_zone,
+                    queue: row.queue,
+                    paused: row.paused,
+                    error: row.error,
+                })
+            })
+            .collect()
+    }
+
+    /// Removes recurring job `id`; false when there was none.
+    pub(crate) async fn remove_recurring(&self, id: &str) -> StorageResult<bool> {
+        let deleted = recurring_job::Entity::delete_by_id(id.to_owned())
+            .exec(&self.writer)
+            .await?;
+        Ok(deleted.rows_affected > 0)
+    }
+
+    /// Pauses recurring job `id`, or resumes it with `next` as its next occurrence; false when
+    /// there is none.
+    pub(crate) async fn set_paused(
+        &self,
+        id: &str,
+        paused: bool,
+        next: Option<i64>,
+        now: i64,
+    ) -> StorageResult<bool> {
+        let mut update = Query::update();
+        update
+            .table(recurring_job::Entity)
+            .value(recurring_job::Column::Paused, paused)
+            .value(recurring_job::Column::UpdatedAt, now)
+            .and_where(Expr::col(recurring_job::Column::Id).eq(id));
+        if !paused {
+            update.value(recurring_job::Column::NextExecution, next);
+        }
+        Ok(self.writer.execute(&update).await?.rows_affected() > 0)
+    }
+
+    /// When the earliest unpaused recurring job is due.
+    pub(crate) async fn next_recurring_due(&self) -> StorageResult<Option<i64>> {
+        let due = recurring_job::Entity::find()
+            .select_only()
+            .column(recurring_job::Column::NextExecution)
+            .filter(recurring_job::Column::Paused.eq(false))
+            .filter(recurring_job::Column::NextExecution.is_not_null())
+            .order_by_asc(recurring_job::Column::NextExecution)
+            .into_tuple::<Option<i64>>()
+            .one(&self.writer)
+            .await?;
+        Ok(due.flatten())
+    }
+
+    /// Fires every unpaused recurring job due at `now`, as `plan` says; returns how many jobs
+    /// were created.
+    pub(crate) async fn fire_due_recurring(
+        &self,
+        now: i64,
+        plan: Planner<'_>,
+    ) -> StorageResult<usize> {
+        let txn = self.writer.begin().await?;
+        let due = recurring_job::Entity::find()
+            .filter(recurring_job::Column::Paused.eq(false))
+            .filter(recurring_job::Column::NextExecution.lte(now))
+            .all(&txn)
+            .await?;
+        let mut created = 0;
+        for row in due {
+            let firing = plan(&row);
+            let swap = Query::update()
+                .table(recurring_job::Entity)
+                .value(recurring_job::Column::NextExecution, firing.next)
+                .value(recurring_job::Column::Error, firing.error.clone())
+                .and_where(Expr::col(recurring_job::Column::Id).eq(row.id.as_str()))
+                .and_where(Expr::col(recurring_job::Column::NextExecution).eq(row.next_execution))
+                .to_owned();
+            if txn.execute(&swap).await?.rows_affected() == 1 {
+                created += record_jobs(&txn, &row.id, firing.jobs, now).await?.len();
+            }
+        }
+        txn.commit().await?;
+        Ok(created)
+    }
+
+    /// Creates the job `plan` makes of recurring job `id` now, outside its schedule; `None`
+    /// when there is no such recurring job. The plan's error, if any, is returned as is.
+    pub(crate) async fn trigger_recurring(
+        &self,
+        id: &str,
+        plan: Planner<'_>,
+        now: i64,
+    ) -> StorageResult<Option<Result<i64, String>>> {
+        let txn = self.writer.begin().await?;
+        let Some(row) = recurring_job::Entity::find_by_id(id.to_owned())
+            .one(&txn)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let firing = plan(&row);
+        if let Some(error) = firing.error {
+            return Ok(Some(Err(error)));
+        }
+        let ids = record_jobs(&txn, id, firing.jobs, now).await?;
+        txn.commit().await?;
+        Ok(ids.last().map(|&id| Ok(id)))
+    }
+}
+
+/// Creates `jobs` for recurring job `id` and records the last of them on it.
+async fn record_jobs(
+    txn: &impl ConnectionTrait,
+    id: &str,
+    jobs: Vec<NewJobRow>,
+    now: i64,
+) -> StorageResult<Vec<i64>> {
+    if jobs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<i64> = enqueue::insert(txn, jobs, now)
+        .await?
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    let record = Query::update()
+        .table(recurring_job::Entity)
+        .value(recurring_job::Column::LastExecution, now)
+        .value(recurring_job::Column::LastJobId, ids.last().copied())
+        .and_where(Expr::col(recurring_job::Column::Id).eq(id))
+        .to_owned();
+    txn.execute(&record).await?;
+    Ok(ids)
+}
