@@ -47,6 +47,9 @@ pub enum Error {
     /// The workspace is not open on this server.
     #[error("workspace `{0}` not found")]
     WorkspaceNotFound(String),
+    /// A workspace of that name exists already.
+    #[error("workspace `{0}` exists already")]
+    WorkspaceExists(String),
     /// The job's state forbids the action.
     #[error("job {id} is {state}: it cannot be {action}")]
     Conflict {

@@ -6,7 +6,8 @@
 //! dies mid-run.
 //!
 //! Modules depend one way: `state`, `retry` and `schedule` (plain rules) ← `job` (the job model) ←
-//! `storage` (the database) ← `runtime` (the actors and the public handles).
+//! `storage` (the database) ← `runtime` (the actors and the public handles) ← `web` (the HTTP
+//! API, on the handles only).
 
 pub mod clock;
 pub mod job;
@@ -14,6 +15,7 @@ pub mod retry;
 pub mod runtime;
 pub mod schedule;
 pub mod state;
+pub mod web;
 
 mod error;
 mod name;
@@ -28,8 +30,9 @@ pub use runtime::{Enqueued, RecurringOptions, Stoker, StokerBuilder, Workspace};
 pub use schedule::{Cron, CronError, CronSchedule, Misfire};
 pub use state::{ContinueOn, JobState};
 pub use storage::{
-    HistoryEntry, JobDetails, JobSummary, QueueStats, RecurringJob, Stats, StorageConfig,
-    StorageError, StoredRetry,
+    Continuation, Granularity, HistoryEntry, HistoryPoint, JobDetails, JobFilter, JobPage,
+    JobSummary, QueueStats, RecurringJob, ServerInfo, Stats, StorageConfig, StorageError,
+    StoredRetry,
 };
 
 /// The queue jobs go to unless their type or their enqueuer says otherwise.

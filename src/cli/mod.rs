@@ -1,12 +1,14 @@
 //! The `stoker` command line: arguments (clap, each flag also read from the environment),
-//! logging, and the `serve` and `migrate` commands.
+//! logging, and the `serve` (the HTTP API and the workspaces' jobs) and `migrate` commands.
 
 mod jobs;
 
 use std::path::PathBuf;
 
+use actix_web::{App, HttpServer};
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
+use stoker::web::{Access, Token, api};
 use stoker::{Stoker, StorageConfig};
 use tracing_subscriber::EnvFilter;
 
@@ -28,6 +30,9 @@ enum Command {
 
 #[derive(clap::Args)]
 struct Serve {
+    /// Address the HTTP API listens on.
+    #[arg(long, env = "STOKER_BIND", default_value = "127.0.0.1:8080")]
+    bind: String,
     /// SQLite data directory: one database file per workspace.
     #[arg(long, env = "STOKER_DATA_DIR", default_value = "stoker-data")]
     data_dir: PathBuf,
@@ -45,6 +50,12 @@ struct Serve {
         default_value = "default"
     )]
     queues: Vec<String>,
+    /// Bearer tokens, `TOKEN` (every workspace) or `WS=TOKEN` (one); none: loopback only.
+    #[arg(long = "token", env = "STOKER_TOKENS", value_delimiter = ',')]
+    tokens: Vec<String>,
+    /// Refuse every write over HTTP.
+    #[arg(long)]
+    read_only: bool,
 }
 
 #[derive(clap::Args)]
@@ -91,8 +102,24 @@ async fn run_server(serve: Serve) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("opening workspace `{name}`"))?;
     }
-    tracing::info!(data_dir = %serve.data_dir.display(), workspaces = ?serve.workspaces, "serving");
+    let tokens = serve
+        .tokens
+        .iter()
+        .map(|spec| Token::parse(spec).map_err(anyhow::Error::msg))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let access = Access::loopback().tokens(tokens).read_only(serve.read_only);
+    let api_stoker = stoker.clone();
+    let server =
+        HttpServer::new(move || App::new().configure(api(api_stoker.clone(), access.clone())))
+            .disable_signals()
+            .bind(&serve.bind)
+            .with_context(|| format!("binding {}", serve.bind))?
+            .run();
+    let http = server.handle();
+    actix_rt::spawn(server);
+    tracing::info!(bind = %serve.bind, data_dir = %serve.data_dir.display(), workspaces = ?serve.workspaces, "serving");
     wait_for_signal().await?;
+    http.stop(true).await;
     tracing::info!("shutting down: running jobs finish or go back to their queues");
     stoker.shutdown().await;
     Ok(())

@@ -59,6 +59,34 @@ impl Stoker {
         Ok(workspace)
     }
 
+    /// Creates workspace `name` and opens it; a conflict if it exists already (open here, or
+    /// with storage from before).
+    pub async fn create_workspace(&self, name: &str) -> Result<Workspace> {
+        let checked = WorkspaceName::new(name)?;
+        let _opening = self.inner.opening.lock().await;
+        if self.inner.workspaces.contains_key(&checked)
+            || self.inner.settings.storage.exists(&checked)
+        {
+            return Err(Error::WorkspaceExists(checked.to_string()));
+        }
+        let workspace = self.open(checked.clone()).await?;
+        self.inner.workspaces.insert(checked, workspace.clone());
+        Ok(workspace)
+    }
+
+    /// Workspace `name` if it is open or has storage from before (then it is opened); unlike
+    /// [`Stoker::workspace`], it never creates one.
+    pub async fn existing_workspace(&self, name: &str) -> Result<Workspace> {
+        let checked = WorkspaceName::new(name)?;
+        if self.inner.workspaces.contains_key(&checked)
+            || self.inner.settings.storage.exists(&checked)
+        {
+            self.workspace(name).await
+        } else {
+            Err(Error::WorkspaceNotFound(name.to_owned()))
+        }
+    }
+
     async fn open(&self, name: WorkspaceName) -> Result<Workspace> {
         let settings = self.inner.settings.clone();
         let storage = Storage::open(&settings.storage, &name).await?;

@@ -21,7 +21,10 @@ use crate::error::{Error, Result};
 use crate::job::{Job, JobId, NewJob};
 use crate::name::{WorkspaceName, check_recurring_id};
 use crate::state::{ContinueOn, JobState};
-use crate::storage::{Action, JobDetails, RecurringJob, Stats, Storage, Transition};
+use crate::storage::{
+    Action, Granularity, HistoryPoint, JobDetails, JobFilter, JobPage, RecurringJob, ServerInfo,
+    Stats, Storage, Transition,
+};
 
 /// A job as it was stored by an enqueue.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -300,11 +303,25 @@ impl Workspace {
         }
     }
 
+    /// The jobs matching `filter`, newest first, and how many match in all.
+    pub async fn jobs(&self, filter: &JobFilter) -> Result<JobPage> {
+        Ok(self.inner.storage.list_jobs(filter).await?)
+    }
+
+    /// The servers working this workspace.
+    pub async fn servers(&self) -> Result<Vec<ServerInfo>> {
+        Ok(self.inner.storage.servers().await?)
+    }
+
+    /// Succeeded and failed jobs per hour (last day) or per day (last month), oldest first.
+    pub async fn history(&self, granularity: Granularity) -> Result<Vec<HistoryPoint>> {
+        let now = self.inner.settings.now_ms();
+        Ok(self.inner.storage.history(granularity, now).await?)
+    }
+
     /// Jobs per state and queue now, and all-time totals.
     pub async fn stats(&self) -> Result<Stats> {
-        let mut stats = self.inner.storage.stats().await?;
-        stats.recurring = self.inner.storage.recurring_count().await?;
-        Ok(stats)
+        Ok(self.inner.storage.stats().await?)
     }
 
     /// How many SQL statements the workspace's storage has run since it opened: a diagnostic

@@ -15,6 +15,7 @@ pub(crate) mod complete;
 mod continuations;
 mod counters;
 mod enqueue;
+mod lists;
 mod maintenance;
 mod manage;
 mod moves;
@@ -32,9 +33,10 @@ use crate::name::WorkspaceName;
 pub(crate) use claim::ClaimedJob;
 pub(crate) use complete::{Completion, CompletionReport};
 pub(crate) use enqueue::NewJobRow;
+pub use lists::{Granularity, HistoryPoint, JobFilter, JobPage, ServerInfo};
 pub(crate) use maintenance::ServerRow;
 pub(crate) use manage::{Action, Transition};
-pub use read::{HistoryEntry, JobDetails, JobSummary, StoredRetry};
+pub use read::{Continuation, HistoryEntry, JobDetails, JobSummary, StoredRetry};
 pub use recurring::RecurringJob;
 pub(crate) use recurring::{Firing, RecurringRow};
 pub use stats::{QueueStats, Stats};
@@ -53,6 +55,15 @@ impl StorageConfig {
     /// SQLite files in `dir`.
     pub fn sqlite(dir: impl Into<PathBuf>) -> Self {
         StorageConfig::Sqlite { dir: dir.into() }
+    }
+}
+
+impl StorageConfig {
+    /// Whether workspace `name` has storage already (it was created before).
+    pub fn exists(&self, name: &WorkspaceName) -> bool {
+        match self {
+            StorageConfig::Sqlite { dir } => dir.join(format!("{name}.db")).exists(),
+        }
     }
 }
 

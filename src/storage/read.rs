@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::{Storage, StorageError, StorageResult};
 use crate::job::JobId;
-use crate::state::JobState;
+use crate::state::{ContinueOn, JobState};
 
 /// A job as lists show it.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -55,6 +55,15 @@ pub struct HistoryEntry {
     pub data: Option<serde_json::Value>,
 }
 
+/// What a continuation waits for.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Continuation {
+    /// The parent job.
+    pub job: JobId,
+    /// What the parent must do.
+    pub on: ContinueOn,
+}
+
 /// A job with everything known about it.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct JobDetails {
@@ -67,6 +76,8 @@ pub struct JobDetails {
     pub retry: StoredRetry,
     /// When it is (or was) due, for a delayed job or a retry.
     pub run_at: Option<DateTime<Utc>>,
+    /// For a continuation: its parent and what it waits for.
+    pub after: Option<Continuation>,
     /// Its states, newest first.
     pub history: Vec<HistoryEntry>,
 }
@@ -85,7 +96,7 @@ fn parse_json<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Storage
 }
 
 impl JobSummary {
-    fn from_row(row: &job::Model) -> StorageResult<Self> {
+    pub(super) fn from_row(row: &job::Model) -> StorageResult<Self> {
         Ok(JobSummary {
             id: JobId(row.id),
             job_type: row.job_type.clone(),
@@ -141,6 +152,14 @@ impl Storage {
                 on_exhausted: parse_state(&row.on_exhausted)?,
             },
             run_at: row.run_at.map(time),
+            after: row.parent_id.map(|parent| Continuation {
+                job: JobId(parent),
+                on: row
+                    .continue_on
+                    .as_deref()
+                    .and_then(|on| on.parse().ok())
+                    .unwrap_or_default(),
+            }),
             history,
         }))
     }

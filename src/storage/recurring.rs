@@ -144,12 +144,6 @@ impl Storage {
         self.present(rows).await
     }
 
-    /// How many recurring jobs there are.
-    pub(crate) async fn recurring_count(&self) -> StorageResult<u64> {
-        use sea_orm::PaginatorTrait;
-        Ok(recurring_job::Entity::find().count(&self.reader).await?)
-    }
-
     /// Rows as people see them, with their last jobs' states (one query for all).
     async fn present(&self, rows: Vec<recurring_job::Model>) -> StorageResult<Vec<RecurringJob>> {
         let last_jobs: Vec<i64> = rows.iter().filter_map(|row| row.last_job_id).collect();

@@ -3,9 +3,12 @@
 
 use std::collections::BTreeMap;
 
-use entities::{counter, job, server};
+use entities::{counter, job, recurring_job, server};
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect,
+    TransactionTrait,
+};
 use serde::Serialize;
 
 use super::{Storage, StorageResult, counters};
@@ -50,8 +53,10 @@ pub struct Stats {
 }
 
 impl Storage {
-    /// The workspace's statistics.
+    /// The workspace's statistics, read in one transaction so that they agree with each other
+    /// (a job finishing between two reads would otherwise be counted twice).
     pub(crate) async fn stats(&self) -> StorageResult<Stats> {
+        let snapshot = self.reader.begin().await?;
         let groups: Vec<(String, String, i64)> = job::Entity::find()
             .select_only()
             .column(job::Column::State)
@@ -60,7 +65,7 @@ impl Storage {
             .group_by(job::Column::State)
             .group_by(job::Column::Queue)
             .into_tuple()
-            .all(&self.reader)
+            .all(&snapshot)
             .await?;
         let mut stats = Stats::default();
         let mut queues: BTreeMap<String, QueueStats> = BTreeMap::new();
@@ -89,19 +94,21 @@ impl Storage {
         stats.retries = job::Entity::find()
             .filter(job::Column::State.eq(JobState::Scheduled.as_str()))
             .filter(job::Column::Attempt.gt(0))
-            .count(&self.reader)
+            .count(&snapshot)
             .await?;
-        stats.succeeded = self.total(JobState::Succeeded).await?;
-        stats.deleted = self.total(JobState::Deleted).await?;
-        stats.servers = server::Entity::find().count(&self.reader).await?;
+        stats.succeeded = total(&snapshot, JobState::Succeeded).await?;
+        stats.deleted = total(&snapshot, JobState::Deleted).await?;
+        stats.servers = server::Entity::find().count(&snapshot).await?;
+        stats.recurring = recurring_job::Entity::find().count(&snapshot).await?;
+        snapshot.commit().await?;
         Ok(stats)
     }
+}
 
-    async fn total(&self, state: JobState) -> StorageResult<u64> {
-        let value = counter::Entity::find_by_id(counters::total_key(state))
-            .one(&self.reader)
-            .await?
-            .map_or(0, |row| u64::try_from(row.value).unwrap_or(0));
-        Ok(value)
-    }
+async fn total(db: &impl ConnectionTrait, state: JobState) -> StorageResult<u64> {
+    let value = counter::Entity::find_by_id(counters::total_key(state))
+        .one(db)
+        .await?
+        .map_or(0, |row| u64::try_from(row.value).unwrap_or(0));
+    Ok(value)
 }

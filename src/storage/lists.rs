@@ -1,0 +1,187 @@
+//! Lists for people and programs: jobs filtered and paged (newest first), servers, and the
+//! succeeded/failed history by hour or day.
+
+use chrono::{DateTime, Duration, DurationRound, Utc};
+use entities::{counter, job, server};
+use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr};
+use sea_orm::{
+    ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+use serde::Serialize;
+
+use super::counters::{day_key, hour_key};
+use super::read::{JobSummary, time};
+use super::{Storage, StorageResult};
+use crate::state::JobState;
+
+/// Which jobs to list.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct JobFilter {
+    /// Only jobs in this state.
+    pub state: Option<JobState>,
+    /// Only jobs of this queue.
+    pub queue: Option<String>,
+    /// Only jobs of this type.
+    pub job_type: Option<String>,
+    /// Only jobs whose id is this, or whose type or arguments contain it.
+    pub search: Option<String>,
+    /// At most this many.
+    pub limit: u64,
+    /// Skipping this many.
+    pub offset: u64,
+}
+
+/// A page of jobs and how many match in all.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct JobPage {
+    /// The jobs, newest first.
+    pub jobs: Vec<JobSummary>,
+    /// How many jobs match the filter.
+    pub total: u64,
+}
+
+/// A server working the workspace, as it last announced itself.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ServerInfo {
+    /// Its id.
+    pub id: String,
+    /// How many jobs it runs at once.
+    pub workers: u32,
+    /// The queues it works, in priority order.
+    pub queues: Vec<String>,
+    /// When it started.
+    pub started_at: DateTime<Utc>,
+    /// Its last heartbeat.
+    pub heartbeat_at: DateTime<Utc>,
+}
+
+/// How finely history is counted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Granularity {
+    /// The last 24 hours, hour by hour.
+    Hour,
+    /// The last 30 days, day by day.
+    Day,
+}
+
+/// Jobs that succeeded and failed in one hour or day.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct HistoryPoint {
+    /// The start of the hour or day.
+    pub at: DateTime<Utc>,
+    /// How many succeeded then.
+    pub succeeded: u64,
+    /// How many failed then (for good: retries are not counted).
+    pub failed: u64,
+}
+
+/// The counter key of a state's count in the bucket that starts at an instant.
+type BucketKey = fn(JobState, DateTime<Utc>) -> String;
+
+/// `text` as a LIKE pattern that matches it anywhere, its wildcards escaped.
+fn contains(text: &str) -> LikeExpr {
+    let escaped = text
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    LikeExpr::new(format!("%{escaped}%")).escape('\\')
+}
+
+impl Storage {
+    /// The jobs matching `filter`, newest first.
+    pub(crate) async fn list_jobs(&self, filter: &JobFilter) -> StorageResult<JobPage> {
+        let mut query = job::Entity::find();
+        if let Some(state) = filter.state {
+            query = query.filter(job::Column::State.eq(state.as_str()));
+        }
+        if let Some(queue) = &filter.queue {
+            query = query.filter(job::Column::Queue.eq(queue.as_str()));
+        }
+        if let Some(job_type) = &filter.job_type {
+            query = query.filter(job::Column::JobType.eq(job_type.as_str()));
+        }
+        if let Some(search) = filter.search.as_deref().filter(|search| !search.is_empty()) {
+            let mut any = Condition::any()
+                .add(Expr::col(job::Column::JobType).like(contains(search)))
+                .add(Expr::col(job::Column::Args).like(contains(search)));
+            if let Ok(id) = search.parse::<i64>() {
+                any = any.add(job::Column::Id.eq(id));
+            }
+            query = query.filter(any);
+        }
+        let total = query.clone().count(&self.reader).await?;
+        let rows = query
+            .order_by_desc(job::Column::Id)
+            .limit(filter.limit)
+            .offset(filter.offset)
+            .all(&self.reader)
+            .await?;
+        let jobs = rows
+            .iter()
+            .map(JobSummary::from_row)
+            .collect::<StorageResult<_>>()?;
+        Ok(JobPage { jobs, total })
+    }
+
+    /// The servers that announced themselves, by id.
+    pub(crate) async fn servers(&self) -> StorageResult<Vec<ServerInfo>> {
+        let rows = server::Entity::find()
+            .order_by_asc(server::Column::Id)
+            .all(&self.reader)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| ServerInfo {
+                queues: row
+                    .queues
+                    .split(',')
+                    .filter(|q| !q.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+                workers: u32::try_from(row.workers).unwrap_or(0),
+                started_at: time(row.started_at),
+                heartbeat_at: time(row.heartbeat_at),
+                id: row.id,
+            })
+            .collect())
+    }
+
+    /// Succeeded and failed counts per hour (last 24) or day (last 30), oldest first.
+    pub(crate) async fn history(
+        &self,
+        granularity: Granularity,
+        now: i64,
+    ) -> StorageResult<Vec<HistoryPoint>> {
+        let (step, count, key): (Duration, i64, BucketKey) = match granularity {
+            Granularity::Hour => (Duration::hours(1), 24, hour_key),
+            Granularity::Day => (Duration::days(1), 30, day_key),
+        };
+        let latest = time(now).duration_trunc(step).unwrap_or_default();
+        let starts: Vec<DateTime<Utc>> =
+            (0..count).rev().map(|n| latest - step * n as i32).collect();
+        let keys: Vec<String> = starts
+            .iter()
+            .flat_map(|&at| [key(JobState::Succeeded, at), key(JobState::Failed, at)])
+            .collect();
+        let values: std::collections::HashMap<String, i64> = counter::Entity::find()
+            .filter(counter::Column::Key.is_in(keys))
+            .all(&self.reader)
+            .await?
+            .into_iter()
+            .map(|row| (row.key, row.value))
+            .collect();
+        let value = |key: String| {
+            values
+                .get(&key)
+                .map_or(0, |&v| u64::try_from(v).unwrap_or(0))
+        };
+        Ok(starts
+            .into_iter()
+            .map(|at| HistoryPoint {
+                at,
+                succeeded: value(key(JobState::Succeeded, at)),
+                failed: value(key(JobState::Failed, at)),
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,200 @@
+//! Who may do what. With no tokens configured only loopback clients are served; with tokens
+//! every request needs `Authorization: Bearer <token>`, and a token reaches one workspace or
+//! all of them. An embedding application can decide instead with its own users and sessions
+//! ([`Authorize`]). A read-only server refuses every write.
+//!
+//! The [`Caller`] extractor authenticates once per request; handlers then ask it whether the
+//! caller may read or write a workspace.
+
+use std::future::{Ready, ready};
+use std::sync::Arc;
+
+use actix_web::dev::Payload;
+use actix_web::http::header::AUTHORIZATION;
+use actix_web::{FromRequest, HttpRequest, web};
+
+use super::error::ApiError;
+
+/// Which workspaces a caller reaches.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// Every workspace.
+    All,
+    /// These workspaces only.
+    Only(Vec<String>),
+}
+
+impl Scope {
+    /// Whether `workspace` is in reach.
+    pub fn reaches(&self, workspace: &str) -> bool {
+        match self {
+            Scope::All => true,
+            Scope::Only(names) => names.iter().any(|name| name == workspace),
+        }
+    }
+}
+
+/// An application's own access decision, replacing tokens and the loopback rule.
+pub trait Authorize: Send + Sync + 'static {
+    /// The workspaces the sender of `request` reaches, or the error to answer (typically
+    /// [`ApiError::unauthorized`] or [`ApiError::forbidden`]).
+    fn authorize(&self, request: &HttpRequest) -> Result<Scope, ApiError>;
+}
+
+/// A bearer token and the workspace it is limited to (`None`: all).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Token {
+    secret: String,
+    workspace: Option<String>,
+}
+
+impl Token {
+    /// Parses `[WS=]TOKEN`, as the `--token` flag and `STOKER_TOKENS` take it.
+    pub fn parse(spec: &str) -> Result<Self, String> {
+        let (workspace, secret) = match spec.split_once('=') {
+            Some((workspace, secret)) => (Some(workspace.to_owned()), secret),
+            None => (None, spec),
+        };
+        if secret.is_empty() {
+            return Err(format!("empty token in `{spec}`"));
+        }
+        Ok(Token {
+            secret: secret.to_owned(),
+            workspace,
+        })
+    }
+}
+
+/// The server's access rules.
+#[derive(Clone, Default)]
+pub struct Access {
+    tokens: Vec<Token>,
+    read_only: bool,
+    hook: Option<Arc<dyn Authorize>>,
+}
+
+impl std::fmt::Debug for Access {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Access")
+            .field("tokens", &self.tokens.len())
+            .field("read_only", &self.read_only)
+            .field("hook", &self.hook.is_some())
+            .finish()
+    }
+}
+
+impl Access {
+    /// Loopback clients only, read and write.
+    pub fn loopback() -> Self {
+        Access::default()
+    }
+
+    /// Requires one of `tokens` on every request.
+    pub fn tokens(mut self, tokens: impl IntoIterator<Item = Token>) -> Self {
+        self.tokens = tokens.into_iter().collect();
+        self
+    }
+
+    /// Refuses every write when `read_only`.
+    pub fn read_only(mut self, read_only: bool) -> Self {
+        self.read_only = read_only;
+        self
+    }
+
+    /// Lets `hook` decide who reaches what.
+    pub fn authorize_with(mut self, hook: Arc<dyn Authorize>) -> Self {
+        self.hook = Some(hook);
+        self
+    }
+
+    /// Whether the server refuses writes.
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
+    }
+
+    fn scope_of(&self, request: &HttpRequest) -> Result<Scope, ApiError> {
+        if let Some(hook) = &self.hook {
+            return hook.authorize(request);
+        }
+        if self.tokens.is_empty() {
+            let loopback = request
+                .peer_addr()
+                .is_some_and(|peer| peer.ip().is_loopback());
+            return match loopback {
+                true => Ok(Scope::All),
+                false => Err(ApiError::forbidden(
+                    "only loopback clients are served without tokens",
+                )),
+            };
+        }
+        let presented = request
+            .headers()
+            .get(AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.strip_prefix("Bearer "))
+            .ok_or_else(ApiError::unauthorized)?;
+        let token = self
+            .tokens
+            .iter()
+            .find(|token| constant_time_eq(token.secret.as_bytes(), presented.as_bytes()))
+            .ok_or_else(ApiError::unauthorized)?;
+        Ok(match &token.workspace {
+            None => Scope::All,
+            Some(workspace) => Scope::Only(vec![workspace.clone()]),
+        })
+    }
+}
+
+/// Compares secrets without an early exit that would leak how much matched.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
+}
+
+/// The authenticated sender of a request.
+#[derive(Clone, Debug)]
+pub struct Caller {
+    scope: Scope,
+    read_only: bool,
+}
+
+impl Caller {
+    /// Refuses unless the caller reaches `workspace`.
+    pub fn may_read(&self, workspace: &str) -> Result<(), ApiError> {
+        match self.scope.reaches(workspace) {
+            true => Ok(()),
+            false => Err(ApiError::forbidden(format!(
+                "these credentials do not reach workspace `{workspace}`"
+            ))),
+        }
+    }
+
+    /// Refuses unless the caller reaches `workspace` and the server takes writes.
+    pub fn may_write(&self, workspace: &str) -> Result<(), ApiError> {
+        self.may_read(workspace)?;
+        match self.read_only {
+            true => Err(ApiError::forbidden("this server is read-only")),
+            false => Ok(()),
+        }
+    }
+
+    /// Whether the caller reaches `workspace`.
+    pub fn reaches(&self, workspace: &str) -> bool {
+        self.scope.reaches(workspace)
+    }
+}
+
+impl FromRequest for Caller {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let access = request
+            .app_data::<web::Data<Access>>()
+            .map(|access| access.get_ref().clone())
+            .unwrap_or_default();
+        ready(access.scope_of(request).map(|scope| Caller {
+            scope,
+            read_only: access.read_only,
+        }))
+    }
+}

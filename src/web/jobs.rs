@@ -1,0 +1,228 @@
+//! Jobs under `/api/workspaces/{ws}`: enqueue one or a batch, list, read, requeue, enqueue now,
+//! delete.
+
+use std::time::Duration;
+
+use actix_web::{HttpResponse, web};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::access::Caller;
+use super::error::ApiError;
+use super::open_workspace;
+use crate::{ContinueOn, JobFilter, JobId, JobState, NewJob, RetryPolicy, Stoker};
+
+/// The most jobs one batch may hold.
+pub const MAX_BATCH: usize = 1000;
+
+/// A job as `POST /jobs` takes it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct JobRequest {
+    #[serde(rename = "type")]
+    job_type: String,
+    #[serde(default = "empty_object")]
+    args: serde_json::Value,
+    queue: Option<String>,
+    delay_seconds: Option<f64>,
+    run_at: Option<DateTime<Utc>>,
+    after: Option<AfterRequest>,
+    retry: Option<RetryRequest>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AfterRequest {
+    job: JobId,
+    #[serde(default)]
+    on: ContinueOn,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RetryRequest {
+    attempts: u32,
+    #[serde(default)]
+    delays_seconds: Vec<u64>,
+}
+
+fn empty_object() -> serde_json::Value {
+    json!({})
+}
+
+impl JobRequest {
+    /// The job to enqueue, or why the request cannot be one.
+    pub(super) fn into_new_job(self) -> Result<NewJob, ApiError> {
+        if !self.args.is_object() {
+            return Err(ApiError::bad_request("`args` must be a JSON object"));
+        }
+        let mut job = NewJob::new(self.job_type, self.args);
+        if let Some(queue) = self.queue {
+            job = job.queue(queue);
+        }
+        match (self.delay_seconds, self.run_at) {
+            (Some(_), Some(_)) => {
+                return Err(ApiError::bad_request(
+                    "give `delay_seconds` or `run_at`, not both",
+                ));
+            }
+            (Some(delay), None) => {
+                if !(delay.is_finite() && delay >= 0.0) {
+                    return Err(ApiError::bad_request(
+                        "`delay_seconds` must be a number >= 0",
+                    ));
+                }
+                job = job.delay(
+                    Duration::try_from_secs_f64(delay)
+                        .map_err(|e| ApiError::bad_request(e.to_string()))?,
+                );
+            }
+            (None, Some(at)) => job = job.run_at(at),
+            (None, None) => {}
+        }
+        if let Some(after) = self.after {
+            job = job.after(after.job, after.on);
+        }
+        if let Some(retry) = self.retry {
+            let delays = retry.delays_seconds.into_iter().map(Duration::from_secs);
+            job = job.retry(RetryPolicy::attempts(retry.attempts).with_delays(delays));
+        }
+        Ok(job)
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct BatchRequest {
+    jobs: Vec<JobRequest>,
+}
+
+/// `POST /jobs`
+pub(super) async fn enqueue(
+    stoker: web::Data<Stoker>,
+    caller: Caller,
+    ws: web::Path<String>,
+    body: web::Json<JobRequest>,
+) -> Result<HttpResponse, ApiError> {
+    caller.may_write(&ws)?;
+    let job = body.into_inner().into_new_job()?;
+    let workspace = open_workspace(&stoker, &ws).await?;
+    let created = workspace.enqueue_job(job).await?;
+    Ok(HttpResponse::Created().json(created))
+}
+
+/// `POST /jobs/batch`
+pub(super) async fn enqueue_batch(
+    stoker: web::Data<Stoker>,
+    caller: Caller,
+    ws: web::Path<String>,
+    body: web::Json<BatchRequest>,
+) -> Result<HttpResponse, ApiError> {
+    caller.may_write(&ws)?;
+    let requests = body.into_inner().jobs;
+    if requests.len() > MAX_BATCH {
+        return Err(ApiError::bad_request(format!(
+            "a batch holds at most {MAX_BATCH} jobs"
+        )));
+    }
+    let jobs = requests
+        .into_iter()
+        .map(JobRequest::into_new_job)
+        .collect::<Result<Vec<_>, _>>()?;
+    let workspace = open_workspace(&stoker, &ws).await?;
+    let created = workspace.enqueue_many(jobs).await?;
+    Ok(HttpResponse::Created().json(json!({ "jobs": created })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ListQuery {
+    state: Option<String>,
+    queue: Option<String>,
+    #[serde(rename = "type")]
+    job_type: Option<String>,
+    search: Option<String>,
+    limit: Option<u64>,
+    offset: Option<u64>,
+}
+
+impl ListQuery {
+    fn into_filter(self) -> Result<JobFilter, ApiError> {
+        let state = self
+            .state
+            .map(|state| state.parse::<JobState>())
+            .transpose()
+            .map_err(|error| ApiError::bad_request(error.to_string()))?;
+        let limit = self.limit.unwrap_or(50);
+        if !(1..=500).contains(&limit) {
+            return Err(ApiError::bad_request("`limit` must be between 1 and 500"));
+        }
+        Ok(JobFilter {
+            state,
+            queue: self.queue,
+            job_type: self.job_type,
+            search: self.search,
+            limit,
+            offset: self.offset.unwrap_or(0),
+        })
+    }
+}
+
+/// `GET /jobs`
+pub(super) async fn list(
+    stoker: web::Data<Stoker>,
+    caller: Caller,
+    ws: web::Path<String>,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    caller.may_read(&ws)?;
+    let filter = query.into_inner().into_filter()?;
+    let workspace = open_workspace(&stoker, &ws).await?;
+    Ok(HttpResponse::Ok().json(workspace.jobs(&filter).await?))
+}
+
+fn job_id(text: &str) -> Result<JobId, ApiError> {
+    text.parse()
+        .map_err(|_| ApiError::not_found(format!("job {text} not found")))
+}
+
+/// `GET /jobs/{id}`
+pub(super) async fn details(
+    stoker: web::Data<Stoker>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (ws, id) = path.into_inner();
+    caller.may_read(&ws)?;
+    let id = job_id(&id)?;
+    let workspace = open_workspace(&stoker, &ws).await?;
+    Ok(HttpResponse::Ok().json(workspace.job(id).await?))
+}
+
+/// What a person can do to a job over HTTP.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum JobAction {
+    Requeue,
+    EnqueueNow,
+    Delete,
+}
+
+/// `POST /jobs/{id}/requeue`, `/enqueue`, `/delete`
+pub(super) async fn act(
+    stoker: web::Data<Stoker>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+    action: web::Data<JobAction>,
+) -> Result<HttpResponse, ApiError> {
+    let (ws, id) = path.into_inner();
+    caller.may_write(&ws)?;
+    let id = job_id(&id)?;
+    let workspace = open_workspace(&stoker, &ws).await?;
+    let state = match action.get_ref() {
+        JobAction::Requeue => workspace.requeue(id).await.map(|()| JobState::Enqueued),
+        JobAction::EnqueueNow => workspace.enqueue_now(id).await.map(|()| JobState::Enqueued),
+        JobAction::Delete => workspace.delete(id).await.map(|()| JobState::Deleted),
+    }?;
+    Ok(HttpResponse::Ok().json(json!({ "id": id, "state": state })))
+}

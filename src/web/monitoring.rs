@@ -1,0 +1,96 @@
+//! Health, statistics, history, servers, and the cron preview.
+
+use actix_web::{HttpResponse, web};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::access::Caller;
+use super::error::ApiError;
+use super::open_workspace;
+use crate::schedule::{PreviewError, preview};
+use crate::{Error, Granularity, Stoker};
+
+/// `GET /healthz`
+pub(super) async fn health() -> HttpResponse {
+    HttpResponse::Ok().json(json!({ "status": "ok" }))
+}
+
+/// `GET /stats`
+pub(super) async fn stats(
+    stoker: web::Data<Stoker>,
+    caller: Caller,
+    ws: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    caller.may_read(&ws)?;
+    let workspace = open_workspace(&stoker, &ws).await?;
+    Ok(HttpResponse::Ok().json(workspace.stats().await?))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct HistoryQuery {
+    granularity: Option<String>,
+}
+
+/// `GET /history`
+pub(super) async fn history(
+    stoker: web::Data<Stoker>,
+    caller: Caller,
+    ws: web::Path<String>,
+    query: web::Query<HistoryQuery>,
+) -> Result<HttpResponse, ApiError> {
+    caller.may_read(&ws)?;
+    let granularity = match query.granularity.as_deref().unwrap_or("hour") {
+        "hour" => Granularity::Hour,
+        "day" => Granularity::Day,
+        other => {
+            return Err(ApiError::bad_request(format!(
+                "granularity `{other}`: use hour or day"
+            )));
+        }
+    };
+    let workspace = open_workspace(&stoker, &ws).await?;
+    let points = workspace.history(granularity).await?;
+    Ok(HttpResponse::Ok().json(json!({ "points": points })))
+}
+
+/// `GET /servers`
+pub(super) async fn servers(
+    stoker: web::Data<Stoker>,
+    caller: Caller,
+    ws: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    caller.may_read(&ws)?;
+    let workspace = open_workspace(&stoker, &ws).await?;
+    Ok(HttpResponse::Ok().json(json!({ "servers": workspace.servers().await? })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct CronQuery {
+    expression: String,
+    time_zone: Option<String>,
+    after: Option<DateTime<Utc>>,
+    count: Option<usize>,
+}
+
+/// `GET /api/cron/next`
+pub(super) async fn cron_next(
+    _: Caller,
+    query: web::Query<CronQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let query = query.into_inner();
+    let count = query.count.unwrap_or(5);
+    if !(1..=100).contains(&count) {
+        return Err(ApiError::bad_request("`count` must be between 1 and 100"));
+    }
+    let zone = query.time_zone.as_deref().unwrap_or("UTC");
+    let after = query.after.unwrap_or_else(Utc::now);
+    let occurrences =
+        preview(&query.expression, zone, after, count).map_err(|error| match error {
+            PreviewError::Cron(error) => Error::InvalidCron(error),
+            PreviewError::TimeZone(error) => Error::UnknownTimeZone(error),
+        })?;
+    Ok(HttpResponse::Ok().json(json!({ "occurrences": occurrences })))
+}

@@ -1,0 +1,59 @@
+//! Bad input over HTTP never yields a 500: malformed JSON, wrong types, huge bodies, unknown
+//! routes all get API.md's error body with a stable code.
+
+mod common;
+
+use common::server::Server;
+use serde_json::json;
+
+const JOBS: &str = "/api/workspaces/default/jobs";
+
+#[actix_rt::test]
+async fn malformed_oversized_and_misrouted_requests_get_clear_errors() {
+    let server = Server::start(&[]).await;
+    let malformed = server
+        .post_raw(JOBS, b"{\"type\": ".to_vec(), "application/json")
+        .await;
+    assert_eq!((malformed.status, malformed.code()), (400, "bad_request"));
+    let not_json = server
+        .post_raw(
+            JOBS,
+            b"type=noop".to_vec(),
+            "application/x-www-form-urlencoded",
+        )
+        .await;
+    assert_eq!((not_json.status, not_json.code()), (400, "bad_request"));
+
+    let huge = json!({"type": "noop", "args": {"blob": "x".repeat(2 * 1024 * 1024)}}).to_string();
+    let too_large = server
+        .post_raw(JOBS, huge.into_bytes(), "application/json")
+        .await;
+    assert_eq!(
+        (too_large.status, too_large.code()),
+        (413, "payload_too_large")
+    );
+
+    let unknown = server.get("/api/nothing/here").await;
+    assert_eq!((unknown.status, unknown.code()), (404, "not_found"));
+    let bad_workspace = server
+        .post("/api/workspaces/Bad..Name/jobs", json!({"type": "noop"}))
+        .await;
+    assert_eq!(
+        (bad_workspace.status, bad_workspace.code()),
+        (400, "bad_request")
+    );
+    let missing_workspace = server
+        .post("/api/workspaces/ghost/jobs", json!({"type": "noop"}))
+        .await;
+    assert_eq!(
+        (missing_workspace.status, missing_workspace.code()),
+        (404, "not_found")
+    );
+
+    assert_eq!(server.get("/healthz").await.body, json!({"status": "ok"}));
+    assert_eq!(
+        server.get(JOBS).await.body["total"],
+        0,
+        "nothing was stored"
+    );
+}

@@ -1,0 +1,161 @@
+//! The real `stoker` binary serving on a loopback port, and a client for it.
+
+use std::process::{Child, Command};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::{PATIENCE, wait_for};
+
+/// A `stoker serve` process on a temporary data directory; stopped with SIGTERM when dropped.
+pub struct Server {
+    child: Child,
+    pub base: String,
+    pub client: awc::Client,
+    _dir: tempfile::TempDir,
+}
+
+/// An answer: its status and its JSON body (`Null` when empty).
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub body: Value,
+}
+
+impl Answer {
+    /// The error code of an error answer.
+    pub fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or("")
+    }
+}
+
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+impl Server {
+    /// Starts `stoker serve` with `args` besides bind and data directory, and waits until it
+    /// answers its health check.
+    pub async fn start(args: &[&str]) -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let child = Command::new(env!("CARGO_BIN_EXE_stoker"))
+            .arg("serve")
+            .args(["--bind", &format!("127.0.0.1:{port}")])
+            .arg("--data-dir")
+            .arg(dir.path())
+            .args(args)
+            .env("RUST_LOG", "warn")
+            .spawn()
+            .unwrap();
+        let client = awc::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .finish();
+        let server = Server {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            client,
+            _dir: dir,
+        };
+        wait_for("the server to answer", PATIENCE, || async {
+            let health = server
+                .client
+                .get(format!("{}/healthz", server.base))
+                .send()
+                .await;
+            health
+                .ok()
+                .filter(|answer| answer.status().is_success())
+                .map(drop)
+        })
+        .await;
+        server
+    }
+
+    async fn answer<S>(mut response: awc::ClientResponse<S>) -> Answer
+    where
+        S: futures::Stream<Item = Result<actix_web::web::Bytes, actix_web::error::PayloadError>>
+            + Unpin,
+    {
+        let status = response.status().as_u16();
+        let bytes = response.body().limit(16 * 1024 * 1024).await.unwrap();
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Answer { status, body }
+    }
+
+    /// `GET path` with `headers`.
+    pub async fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> Answer {
+        let mut request = self.client.get(format!("{}{path}", self.base));
+        for (name, value) in headers {
+            request = request.insert_header((*name, *value));
+        }
+        Server::answer(request.send().await.unwrap()).await
+    }
+
+    /// `GET path`.
+    pub async fn get(&self, path: &str) -> Answer {
+        self.get_with(path, &[]).await
+    }
+
+    /// `method path` with a JSON body and `headers`.
+    pub async fn send_with(
+        &self,
+        method: &str,
+        path: &str,
+        body: &Value,
+        headers: &[(&str, &str)],
+    ) -> Answer {
+        let method = actix_web::http::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut request = self.client.request(method, format!("{}{path}", self.base));
+        for (name, value) in headers {
+            request = request.insert_header((*name, *value));
+        }
+        Server::answer(request.send_json(body).await.unwrap()).await
+    }
+
+    /// `POST path` with a JSON body.
+    pub async fn post(&self, path: &str, body: Value) -> Answer {
+        self.send_with("POST", path, &body, &[]).await
+    }
+
+    /// `PUT path` with a JSON body.
+    pub async fn put(&self, path: &str, body: Value) -> Answer {
+        self.send_with("PUT", path, &body, &[]).await
+    }
+
+    /// `DELETE path`.
+    pub async fn delete(&self, path: &str) -> Answer {
+        let request = self.client.delete(format!("{}{path}", self.base));
+        Server::answer(request.send().await.unwrap()).await
+    }
+
+    /// `POST path` with a raw body and content type.
+    pub async fn post_raw(&self, path: &str, body: Vec<u8>, content_type: &str) -> Answer {
+        let request = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .insert_header(("content-type", content_type));
+        Server::answer(request.send_body(body).await.unwrap()).await
+    }
+
+    /// Waits until job `id` of workspace `ws` is in `state`; returns its details.
+    pub async fn wait_for_job(&self, ws: &str, id: &str, state: &str) -> Value {
+        let path = format!("/api/workspaces/{ws}/jobs/{id}");
+        wait_for(&format!("job {id} to be {state}"), PATIENCE, || async {
+            let answer = self.get(&path).await;
+            (answer.body["state"] == state).then_some(answer.body)
+        })
+        .await
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        // SIGTERM: the graceful path the binary promises.
+        let _ = Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status();
+        let _ = self.child.wait();
+    }
+}
