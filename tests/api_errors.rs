@@ -50,6 +50,27 @@ async fn malformed_oversized_and_misrouted_requests_get_clear_errors() {
         (404, "not_found")
     );
 
+    let long = "w".repeat(5000);
+    for path in [
+        "/api/workspaces/../jobs".to_owned(),
+        "/api/workspaces/%2E%2E/jobs".to_owned(),
+        "/api/workspaces/a%00b/jobs".to_owned(),
+        "/api/workspaces/default/jobs/%00".to_owned(),
+        "/api/workspaces/default/recurring/%00".to_owned(),
+        format!("/api/workspaces/{long}/jobs"),
+        format!("/api/workspaces/default/jobs/{long}"),
+        format!("/api/workspaces/default/recurring/{long}"),
+    ] {
+        let answer = server.get(&path).await;
+        assert!(
+            matches!(answer.status, 400 | 404),
+            "{path}: {} {}",
+            answer.status,
+            answer.body
+        );
+        assert!(!answer.code().is_empty(), "{path}: an error body");
+    }
+
     assert_eq!(server.get("/healthz").await.body, json!({"status": "ok"}));
     assert_eq!(
         server.get(JOBS).await.body["total"],

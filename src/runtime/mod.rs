@@ -13,6 +13,7 @@
 
 mod builder;
 mod completer;
+mod group_commit;
 mod janitor;
 mod panics;
 mod prepare;

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+use super::group_commit::GroupCommit;
 use super::prepare::prepare;
 use super::queue::{CancelJob, Wake};
 use super::recurring::{self, Cause, RecurringOptions};
@@ -44,6 +45,7 @@ pub struct Workspace {
 struct Inner {
     name: WorkspaceName,
     storage: Storage,
+    enqueues: GroupCommit,
     settings: SharedSettings,
     actors: WorkspaceActors,
     closed: AtomicBool,
@@ -67,6 +69,7 @@ impl Workspace {
         Workspace {
             inner: Arc::new(Inner {
                 name,
+                enqueues: GroupCommit::new(storage.clone(), settings.clone()),
                 storage,
                 settings,
                 actors,
@@ -91,7 +94,8 @@ impl Workspace {
         Ok(created.remove(0))
     }
 
-    /// Enqueues jobs in one transaction: all of them, or none when one is refused.
+    /// Enqueues jobs in one transaction: all of them, or none when one is refused. Concurrent
+    /// calls share transactions (group commit).
     pub async fn enqueue_many(
         &self,
         jobs: impl IntoIterator<Item = NewJob>,
@@ -103,7 +107,7 @@ impl Workspace {
             .map(|job| prepare(&self.inner.settings, job, now))
             .collect::<Result<Vec<_>>>()?;
         let earliest_due = rows.iter().filter_map(|row| row.run_at).min();
-        let created = self.inner.storage.insert_jobs(rows, now).await?;
+        let created = self.inner.enqueues.insert(rows).await?;
         if created
             .iter()
             .any(|&(_, state)| state == JobState::Enqueued)

@@ -33,6 +33,7 @@ use crate::name::WorkspaceName;
 pub(crate) use claim::ClaimedJob;
 pub(crate) use complete::{Completion, CompletionReport};
 pub(crate) use enqueue::NewJobRow;
+
 pub use lists::{Granularity, HistoryPoint, JobFilter, JobPage, ServerInfo};
 pub(crate) use maintenance::ServerRow;
 pub(crate) use manage::{Action, Transition};

@@ -1,0 +1,106 @@
+//! Group commit of enqueues: concurrent enqueue calls share one transaction. A call queues its
+//! rows; if no write is under way it starts one, which takes everything queued by then, stores
+//! it in one transaction and hands each call its own ids; calls that arrive meanwhile go in the
+//! next round. The write runs as its own task, so a caller that goes away (a client that hung
+//! up) cannot strand the others. If a shared transaction fails, each call is tried alone, so
+//! one call's bad batch never fails another's.
+
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::oneshot;
+
+use super::settings::SharedSettings;
+use crate::state::JobState;
+use crate::storage::{NewJobRow, Storage, StorageResult};
+
+type Created = StorageResult<Vec<(i64, JobState)>>;
+
+struct Call {
+    rows: Vec<NewJobRow>,
+    done: oneshot::Sender<Created>,
+}
+
+#[derive(Default)]
+struct Queue {
+    calls: Vec<Call>,
+    writing: bool,
+}
+
+/// The enqueue path of one workspace.
+#[derive(Clone)]
+pub(super) struct GroupCommit {
+    queue: Arc<Mutex<Queue>>,
+    storage: Storage,
+    settings: SharedSettings,
+}
+
+impl GroupCommit {
+    pub(super) fn new(storage: Storage, settings: SharedSettings) -> Self {
+        GroupCommit {
+            queue: Arc::default(),
+            storage,
+            settings,
+        }
+    }
+
+    /// Stores `rows` (all or none), sharing the transaction with concurrent calls.
+    pub(super) async fn insert(&self, rows: Vec<NewJobRow>) -> Created {
+        let (done, created) = oneshot::channel();
+        let start = {
+            let mut queue = self.queue.lock().expect("enqueue queue lock");
+            queue.calls.push(Call { rows, done });
+            !std::mem::replace(&mut queue.writing, true)
+        };
+        if start {
+            let writer = self.clone();
+            tokio::spawn(async move { writer.write_rounds().await });
+        }
+        created.await.expect("the writer answers every call")
+    }
+
+    /// Writes rounds until nothing is queued.
+    async fn write_rounds(self) {
+        loop {
+            let calls = {
+                let mut queue = self.queue.lock().expect("enqueue queue lock");
+                if queue.calls.is_empty() {
+                    queue.writing = false;
+                    return;
+                }
+                std::mem::take(&mut queue.calls)
+            };
+            self.write(calls).await;
+        }
+    }
+
+    async fn write(&self, calls: Vec<Call>) {
+        let now = self.settings.now_ms();
+        if calls.len() == 1 {
+            let call = calls.into_iter().next().expect("one call");
+            let _ = call
+                .done
+                .send(self.storage.insert_jobs(call.rows, now).await);
+            return;
+        }
+        let sizes: Vec<usize> = calls.iter().map(|call| call.rows.len()).collect();
+        let rows: Vec<NewJobRow> = calls
+            .iter()
+            .flat_map(|call| call.rows.iter().cloned())
+            .collect();
+        match self.storage.insert_jobs(rows, now).await {
+            Ok(created) => {
+                let mut created = created.into_iter();
+                for (call, size) in calls.into_iter().zip(sizes) {
+                    let _ = call.done.send(Ok(created.by_ref().take(size).collect()));
+                }
+            }
+            Err(_) => {
+                for call in calls {
+                    let _ = call
+                        .done
+                        .send(self.storage.insert_jobs(call.rows, now).await);
+                }
+            }
+        }
+    }
+}
