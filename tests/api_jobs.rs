@@ -247,3 +247,72 @@ async fn bad_job_requests_get_their_codes_and_store_nothing() {
     assert_eq!((orphan.status, orphan.code()), (404, "not_found"));
     assert_eq!(server.get(JOBS).await.body["total"], 0);
 }
+
+#[actix_rt::test]
+async fn the_http_job_calls_its_url_and_a_non_2xx_answer_fails_the_attempt() {
+    use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+    use std::sync::{Arc, Mutex};
+
+    type Calls = Arc<Mutex<Vec<(String, serde_json::Value)>>>;
+    let calls: Calls = Arc::default();
+    let recorded = calls.clone();
+    let receiver = HttpServer::new(move || {
+        let recorded = recorded.clone();
+        App::new()
+            .app_data(web::Data::new(recorded))
+            .route(
+                "/hook",
+                web::put().to(
+                    |request: HttpRequest,
+                     body: web::Json<serde_json::Value>,
+                     calls: web::Data<Calls>| async move {
+                        let token = request
+                            .headers()
+                            .get("x-token")
+                            .map(|v| v.to_str().unwrap().to_owned());
+                        calls
+                            .lock()
+                            .unwrap()
+                            .push((token.unwrap_or_default(), body.into_inner()));
+                        HttpResponse::NoContent().finish()
+                    },
+                ),
+            )
+            .route(
+                "/broken",
+                web::post().to(|| async { HttpResponse::InternalServerError().finish() }),
+            )
+    })
+    .workers(1)
+    .disable_signals()
+    .bind(("127.0.0.1", 0))
+    .unwrap();
+    let port = receiver.addrs()[0].port();
+    let receiver = receiver.run();
+    let stop = receiver.handle();
+    actix_rt::spawn(receiver);
+
+    let server = Server::start(&[]).await;
+    let call = json!({"type": "http", "args": {
+        "url": format!("http://127.0.0.1:{port}/hook"), "method": "PUT",
+        "headers": {"x-token": "secret"}, "body": {"hello": "world"}, "timeout_ms": 5000
+    }});
+    let ok = server.post(JOBS, call).await;
+    assert_eq!(ok.status, 201, "{ok:?}");
+    server
+        .wait_for_job("default", ok.body["id"].as_str().unwrap(), "succeeded")
+        .await;
+    assert_eq!(
+        *calls.lock().unwrap(),
+        [("secret".to_owned(), json!({"hello": "world"}))]
+    );
+
+    let broken = json!({"type": "http", "args": {"url": format!("http://127.0.0.1:{port}/broken")}, "retry": {"attempts": 0}});
+    let failing = server.post(JOBS, broken).await;
+    let job = server
+        .wait_for_job("default", failing.body["id"].as_str().unwrap(), "failed")
+        .await;
+    let reason = job["reason"].as_str().unwrap();
+    assert!(reason.ends_with("answered HTTP 500"), "{reason}");
+    stop.stop(true).await;
+}
