@@ -5,7 +5,10 @@ use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
+
+use crate::clock::Clock;
 
 use super::JobId;
 
@@ -16,8 +19,8 @@ pub struct AppData {
 }
 
 impl AppData {
-    pub(crate) fn insert<T: Any + Send + Sync>(&mut self, value: T) {
-        Arc::make_mut(&mut self.values).insert(TypeId::of::<T>(), Arc::new(value));
+    pub(crate) fn insert<T: Any + Send + Sync>(&mut self, value: Arc<T>) {
+        Arc::make_mut(&mut self.values).insert(TypeId::of::<T>(), value);
     }
 
     /// The value of type `T`, if the application registered one.
@@ -36,16 +39,32 @@ impl std::fmt::Debug for AppData {
 }
 
 /// What a job sees while it runs.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct JobContext {
     pub(crate) id: JobId,
     pub(crate) attempt: u32,
     pub(crate) workspace: Arc<str>,
     pub(crate) cancellation: CancellationToken,
     pub(crate) data: AppData,
+    pub(crate) clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for JobContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JobContext")
+            .field("id", &self.id)
+            .field("attempt", &self.attempt)
+            .field("workspace", &self.workspace)
+            .finish_non_exhaustive()
+    }
 }
 
 impl JobContext {
+    /// The runtime's time (its clock can be set in tests): use it for "this month" and such.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
     /// The job's id.
     pub fn id(&self) -> JobId {
         self.id

@@ -66,7 +66,12 @@ impl StokerBuilder {
     }
 
     /// Shares `value` with every job ([`crate::JobContext::data`]).
-    pub fn data<T: std::any::Any + Send + Sync>(mut self, value: T) -> Self {
+    pub fn data<T: std::any::Any + Send + Sync>(self, value: T) -> Self {
+        self.shared_data(Arc::new(value))
+    }
+
+    /// Shares a value the application keeps too (its `Arc`), as `JobContext::data::<T>()`.
+    pub fn shared_data<T: std::any::Any + Send + Sync>(mut self, value: Arc<T>) -> Self {
         self.data.insert(value);
         self
     }

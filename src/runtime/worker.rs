@@ -125,6 +125,7 @@ impl Worker {
             workspace: self.workspace.clone(),
             cancellation: token.clone(),
             data: self.settings.data.clone(),
+            clock: self.settings.clock.clone(),
         };
         let job_type = self.settings.registry.get(&job.job_type).cloned();
         let (name, args) = (job.job_type.clone(), job.args.clone());
