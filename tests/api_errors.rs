@@ -78,3 +78,51 @@ async fn malformed_oversized_and_misrouted_requests_get_clear_errors() {
         "nothing was stored"
     );
 }
+
+#[actix_rt::test]
+async fn the_openapi_description_covers_every_endpoint() {
+    let server = Server::start(&[]).await;
+    let document = server.get("/api/openapi.json").await;
+    assert_eq!(document.status, 200);
+    assert!(document.body["openapi"].as_str().unwrap().starts_with("3."));
+    let paths = document.body["paths"].as_object().unwrap();
+    let expected = [
+        ("/healthz", "get"),
+        ("/api/cron/next", "get"),
+        ("/api/workspaces", "get"),
+        ("/api/workspaces", "post"),
+        ("/api/workspaces/{ws}/jobs", "post"),
+        ("/api/workspaces/{ws}/jobs", "get"),
+        ("/api/workspaces/{ws}/jobs/batch", "post"),
+        ("/api/workspaces/{ws}/jobs/{id}", "get"),
+        ("/api/workspaces/{ws}/jobs/{id}/requeue", "post"),
+        ("/api/workspaces/{ws}/jobs/{id}/enqueue", "post"),
+        ("/api/workspaces/{ws}/jobs/{id}/delete", "post"),
+        ("/api/workspaces/{ws}/recurring", "get"),
+        ("/api/workspaces/{ws}/recurring/{rid}", "put"),
+        ("/api/workspaces/{ws}/recurring/{rid}", "get"),
+        ("/api/workspaces/{ws}/recurring/{rid}", "delete"),
+        ("/api/workspaces/{ws}/recurring/{rid}/trigger", "post"),
+        ("/api/workspaces/{ws}/recurring/{rid}/pause", "post"),
+        ("/api/workspaces/{ws}/recurring/{rid}/resume", "post"),
+        ("/api/workspaces/{ws}/stats", "get"),
+        ("/api/workspaces/{ws}/history", "get"),
+        ("/api/workspaces/{ws}/servers", "get"),
+    ];
+    for (path, method) in expected {
+        assert!(
+            paths.get(path).and_then(|p| p.get(method)).is_some(),
+            "{method} {path} is not described"
+        );
+    }
+    let schemas = document.body["components"]["schemas"].as_object().unwrap();
+    for schema in [
+        "JobRequest",
+        "JobDetails",
+        "RecurringJob",
+        "Stats",
+        "ErrorBody",
+    ] {
+        assert!(schemas.contains_key(schema), "no schema {schema}");
+    }
+}

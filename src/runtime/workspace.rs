@@ -28,7 +28,7 @@ use crate::storage::{
 };
 
 /// A job as it was stored by an enqueue.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Enqueued {
     /// Its id.
     pub id: JobId,

@@ -32,7 +32,7 @@ pub struct JobFilter {
 }
 
 /// A page of jobs and how many match in all.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct JobPage {
     /// The jobs, newest first.
     pub jobs: Vec<JobSummary>,
@@ -41,7 +41,7 @@ pub struct JobPage {
 }
 
 /// A server working the workspace, as it last announced itself.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ServerInfo {
     /// Its id.
     pub id: String,
@@ -65,7 +65,7 @@ pub enum Granularity {
 }
 
 /// Jobs that succeeded and failed in one hour or day.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct HistoryPoint {
     /// The start of the hour or day.
     pub at: DateTime<Utc>,

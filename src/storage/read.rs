@@ -10,7 +10,7 @@ use crate::job::JobId;
 use crate::state::{ContinueOn, JobState};
 
 /// A job as lists show it.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct JobSummary {
     /// Its id.
     pub id: JobId,
@@ -32,7 +32,7 @@ pub struct JobSummary {
 }
 
 /// A job's retry settings as stored with it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct StoredRetry {
     /// Retries after the first failed run.
     pub attempts: u32,
@@ -43,7 +43,7 @@ pub struct StoredRetry {
 }
 
 /// A state a job entered.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct HistoryEntry {
     /// The state.
     pub state: JobState,
@@ -52,11 +52,12 @@ pub struct HistoryEntry {
     /// Why.
     pub reason: Option<String>,
     /// Details, such as `{"error", "attempt"}` for a failed run.
+    #[schema(value_type = Option<Object>)]
     pub data: Option<serde_json::Value>,
 }
 
 /// What a continuation waits for.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Continuation {
     /// The parent job.
     pub job: JobId,
@@ -65,12 +66,13 @@ pub struct Continuation {
 }
 
 /// A job with everything known about it.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct JobDetails {
     /// What lists show.
     #[serde(flatten)]
     pub summary: JobSummary,
     /// Its arguments.
+    #[schema(value_type = Object)]
     pub args: serde_json::Value,
     /// Its retry settings.
     pub retry: StoredRetry,

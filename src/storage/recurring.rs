@@ -33,7 +33,7 @@ pub(crate) struct RecurringRow {
 }
 
 /// A recurring job as people see it.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct RecurringJob {
     /// Its id.
     pub id: String,
@@ -41,6 +41,7 @@ pub struct RecurringJob {
     #[serde(rename = "type")]
     pub job_type: String,
     /// Their arguments.
+    #[schema(value_type = Object)]
     pub args: serde_json::Value,
     /// The cron expression.
     pub cron: String,

@@ -15,7 +15,7 @@ use super::{Storage, StorageResult, counters};
 use crate::state::JobState;
 
 /// Jobs of one queue.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct QueueStats {
     /// The queue.
     pub name: String,
@@ -26,7 +26,7 @@ pub struct QueueStats {
 }
 
 /// A workspace at a glance.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Stats {
     /// Jobs waiting in their queues.
     pub enqueued: u64,

@@ -4,7 +4,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
-use serde_json::json;
+use serde::Serialize;
 
 use crate::Error;
 
@@ -73,14 +73,35 @@ impl std::fmt::Display for ApiError {
     }
 }
 
+/// The body of every error answer.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(super) struct ErrorBody {
+    error: ErrorDetail,
+}
+
+/// What went wrong.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(super) struct ErrorDetail {
+    /// A stable code: `bad_request`, `unknown_job_type`, `invalid_args`, `invalid_cron`,
+    /// `unknown_time_zone`, `unauthorized`, `forbidden`, `not_found`, `conflict`,
+    /// `payload_too_large` or `unavailable`.
+    code: String,
+    /// For a person.
+    message: String,
+}
+
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         self.status
     }
 
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status)
-            .json(json!({ "error": { "code": self.code, "message": self.message } }))
+        HttpResponse::build(self.status).json(ErrorBody {
+            error: ErrorDetail {
+                code: self.code.to_owned(),
+                message: self.message.clone(),
+            },
+        })
     }
 }
 

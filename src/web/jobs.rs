@@ -7,22 +7,29 @@ use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::json;
+use utoipa::{IntoParams, ToSchema};
 
 use super::access::Caller;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use super::open_workspace;
-use crate::{ContinueOn, JobFilter, JobId, JobState, NewJob, RetryPolicy, Stoker};
+use crate::{
+    ContinueOn, Enqueued, JobDetails, JobFilter, JobId, JobPage, JobState, NewJob, RetryPolicy,
+    Stoker,
+};
 
 /// The most jobs one batch may hold.
 pub const MAX_BATCH: usize = 1000;
 
 /// A job as `POST /jobs` takes it.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct JobRequest {
+    /// A registered job type.
     #[serde(rename = "type")]
     job_type: String,
+    /// The job's arguments (default `{}`).
     #[serde(default = "empty_object")]
+    #[schema(value_type = Object)]
     args: serde_json::Value,
     queue: Option<String>,
     delay_seconds: Option<f64>,
@@ -31,7 +38,8 @@ pub(super) struct JobRequest {
     retry: Option<RetryRequest>,
 }
 
-#[derive(Debug, Deserialize)]
+/// The parent a continuation waits for.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct AfterRequest {
     job: JobId,
@@ -39,7 +47,8 @@ struct AfterRequest {
     on: ContinueOn,
 }
 
-#[derive(Debug, Deserialize)]
+/// A retry policy for this job instead of its type's.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RetryRequest {
     attempts: u32,
@@ -92,13 +101,17 @@ impl JobRequest {
     }
 }
 
-#[derive(Debug, Deserialize)]
+/// Jobs stored together, all or none.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct BatchRequest {
     jobs: Vec<JobRequest>,
 }
 
-/// `POST /jobs`
+/// Enqueues a job.
+#[utoipa::path(post, path = "/api/workspaces/{ws}/jobs", params(("ws" = String, Path)),
+    request_body = JobRequest,
+    responses((status = 201, body = Enqueued), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub(super) async fn enqueue(
     stoker: web::Data<Stoker>,
     caller: Caller,
@@ -112,7 +125,11 @@ pub(super) async fn enqueue(
     Ok(HttpResponse::Created().json(created))
 }
 
-/// `POST /jobs/batch`
+/// Enqueues jobs together: all or none.
+#[utoipa::path(post, path = "/api/workspaces/{ws}/jobs/batch", params(("ws" = String, Path)),
+    request_body = BatchRequest,
+    responses((status = 201, body = Object, description = "`{\"jobs\": [{\"id\", \"state\"}, ...]}`, in order"),
+        (status = 400, body = ErrorBody)))]
 pub(super) async fn enqueue_batch(
     stoker: web::Data<Stoker>,
     caller: Caller,
@@ -135,8 +152,10 @@ pub(super) async fn enqueue_batch(
     Ok(HttpResponse::Created().json(json!({ "jobs": created })))
 }
 
-#[derive(Debug, Deserialize)]
+/// Which jobs to list.
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(super) struct ListQuery {
     state: Option<String>,
     queue: Option<String>,
@@ -169,7 +188,9 @@ impl ListQuery {
     }
 }
 
-/// `GET /jobs`
+/// Lists jobs, newest first.
+#[utoipa::path(get, path = "/api/workspaces/{ws}/jobs", params(("ws" = String, Path), ListQuery),
+    responses((status = 200, body = JobPage), (status = 400, body = ErrorBody)))]
 pub(super) async fn list(
     stoker: web::Data<Stoker>,
     caller: Caller,
@@ -187,7 +208,9 @@ fn job_id(text: &str) -> Result<JobId, ApiError> {
         .map_err(|_| ApiError::not_found(format!("job {text} not found")))
 }
 
-/// `GET /jobs/{id}`
+/// A job with its arguments, retry policy and history.
+#[utoipa::path(get, path = "/api/workspaces/{ws}/jobs/{id}", params(("ws" = String, Path), ("id" = String, Path)),
+    responses((status = 200, body = JobDetails), (status = 404, body = ErrorBody)))]
 pub(super) async fn details(
     stoker: web::Data<Stoker>,
     caller: Caller,
@@ -202,27 +225,59 @@ pub(super) async fn details(
 
 /// What a person can do to a job over HTTP.
 #[derive(Clone, Copy, Debug)]
-pub(super) enum JobAction {
+enum JobAction {
     Requeue,
     EnqueueNow,
     Delete,
 }
 
-/// `POST /jobs/{id}/requeue`, `/enqueue`, `/delete`
-pub(super) async fn act(
+/// Puts a job back in its queue.
+#[utoipa::path(post, path = "/api/workspaces/{ws}/jobs/{id}/requeue", params(("ws" = String, Path), ("id" = String, Path)),
+    responses((status = 200, body = Enqueued), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub(super) async fn requeue(
     stoker: web::Data<Stoker>,
     caller: Caller,
     path: web::Path<(String, String)>,
-    action: web::Data<JobAction>,
+) -> Result<HttpResponse, ApiError> {
+    act(stoker, caller, path, JobAction::Requeue).await
+}
+
+/// Enqueues a scheduled or awaiting job now.
+#[utoipa::path(post, path = "/api/workspaces/{ws}/jobs/{id}/enqueue", params(("ws" = String, Path), ("id" = String, Path)),
+    responses((status = 200, body = Enqueued), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub(super) async fn enqueue_now(
+    stoker: web::Data<Stoker>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    act(stoker, caller, path, JobAction::EnqueueNow).await
+}
+
+/// Deletes a job; a running job is asked to stop.
+#[utoipa::path(post, path = "/api/workspaces/{ws}/jobs/{id}/delete", params(("ws" = String, Path), ("id" = String, Path)),
+    responses((status = 200, body = Enqueued), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub(super) async fn delete(
+    stoker: web::Data<Stoker>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    act(stoker, caller, path, JobAction::Delete).await
+}
+
+async fn act(
+    stoker: web::Data<Stoker>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+    action: JobAction,
 ) -> Result<HttpResponse, ApiError> {
     let (ws, id) = path.into_inner();
     caller.may_write(&ws)?;
     let id = job_id(&id)?;
     let workspace = open_workspace(&stoker, &ws).await?;
-    let state = match action.get_ref() {
+    let state = match action {
         JobAction::Requeue => workspace.requeue(id).await.map(|()| JobState::Enqueued),
         JobAction::EnqueueNow => workspace.enqueue_now(id).await.map(|()| JobState::Enqueued),
         JobAction::Delete => workspace.delete(id).await.map(|()| JobState::Deleted),
     }?;
-    Ok(HttpResponse::Ok().json(json!({ "id": id, "state": state })))
+    Ok(HttpResponse::Ok().json(Enqueued { id, state }))
 }

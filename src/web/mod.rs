@@ -22,6 +22,7 @@ mod access;
 mod error;
 mod jobs;
 mod monitoring;
+mod openapi;
 mod recurring;
 mod workspaces;
 
@@ -31,10 +32,9 @@ use actix_web::{HttpRequest, web};
 pub use access::{Access, Authorize, Caller, Scope, Token};
 pub use error::ApiError;
 pub use jobs::MAX_BATCH;
+pub use openapi::document_json as openapi_json;
 
 use crate::{Stoker, Workspace};
-use jobs::JobAction;
-use recurring::RecurringAction;
 
 /// The largest body accepted (API.md: 1 MiB).
 pub const BODY_LIMIT: usize = 1024 * 1024;
@@ -54,6 +54,7 @@ pub fn api(stoker: Stoker, access: Access) -> impl FnOnce(&mut web::ServiceConfi
             .app_data(web::PathConfig::default().error_handler(path_error))
             .route("/healthz", web::get().to(monitoring::health))
             .route("/api/cron/next", web::get().to(monitoring::cron_next))
+            .route("/api/openapi.json", web::get().to(openapi::document))
             .route("/api/workspaces", web::get().to(workspaces::list))
             .route("/api/workspaces", web::post().to(workspaces::create))
             .service(web::scope("/api/workspaces/{ws}").configure(workspace_routes))
@@ -62,43 +63,24 @@ pub fn api(stoker: Stoker, access: Access) -> impl FnOnce(&mut web::ServiceConfi
 }
 
 fn workspace_routes(config: &mut web::ServiceConfig) {
-    let job_action = |action| {
-        web::resource("")
-            .app_data(web::Data::new(action))
-            .route(web::post().to(jobs::act))
-    };
-    let recurring_action = |action| {
-        web::resource("")
-            .app_data(web::Data::new(action))
-            .route(web::post().to(recurring::act))
-    };
     config
         .route("/jobs", web::post().to(jobs::enqueue))
         .route("/jobs", web::get().to(jobs::list))
         .route("/jobs/batch", web::post().to(jobs::enqueue_batch))
         .route("/jobs/{id}", web::get().to(jobs::details))
-        .service(web::scope("/jobs/{id}/requeue").service(job_action(JobAction::Requeue)))
-        .service(web::scope("/jobs/{id}/enqueue").service(job_action(JobAction::EnqueueNow)))
-        .service(web::scope("/jobs/{id}/delete").service(job_action(JobAction::Delete)))
+        .route("/jobs/{id}/requeue", web::post().to(jobs::requeue))
+        .route("/jobs/{id}/enqueue", web::post().to(jobs::enqueue_now))
+        .route("/jobs/{id}/delete", web::post().to(jobs::delete))
         .route("/recurring", web::get().to(recurring::list))
-        .service(
-            web::resource("/recurring/{rid}")
-                .app_data(web::Data::new(RecurringAction::Remove))
-                .route(web::put().to(recurring::put))
-                .route(web::get().to(recurring::get))
-                .route(web::delete().to(recurring::act)),
+        .route("/recurring/{rid}", web::put().to(recurring::put))
+        .route("/recurring/{rid}", web::get().to(recurring::get))
+        .route("/recurring/{rid}", web::delete().to(recurring::remove))
+        .route(
+            "/recurring/{rid}/trigger",
+            web::post().to(recurring::trigger),
         )
-        .service(
-            web::scope("/recurring/{rid}/trigger")
-                .service(recurring_action(RecurringAction::Trigger)),
-        )
-        .service(
-            web::scope("/recurring/{rid}/pause").service(recurring_action(RecurringAction::Pause)),
-        )
-        .service(
-            web::scope("/recurring/{rid}/resume")
-                .service(recurring_action(RecurringAction::Resume)),
-        )
+        .route("/recurring/{rid}/pause", web::post().to(recurring::pause))
+        .route("/recurring/{rid}/resume", web::post().to(recurring::resume))
         .route("/stats", web::get().to(monitoring::stats))
         .route("/history", web::get().to(monitoring::history))
         .route("/servers", web::get().to(monitoring::servers));

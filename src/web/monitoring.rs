@@ -4,19 +4,23 @@ use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::json;
+use utoipa::IntoParams;
 
 use super::access::Caller;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use super::open_workspace;
 use crate::schedule::{PreviewError, preview};
-use crate::{Error, Granularity, Stoker};
+use crate::{Error, Granularity, Stats, Stoker};
 
-/// `GET /healthz`
+/// Says the server is up.
+#[utoipa::path(get, path = "/healthz", responses((status = 200, body = Object, description = "`{\"status\": \"ok\"}`")))]
 pub(super) async fn health() -> HttpResponse {
     HttpResponse::Ok().json(json!({ "status": "ok" }))
 }
 
-/// `GET /stats`
+/// Jobs per state and queue, totals, recurring jobs and servers.
+#[utoipa::path(get, path = "/api/workspaces/{ws}/stats", params(("ws" = String, Path)),
+    responses((status = 200, body = Stats), (status = 404, body = ErrorBody)))]
 pub(super) async fn stats(
     stoker: web::Data<Stoker>,
     caller: Caller,
@@ -27,13 +31,17 @@ pub(super) async fn stats(
     Ok(HttpResponse::Ok().json(workspace.stats().await?))
 }
 
-#[derive(Debug, Deserialize)]
+/// `hour` (the last 24 hours) or `day` (the last 30 days).
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(super) struct HistoryQuery {
     granularity: Option<String>,
 }
 
-/// `GET /history`
+/// Succeeded and failed jobs per hour or day.
+#[utoipa::path(get, path = "/api/workspaces/{ws}/history", params(("ws" = String, Path), HistoryQuery),
+    responses((status = 200, body = Object, description = "`{\"points\": [HistoryPoint, ...]}`"), (status = 400, body = ErrorBody)))]
 pub(super) async fn history(
     stoker: web::Data<Stoker>,
     caller: Caller,
@@ -55,7 +63,9 @@ pub(super) async fn history(
     Ok(HttpResponse::Ok().json(json!({ "points": points })))
 }
 
-/// `GET /servers`
+/// The servers working the workspace.
+#[utoipa::path(get, path = "/api/workspaces/{ws}/servers", params(("ws" = String, Path)),
+    responses((status = 200, body = Object, description = "`{\"servers\": [ServerInfo, ...]}`")))]
 pub(super) async fn servers(
     stoker: web::Data<Stoker>,
     caller: Caller,
@@ -66,8 +76,10 @@ pub(super) async fn servers(
     Ok(HttpResponse::Ok().json(json!({ "servers": workspace.servers().await? })))
 }
 
-#[derive(Debug, Deserialize)]
+/// A cron expression to preview.
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(super) struct CronQuery {
     expression: String,
     time_zone: Option<String>,
@@ -75,7 +87,9 @@ pub(super) struct CronQuery {
     count: Option<usize>,
 }
 
-/// `GET /api/cron/next`
+/// The next occurrences of a cron expression in a zone, as UTC times.
+#[utoipa::path(get, path = "/api/cron/next", params(CronQuery),
+    responses((status = 200, body = Object, description = "`{\"occurrences\": [time, ...]}`"), (status = 400, body = ErrorBody)))]
 pub(super) async fn cron_next(
     _: Caller,
     query: web::Query<CronQuery>,

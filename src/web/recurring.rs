@@ -4,19 +4,23 @@
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use serde_json::json;
+use utoipa::ToSchema;
 
 use super::access::Caller;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use super::open_workspace;
-use crate::{Misfire, NewJob, RecurringOptions, Stoker};
+use crate::{Misfire, NewJob, RecurringJob, RecurringOptions, Stoker};
 
 /// A recurring job as `PUT /recurring/{rid}` takes it.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RecurringRequest {
+    /// A registered job type.
     #[serde(rename = "type")]
     job_type: String,
+    /// The arguments of the jobs it creates (default `{}`).
     #[serde(default = "empty_object")]
+    #[schema(value_type = Object)]
     args: serde_json::Value,
     cron: String,
     time_zone: Option<String>,
@@ -29,7 +33,10 @@ fn empty_object() -> serde_json::Value {
     json!({})
 }
 
-/// `PUT /recurring/{rid}`
+/// Creates or updates a recurring job.
+#[utoipa::path(put, path = "/api/workspaces/{ws}/recurring/{rid}", params(("ws" = String, Path), ("rid" = String, Path)),
+    request_body = RecurringRequest,
+    responses((status = 200, body = RecurringJob), (status = 400, body = ErrorBody)))]
 pub(super) async fn put(
     stoker: web::Data<Stoker>,
     caller: Caller,
@@ -57,7 +64,9 @@ pub(super) async fn put(
     Ok(HttpResponse::Ok().json(recurring))
 }
 
-/// `GET /recurring`
+/// Lists the recurring jobs.
+#[utoipa::path(get, path = "/api/workspaces/{ws}/recurring", params(("ws" = String, Path)),
+    responses((status = 200, body = Object, description = "`{\"recurring\": [RecurringJob, ...]}`")))]
 pub(super) async fn list(
     stoker: web::Data<Stoker>,
     caller: Caller,
@@ -69,7 +78,9 @@ pub(super) async fn list(
     Ok(HttpResponse::Ok().json(json!({ "recurring": recurring })))
 }
 
-/// `GET /recurring/{rid}`
+/// A recurring job.
+#[utoipa::path(get, path = "/api/workspaces/{ws}/recurring/{rid}", params(("ws" = String, Path), ("rid" = String, Path)),
+    responses((status = 200, body = RecurringJob), (status = 404, body = ErrorBody)))]
 pub(super) async fn get(
     stoker: web::Data<Stoker>,
     caller: Caller,
@@ -83,24 +94,67 @@ pub(super) async fn get(
 
 /// What a person can do to a recurring job over HTTP.
 #[derive(Clone, Copy, Debug)]
-pub(super) enum RecurringAction {
+enum RecurringAction {
     Trigger,
     Pause,
     Resume,
     Remove,
 }
 
-/// `POST /recurring/{rid}/trigger`, `/pause`, `/resume`; `DELETE /recurring/{rid}`
-pub(super) async fn act(
+/// Creates the recurring job's job now.
+#[utoipa::path(post, path = "/api/workspaces/{ws}/recurring/{rid}/trigger", params(("ws" = String, Path), ("rid" = String, Path)),
+    responses((status = 202, body = Object, description = "`{\"id\": \"<new job id>\"}`"), (status = 404, body = ErrorBody)))]
+pub(super) async fn trigger(
     stoker: web::Data<Stoker>,
     caller: Caller,
     path: web::Path<(String, String)>,
-    action: web::Data<RecurringAction>,
+) -> Result<HttpResponse, ApiError> {
+    act(stoker, caller, path, RecurringAction::Trigger).await
+}
+
+/// Pauses a recurring job.
+#[utoipa::path(post, path = "/api/workspaces/{ws}/recurring/{rid}/pause", params(("ws" = String, Path), ("rid" = String, Path)),
+    responses((status = 200, body = RecurringJob), (status = 404, body = ErrorBody)))]
+pub(super) async fn pause(
+    stoker: web::Data<Stoker>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    act(stoker, caller, path, RecurringAction::Pause).await
+}
+
+/// Resumes a recurring job from its next occurrence.
+#[utoipa::path(post, path = "/api/workspaces/{ws}/recurring/{rid}/resume", params(("ws" = String, Path), ("rid" = String, Path)),
+    responses((status = 200, body = RecurringJob), (status = 404, body = ErrorBody)))]
+pub(super) async fn resume(
+    stoker: web::Data<Stoker>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    act(stoker, caller, path, RecurringAction::Resume).await
+}
+
+/// Removes a recurring job.
+#[utoipa::path(delete, path = "/api/workspaces/{ws}/recurring/{rid}", params(("ws" = String, Path), ("rid" = String, Path)),
+    responses((status = 204), (status = 404, body = ErrorBody)))]
+pub(super) async fn remove(
+    stoker: web::Data<Stoker>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    act(stoker, caller, path, RecurringAction::Remove).await
+}
+
+async fn act(
+    stoker: web::Data<Stoker>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+    action: RecurringAction,
 ) -> Result<HttpResponse, ApiError> {
     let (ws, rid) = path.into_inner();
     caller.may_write(&ws)?;
     let workspace = open_workspace(&stoker, &ws).await?;
-    Ok(match action.get_ref() {
+    Ok(match action {
         RecurringAction::Trigger => {
             let id = workspace.trigger(&rid).await?;
             HttpResponse::Accepted().json(json!({ "id": id }))

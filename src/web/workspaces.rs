@@ -3,12 +3,15 @@
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use serde_json::json;
+use utoipa::ToSchema;
 
 use super::access::Caller;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use crate::Stoker;
 
-/// `GET /api/workspaces`
+/// The workspaces the caller may see.
+#[utoipa::path(get, path = "/api/workspaces",
+    responses((status = 200, body = Object, description = "`{\"workspaces\": [{\"name\"}, ...]}`")))]
 pub(super) async fn list(stoker: web::Data<Stoker>, caller: Caller) -> HttpResponse {
     let names: Vec<_> = stoker
         .workspace_names()
@@ -19,13 +22,17 @@ pub(super) async fn list(stoker: web::Data<Stoker>, caller: Caller) -> HttpRespo
     HttpResponse::Ok().json(json!({ "workspaces": names }))
 }
 
-#[derive(Debug, Deserialize)]
+/// A workspace to create.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct CreateRequest {
+    /// `^[a-z0-9][a-z0-9_-]{0,62}$`
     name: String,
 }
 
-/// `POST /api/workspaces`
+/// Creates a workspace and starts it.
+#[utoipa::path(post, path = "/api/workspaces", request_body = CreateRequest,
+    responses((status = 201, body = Object, description = "`{\"name\"}`"), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub(super) async fn create(
     stoker: web::Data<Stoker>,
     caller: Caller,
