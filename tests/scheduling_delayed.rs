@@ -10,14 +10,20 @@ use chrono::Utc;
 use common::{Log, PATIENCE, Runs, Starts, builder, wait_for, wait_for_state};
 use stoker::{Cron, JobState, ManualClock, NewJob, RecurringOptions};
 
-#[actix_rt::test]
-async fn a_delayed_job_starts_within_100_ms_of_its_due_time_on_an_idle_runtime() {
-    let dir = tempfile::tempdir().unwrap();
+/// A runtime whose `Log` jobs record when they start.
+fn logging_runtime(dir: &std::path::Path) -> (stoker::Stoker, Starts) {
     let starts = Starts::default();
-    let stoker = builder(dir.path(), &Runs::default())
+    let stoker = builder(dir, &Runs::default())
         .data(starts.clone())
         .build()
         .unwrap();
+    (stoker, starts)
+}
+
+#[actix_rt::test]
+async fn a_delayed_job_starts_within_100_ms_of_its_due_time_on_an_idle_runtime() {
+    let dir = tempfile::tempdir().unwrap();
+    let (stoker, starts) = logging_runtime(dir.path());
     let workspace = stoker.workspace("punctual").await.unwrap();
 
     let due = Utc::now() + chrono::Duration::milliseconds(700);
@@ -50,11 +56,7 @@ async fn a_delayed_job_starts_within_100_ms_of_its_due_time_on_an_idle_runtime()
 #[actix_rt::test]
 async fn a_thousand_jobs_due_at_the_same_instant_all_run() {
     let dir = tempfile::tempdir().unwrap();
-    let starts = Starts::default();
-    let stoker = builder(dir.path(), &Runs::default())
-        .data(starts.clone())
-        .build()
-        .unwrap();
+    let (stoker, starts) = logging_runtime(dir.path());
     let workspace = stoker.workspace("crowd").await.unwrap();
 
     let due = Utc::now() + chrono::Duration::milliseconds(500);
@@ -72,11 +74,7 @@ async fn a_thousand_jobs_due_at_the_same_instant_all_run() {
 #[actix_rt::test]
 async fn a_scheduled_job_can_be_enqueued_now() {
     let dir = tempfile::tempdir().unwrap();
-    let starts = Starts::default();
-    let stoker = builder(dir.path(), &Runs::default())
-        .data(starts.clone())
-        .build()
-        .unwrap();
+    let (stoker, _) = logging_runtime(dir.path());
     let workspace = stoker.workspace("eager").await.unwrap();
 
     let id = workspace
