@@ -124,3 +124,23 @@ async fn without_tokens_only_loopback_clients_are_served() {
     assert_eq!(test::call_service(&app, local).await.status(), 200);
     stoker.shutdown().await;
 }
+
+#[actix_rt::test]
+async fn requests_during_shutdown_are_answered_unavailable() {
+    let dir = tempfile::tempdir().unwrap();
+    let stoker = builder(dir.path(), &Runs::default()).build().unwrap();
+    stoker.workspace("default").await.unwrap();
+    let app =
+        test::init_service(App::new().configure(api(stoker.clone(), Access::loopback()))).await;
+    stoker.shutdown().await;
+
+    let late = test::TestRequest::post()
+        .uri("/api/workspaces/default/jobs")
+        .peer_addr("127.0.0.1:40000".parse().unwrap())
+        .set_json(json!({"type": "record", "args": {"key": "late"}}))
+        .to_request();
+    let answer = test::call_service(&app, late).await;
+    assert_eq!(answer.status(), 503);
+    let body: serde_json::Value = test::read_body_json(answer).await;
+    assert_eq!(body["error"]["code"], "unavailable");
+}

@@ -58,4 +58,10 @@ async fn a_workspace_removed_while_running_keeps_its_jobs_and_the_others_keep_wo
     .await;
     stoker.shutdown().await;
     assert!(stoker.workspace_names().is_empty());
+    let after = stoker.workspace("late").await;
+    assert!(matches!(after, Err(Error::ShuttingDown)), "{after:?}");
+    assert!(
+        !dir.path().join("late.db").exists(),
+        "nothing was created after shutdown"
+    );
 }

@@ -159,6 +159,7 @@ impl StokerBuilder {
                 settings: Arc::new(settings),
                 workspaces: DashMap::new(),
                 opening: tokio::sync::Mutex::new(()),
+                closed: std::sync::atomic::AtomicBool::new(false),
                 arbiters: std::sync::Mutex::new(
                     worker_arbiters.into_iter().chain([control]).collect(),
                 ),

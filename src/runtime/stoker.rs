@@ -26,6 +26,8 @@ pub(super) struct Inner {
     /// Serializes opening, so a workspace is opened once.
     pub(super) opening: tokio::sync::Mutex<()>,
     pub(super) arbiters: std::sync::Mutex<Vec<Arbiter>>,
+    /// Set by `shutdown`: no workspace opens any more.
+    pub(super) closed: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for Stoker {
@@ -88,6 +90,9 @@ impl Stoker {
     }
 
     async fn open(&self, name: WorkspaceName) -> Result<Workspace> {
+        if self.inner.closed.load(std::sync::atomic::Ordering::Acquire) {
+            return Err(Error::ShuttingDown);
+        }
         let settings = self.inner.settings.clone();
         let storage = Storage::open(&settings.storage, &name).await?;
         // This process holds the workspace's lock: whatever is still running belonged to a
@@ -149,6 +154,9 @@ impl Stoker {
     /// then stops the runtime's threads.
     pub async fn shutdown(&self) {
         let _opening = self.inner.opening.lock().await;
+        self.inner
+            .closed
+            .store(true, std::sync::atomic::Ordering::Release);
         let workspaces: Vec<Workspace> = self
             .inner
             .workspaces
