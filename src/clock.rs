@@ -8,6 +8,11 @@ use std::sync::Mutex;
 use chrono::{DateTime, Duration, Utc};
 use tokio::sync::watch;
 
+/// The instant `millis` milliseconds after the Unix epoch, as stored (the epoch if out of range).
+pub(crate) fn from_millis(millis: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(millis).unwrap_or_default()
+}
+
 /// A source of the current time.
 pub trait Clock: Send + Sync + 'static {
     /// Now.

@@ -8,6 +8,7 @@ use serde_json::json;
 
 use super::prepare::prepare;
 use super::settings::Settings;
+use crate::clock::from_millis as at;
 use crate::error::{Error, Result};
 use crate::job::NewJob;
 use crate::name::check_recurring_id;
@@ -179,6 +180,16 @@ fn job_of(
     Ok(new)
 }
 
-fn at(millis: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp_millis(millis).unwrap_or_default()
+/// The first occurrence after `now`, as stored.
+fn next_after(schedule: &CronSchedule, zone: chrono_tz::Tz, now: i64) -> Option<i64> {
+    schedule
+        .next_after(at(now), zone)
+        .map(|next| next.timestamp_millis())
+}
+
+/// The next occurrence after `now` of a stored expression, for a resumed job (none if the
+/// expression or zone no longer parses).
+pub(super) fn next_occurrence(cron: &str, time_zone_name: &str, now: i64) -> Option<i64> {
+    let schedule = CronSchedule::parse(cron).ok()?;
+    next_after(&schedule, time_zone(time_zone_name).ok()?, now)
 }

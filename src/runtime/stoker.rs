@@ -66,9 +66,7 @@ impl Stoker {
     pub async fn create_workspace(&self, name: &str) -> Result<Workspace> {
         let checked = WorkspaceName::new(name)?;
         let _opening = self.inner.opening.lock().await;
-        if self.inner.workspaces.contains_key(&checked)
-            || self.inner.settings.storage.exists(&checked)
-        {
+        if self.exists(&checked) {
             return Err(Error::WorkspaceExists(checked.to_string()));
         }
         let workspace = self.open(checked.clone()).await?;
@@ -80,13 +78,16 @@ impl Stoker {
     /// [`Stoker::workspace`], it never creates one.
     pub async fn existing_workspace(&self, name: &str) -> Result<Workspace> {
         let checked = WorkspaceName::new(name)?;
-        if self.inner.workspaces.contains_key(&checked)
-            || self.inner.settings.storage.exists(&checked)
-        {
+        if self.exists(&checked) {
             self.workspace(name).await
         } else {
             Err(Error::WorkspaceNotFound(name.to_owned()))
         }
+    }
+
+    /// Whether workspace `name` is open here or has storage from before.
+    fn exists(&self, name: &WorkspaceName) -> bool {
+        self.inner.workspaces.contains_key(name) || self.inner.settings.storage.exists(name)
     }
 
     async fn open(&self, name: WorkspaceName) -> Result<Workspace> {

@@ -223,14 +223,7 @@ impl Workspace {
         let now = self.inner.settings.now_ms();
         let next = match paused {
             true => None,
-            false => crate::schedule::CronSchedule::parse(&current.cron)
-                .ok()
-                .zip(crate::schedule::time_zone(&current.time_zone).ok())
-                .and_then(|(schedule, zone)| {
-                    let now = DateTime::from_timestamp_millis(now).unwrap_or_default();
-                    schedule.next_after(now, zone)
-                })
-                .map(|next| next.timestamp_millis()),
+            false => recurring::next_occurrence(&current.cron, &current.time_zone, now),
         };
         if !self.inner.storage.set_paused(id, paused, next, now).await? {
             return Err(Error::RecurringNotFound(id.to_owned()));

@@ -6,6 +6,7 @@ use entities::counter;
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
 use sea_orm::{ConnectionTrait, DbErr};
 
+use crate::clock::from_millis;
 use crate::state::JobState;
 
 const HOUR_MS: i64 = 3_600_000;
@@ -36,7 +37,7 @@ pub(super) async fn add(
     if count == 0 {
         return Ok(());
     }
-    let at = DateTime::from_timestamp_millis(now).unwrap_or_default();
+    let at = from_millis(now);
     let rows = [
         (total_key(state), None),
         (hour_key(state, at), Some(now + DAY_MS + HOUR_MS)),

@@ -10,8 +10,9 @@ use sea_orm::{
 use serde::Serialize;
 
 use super::counters::{day_key, hour_key};
-use super::read::{JobSummary, time};
+use super::read::JobSummary;
 use super::{Storage, StorageResult};
+use crate::clock::from_millis as time;
 use crate::state::JobState;
 
 /// Which jobs to list.

@@ -6,6 +6,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde::Serialize;
 
 use super::{Storage, StorageError, StorageResult};
+use crate::clock::from_millis as time;
 use crate::job::JobId;
 use crate::state::{ContinueOn, JobState};
 
@@ -82,10 +83,6 @@ pub struct JobDetails {
     pub after: Option<Continuation>,
     /// Its states, newest first.
     pub history: Vec<HistoryEntry>,
-}
-
-pub(crate) fn time(millis: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp_millis(millis).unwrap_or_default()
 }
 
 fn parse_state(text: &str) -> StorageResult<JobState> {

@@ -14,8 +14,8 @@ use sea_orm::{
 use serde::Serialize;
 
 use super::enqueue::{self, NewJobRow};
-use super::read::time;
 use super::{Storage, StorageError, StorageResult};
+use crate::clock::from_millis as time;
 use crate::job::JobId;
 use crate::schedule::Misfire;
 use crate::state::JobState;

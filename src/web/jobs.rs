@@ -11,7 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::access::Caller;
 use super::error::{ApiError, ErrorBody};
-use super::open_workspace;
+use super::{empty_object, open_workspace};
 use crate::{
     ContinueOn, Enqueued, JobDetails, JobFilter, JobId, JobPage, JobState, NewJob, RetryPolicy,
     Stoker,
@@ -54,10 +54,6 @@ struct RetryRequest {
     attempts: u32,
     #[serde(default)]
     delays_seconds: Vec<u64>,
-}
-
-fn empty_object() -> serde_json::Value {
-    json!({})
 }
 
 impl JobRequest {

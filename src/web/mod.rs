@@ -91,6 +91,11 @@ async fn open_workspace(stoker: &Stoker, name: &str) -> Result<Workspace, ApiErr
     Ok(stoker.existing_workspace(name).await?)
 }
 
+/// Arguments left out of a request: `{}`.
+fn empty_object() -> serde_json::Value {
+    serde_json::json!({})
+}
+
 async fn not_found(request: HttpRequest) -> actix_web::HttpResponse {
     let message = format!("no such resource: {} {}", request.method(), request.path());
     actix_web::ResponseError::error_response(&ApiError::not_found(message))

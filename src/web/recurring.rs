@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 
 use super::access::Caller;
 use super::error::{ApiError, ErrorBody};
-use super::open_workspace;
+use super::{empty_object, open_workspace};
 use crate::{Misfire, NewJob, RecurringJob, RecurringOptions, Stoker};
 
 /// A recurring job as `PUT /recurring/{rid}` takes it.
@@ -27,10 +27,6 @@ pub(super) struct RecurringRequest {
     queue: Option<String>,
     #[serde(default)]
     misfire: Misfire,
-}
-
-fn empty_object() -> serde_json::Value {
-    json!({})
 }
 
 /// Creates or updates a recurring job.
