@@ -161,3 +161,40 @@ async fn a_continuation_of_a_parent_already_final_is_decided_at_once() {
     ));
     stoker.shutdown().await;
 }
+
+#[actix_rt::test]
+async fn a_continuation_waiting_over_a_year_expires() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = std::sync::Arc::new(stoker::ManualClock::new(
+        "2026-11-22T10:00:00Z".parse().unwrap(),
+    ));
+    let stoker = builder(dir.path(), &Runs::default())
+        .clock(clock.clone())
+        .heartbeat(std::time::Duration::from_millis(50))
+        .build()
+        .unwrap();
+    let workspace = stoker.workspace("patient").await.unwrap();
+    // Nobody works the parent's queue: it never finishes.
+    let parent = workspace
+        .enqueue_job(child("p").queue("parked"))
+        .await
+        .unwrap()
+        .id;
+    let waiting = continuation(&workspace, parent, "c", ContinueOn::Succeeded).await;
+
+    clock.advance(chrono::Duration::days(364));
+    assert_eq!(
+        workspace.job(waiting).await.unwrap().summary.state,
+        JobState::Awaiting
+    );
+    clock.advance(chrono::Duration::days(2));
+    common::wait_for("the continuation to expire", common::PATIENCE, || async {
+        matches!(workspace.job(waiting).await, Err(Error::JobNotFound(_))).then_some(())
+    })
+    .await;
+    assert!(
+        workspace.job(parent).await.is_ok(),
+        "the parent does not expire"
+    );
+    stoker.shutdown().await;
+}
