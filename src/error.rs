@@ -72,6 +72,8 @@ impl From<StorageError> for Error {
     fn from(error: StorageError) -> Self {
         match error {
             StorageError::MissingParent(id) => Error::JobNotFound(JobId(id)),
+            StorageError::Name(invalid) => Error::InvalidName(invalid),
+            StorageError::Config(reason) => Error::InvalidConfig(reason),
             error => Error::Storage(error),
         }
     }

@@ -45,6 +45,22 @@ impl WorkspaceName {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The workspace's PostgreSQL schema: its name, unless PostgreSQL reserves it (`public`,
+    /// `information_schema`, `pg_*`).
+    pub(crate) fn schema(&self) -> Result<&str, InvalidName> {
+        let reserved =
+            ["public", "information_schema"].contains(&self.as_str()) || self.0.starts_with("pg_");
+        if reserved {
+            Err(InvalidName {
+                kind: "workspace",
+                name: self.0.clone(),
+                rule: "`public`, `information_schema` and `pg_*` are PostgreSQL's own schemas",
+            })
+        } else {
+            Ok(&self.0)
+        }
+    }
 }
 
 impl fmt::Display for WorkspaceName {
@@ -68,12 +84,21 @@ pub(crate) fn check_queue(name: &str) -> Result<(), InvalidName> {
 
 /// Checks a recurring job id: `^[A-Za-z0-9_.:-]{1,100}$`.
 pub(crate) fn check_recurring_id(id: &str) -> Result<(), InvalidName> {
+    check_id("recurring job", id)
+}
+
+/// Checks the name of a distributed lock, by the rule of recurring job ids.
+pub(crate) fn check_lock_name(name: &str) -> Result<(), InvalidName> {
+    check_id("lock", name)
+}
+
+fn check_id(kind: &'static str, id: &str) -> Result<(), InvalidName> {
     let allowed = |c: char| c.is_ascii_alphanumeric() || "_.:-".contains(c);
     if (1..=100).contains(&id.len()) && id.chars().all(allowed) {
         Ok(())
     } else {
         Err(InvalidName {
-            kind: "recurring job",
+            kind,
             name: id.to_owned(),
             rule: "use 1 to 100 of A-Z, a-z, 0-9, '_', '.', ':' and '-'",
         })
@@ -102,6 +127,16 @@ mod tests {
         for good in ["a", "acme", "0", "tenant-42_eu", &"a".repeat(63)] {
             assert_eq!(WorkspaceName::new(good).unwrap().as_str(), good);
         }
+    }
+
+    #[test]
+    fn postgresql_schema_names_are_kept_for_postgresql() {
+        for reserved in ["public", "information_schema", "pg_catalog", "pg_x"] {
+            let name = WorkspaceName::new(reserved).unwrap();
+            assert!(name.schema().is_err(), "{reserved} was accepted");
+        }
+        let name = WorkspaceName::new("tenant-42_eu").unwrap();
+        assert_eq!(name.schema().unwrap(), "tenant-42_eu");
     }
 
     #[test]

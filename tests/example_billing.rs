@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use billing::{Ledger, MonthlyRent, WeeklyUtilities, schedule_billing};
 use common::{PATIENCE, wait_for};
-use stoker::{JobState, ManualClock, Stoker, StorageConfig};
+use stoker::{JobState, ManualClock, Stoker};
 
 fn at(text: &str) -> chrono::DateTime<chrono::Utc> {
     text.parse().unwrap()
@@ -27,7 +27,7 @@ async fn rent_and_utilities_are_billed_on_schedule_once_per_period() {
         .register::<MonthlyRent>()
         .register::<WeeklyUtilities>()
         .shared_data(ledger.clone())
-        .storage(StorageConfig::sqlite(dir.path()))
+        .storage(common::backend::storage(dir.path()))
         .clock(clock.clone())
         .build()
         .unwrap();

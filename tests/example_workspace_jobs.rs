@@ -9,13 +9,13 @@ mod workspace_jobs;
 
 use actix_web::{App, test};
 use common::{PATIENCE, wait_for};
-use stoker::{JobId, JobState, StorageConfig};
+use stoker::{JobId, JobState};
 
 #[actix_rt::test]
 async fn the_routes_enqueue_into_the_callers_workspace_and_the_jobs_run() {
     let dir = tempfile::tempdir().unwrap();
     let stoker = workspace_jobs::stoker()
-        .storage(StorageConfig::sqlite(dir.path()))
+        .storage(common::backend::storage(dir.path()))
         .build()
         .unwrap();
     let service_stoker = stoker.clone();

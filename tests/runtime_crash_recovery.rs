@@ -1,17 +1,22 @@
 //! A process killed with SIGKILL in the middle of a job loses nothing: the next process to
 //! open the workspace finds the job still `processing`, counts the lost run as an attempt,
-//! and runs it again.
+//! and runs it again — at once on SQLite (whose lock says the old process is gone), when the
+//! job's lease runs out on PostgreSQL (where other servers could still be working it).
 
 mod common;
 
 use std::path::Path;
 use std::process::Command;
+use std::time::Duration;
 
-use common::{PATIENCE, Runs, wait_for, wait_for_state};
+use common::{PATIENCE, Runs, backend, wait_for, wait_for_state};
 use serde::{Deserialize, Serialize};
 use stoker::{Job, JobContext, JobError, JobId, JobState, Stoker, StorageConfig};
 
 const CHILD_DIR: &str = "STOKER_TEST_CRASH_CHILD_DIR";
+const CHILD_STORAGE: &str = "STOKER_TEST_CRASH_CHILD_STORAGE";
+/// Short, so that PostgreSQL recovers the job soon after the kill.
+const HEARTBEAT: Duration = Duration::from_millis(250);
 const RUNNING_MARKER: &str = "running";
 
 /// The job as the doomed process knows it: it says it started, then never ends.
@@ -51,10 +56,13 @@ impl Job for Finish {
 #[ignore = "run by a_job_whose_process_was_killed_mid_run_runs_again_on_restart as its child"]
 fn doomed_child_process() {
     let dir = std::env::var(CHILD_DIR).expect("run by the crash test");
+    let storage = std::env::var(CHILD_STORAGE).expect("run by the crash test");
     actix_rt::System::new().block_on(async move {
         let stoker = Stoker::builder()
             .register::<Hang>()
-            .storage(StorageConfig::sqlite(&dir))
+            .storage(StorageConfig::from_url(&storage).unwrap())
+            .heartbeat(HEARTBEAT)
+            .lease(HEARTBEAT * 2)
             .build()
             .unwrap();
         let workspace = stoker.workspace("crash").await.unwrap();
@@ -67,6 +75,11 @@ fn doomed_child_process() {
 #[actix_rt::test]
 async fn a_job_whose_process_was_killed_mid_run_runs_again_on_restart() {
     let dir = tempfile::tempdir().unwrap();
+    let storage = backend::storage(dir.path());
+    let storage_url = match &storage {
+        StorageConfig::Sqlite { dir } => format!("sqlite://{}", dir.display()),
+        StorageConfig::Postgres { url } => url.clone(),
+    };
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args([
             "doomed_child_process",
@@ -75,6 +88,7 @@ async fn a_job_whose_process_was_killed_mid_run_runs_again_on_restart() {
             "--nocapture",
         ])
         .env(CHILD_DIR, dir.path())
+        .env(CHILD_STORAGE, storage_url)
         .spawn()
         .unwrap();
     let marker = dir.path().join(RUNNING_MARKER);
@@ -89,7 +103,8 @@ async fn a_job_whose_process_was_killed_mid_run_runs_again_on_restart() {
     let stoker = Stoker::builder()
         .register::<Finish>()
         .data(runs.clone())
-        .storage(StorageConfig::sqlite(dir.path()))
+        .storage(storage)
+        .heartbeat(HEARTBEAT)
         .build()
         .unwrap();
     let workspace = stoker.workspace("crash").await.unwrap();

@@ -3,16 +3,17 @@
 
 mod common;
 
-use common::{PATIENCE, Record, Runs, builder, wait_for};
+use common::{PATIENCE, Record, Runs, backend, builder_on, wait_for};
 use entities::job;
-use sea_orm::{Database, EntityTrait, PaginatorTrait};
+use sea_orm::{EntityTrait, PaginatorTrait};
 use stoker::{JobState, NewJob};
 
 #[actix_rt::test]
 async fn a_thousand_jobs_across_three_workspaces_each_run_once_in_their_own_workspace() {
     let dir = tempfile::tempdir().unwrap();
     let runs = Runs::default();
-    let stoker = builder(dir.path(), &runs).build().unwrap();
+    let storage = backend::storage(dir.path());
+    let stoker = builder_on(storage.clone(), &runs).build().unwrap();
     let names = ["acme", "globex", "initech"];
     let mut expected = Vec::new();
     for (index, name) in names.iter().enumerate() {
@@ -54,11 +55,7 @@ async fn a_thousand_jobs_across_three_workspaces_each_run_once_in_their_own_work
     stoker.shutdown().await;
 
     for name in names {
-        let url = format!(
-            "sqlite://{}?mode=ro",
-            dir.path().join(format!("{name}.db")).display()
-        );
-        let db = Database::connect(url).await.unwrap();
+        let db = backend::connect(&storage, name).await;
         let rows = job::Entity::find().all(&db).await.unwrap();
         assert!(rows.len() >= 333, "{name} holds {} jobs", rows.len());
         for row in &rows {

@@ -7,8 +7,10 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
-use common::{Log, PATIENCE, Runs, Starts, builder, wait_for};
-use stoker::{Error, JobId, ManualClock, Misfire, NewJob, RecurringOptions, Stoker, Workspace};
+use common::{Log, PATIENCE, Runs, Starts, backend, builder, builder_on, wait_for};
+use stoker::{
+    Error, JobId, ManualClock, Misfire, NewJob, RecurringOptions, Stoker, StorageConfig, Workspace,
+};
 
 fn at(text: &str) -> DateTime<Utc> {
     text.parse().unwrap()
@@ -132,8 +134,15 @@ async fn ignorable_skips_missed_occurrences() {
 }
 
 async fn started(clock: Arc<ManualClock>, dir: &std::path::Path) -> (Stoker, Workspace, Starts) {
+    started_on(backend::storage(dir), clock).await
+}
+
+async fn started_on(
+    storage: StorageConfig,
+    clock: Arc<ManualClock>,
+) -> (Stoker, Workspace, Starts) {
     let starts = Starts::default();
-    let stoker = builder(dir, &Runs::default())
+    let stoker = builder_on(storage, &Runs::default())
         .data(starts.clone())
         .clock(clock)
         .build()
@@ -254,7 +263,8 @@ async fn bad_definitions_are_refused_and_store_nothing() {
 async fn an_occurrence_whose_job_type_is_gone_records_an_error_instead_of_a_job() {
     let dir = tempfile::tempdir().unwrap();
     let clock = Arc::new(ManualClock::new(at("2026-11-22T10:00:30Z")));
-    let (stoker, workspace, _) = started(clock.clone(), dir.path()).await;
+    let storage = backend::storage(dir.path());
+    let (stoker, workspace, _) = started_on(storage.clone(), clock.clone()).await;
     workspace
         .add_or_update_recurring(
             "old",
@@ -268,7 +278,7 @@ async fn an_occurrence_whose_job_type_is_gone_records_an_error_instead_of_a_job(
 
     // The next version of the application no longer has the job type.
     let stoker = Stoker::builder()
-        .storage(stoker::StorageConfig::sqlite(dir.path()))
+        .storage(storage)
         .clock(clock.clone())
         .build()
         .unwrap();

@@ -7,6 +7,7 @@
 pub mod counter;
 pub mod job;
 pub mod job_history;
+pub mod lock;
 pub mod prelude;
 pub mod recurring_job;
 pub mod server;

@@ -3,5 +3,6 @@
 pub use super::counter::Entity as Counter;
 pub use super::job::Entity as Job;
 pub use super::job_history::Entity as JobHistory;
+pub use super::lock::Entity as Lock;
 pub use super::recurring_job::Entity as RecurringJob;
 pub use super::server::Entity as Server;

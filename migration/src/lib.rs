@@ -7,6 +7,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261122_000001_create_core_tables;
 mod m20261122_000002_recurring_and_continuations;
+mod m20261122_000003_locks_and_wakeups;
 
 /// Every migration of stoker's schema, oldest first.
 pub struct Migrator;
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261122_000001_create_core_tables::Migration),
             Box::new(m20261122_000002_recurring_and_continuations::Migration),
+            Box::new(m20261122_000003_locks_and_wakeups::Migration),
         ]
     }
 }

@@ -4,6 +4,7 @@
 mod jobs;
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use actix_web::{App, HttpServer};
 use anyhow::Context as _;
@@ -33,9 +34,8 @@ struct Serve {
     /// Address the HTTP API listens on.
     #[arg(long, env = "STOKER_BIND", default_value = "127.0.0.1:8080")]
     bind: String,
-    /// SQLite data directory: one database file per workspace.
-    #[arg(long, env = "STOKER_DATA_DIR", default_value = "stoker-data")]
-    data_dir: PathBuf,
+    #[command(flatten)]
+    storage: StorageArgs,
     /// Workspaces opened at start.
     #[arg(long = "workspace", default_value = "default")]
     workspaces: Vec<String>,
@@ -56,16 +56,46 @@ struct Serve {
     /// Refuse every write over HTTP.
     #[arg(long)]
     read_only: bool,
+    /// Seconds between heartbeats, which renew the leases of running jobs.
+    #[arg(long, env = "STOKER_HEARTBEAT_SECONDS", default_value_t = 30)]
+    heartbeat_seconds: u64,
+    /// Seconds a running job's lease lasts without a heartbeat; then another server may run
+    /// it again (at least two heartbeats).
+    #[arg(long, env = "STOKER_LEASE_SECONDS", default_value_t = 90)]
+    lease_seconds: u64,
 }
 
 #[derive(clap::Args)]
 struct Migrate {
-    /// SQLite data directory.
-    #[arg(long, env = "STOKER_DATA_DIR")]
-    data_dir: PathBuf,
+    #[command(flatten)]
+    storage: StorageArgs,
     /// The workspace to migrate.
     #[arg(long)]
     workspace: String,
+}
+
+/// Where workspaces keep their jobs: SQLite files, or PostgreSQL when a URL is given.
+#[derive(clap::Args)]
+struct StorageArgs {
+    /// SQLite data directory: one database file per workspace [default: stoker-data].
+    #[arg(long, env = "STOKER_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// PostgreSQL instead of SQLite (`postgres://…`): one schema per workspace, or a database
+    /// per workspace when the database name contains `{workspace}`.
+    #[arg(long, env = "STOKER_DATABASE_URL")]
+    database_url: Option<String>,
+}
+
+impl StorageArgs {
+    /// The storage named, or SQLite in `default_dir` when none is (an error without one).
+    fn config(&self, default_dir: Option<&str>) -> anyhow::Result<StorageConfig> {
+        match (&self.database_url, &self.data_dir, default_dir) {
+            (Some(url), _, _) => Ok(StorageConfig::from_url(url)?),
+            (None, Some(dir), _) => Ok(StorageConfig::sqlite(dir)),
+            (None, None, Some(dir)) => Ok(StorageConfig::sqlite(dir)),
+            (None, None, None) => anyhow::bail!("give --data-dir DIR or --database-url URL"),
+        }
+    }
 }
 
 pub(crate) fn main() -> anyhow::Result<()> {
@@ -79,7 +109,7 @@ pub(crate) fn main() -> anyhow::Result<()> {
         match cli.command {
             Command::Serve(serve) => run_server(serve).await,
             Command::Migrate(migrate) => {
-                let storage = StorageConfig::sqlite(&migrate.data_dir);
+                let storage = migrate.storage.config(None)?;
                 Stoker::migrate(&storage, &migrate.workspace).await?;
                 tracing::info!(workspace = %migrate.workspace, "migrated");
                 Ok(())
@@ -89,8 +119,11 @@ pub(crate) fn main() -> anyhow::Result<()> {
 }
 
 async fn run_server(serve: Serve) -> anyhow::Result<()> {
+    let storage = serve.storage.config(Some("stoker-data"))?;
     let mut builder = jobs::register(Stoker::builder())
-        .storage(StorageConfig::sqlite(&serve.data_dir))
+        .storage(storage.clone())
+        .heartbeat(Duration::from_secs(serve.heartbeat_seconds.max(1)))
+        .lease(Duration::from_secs(serve.lease_seconds))
         .queues(serve.queues);
     if let Some(workers) = serve.workers {
         builder = builder.workers(workers);
@@ -117,7 +150,11 @@ async fn run_server(serve: Serve) -> anyhow::Result<()> {
             .run();
     let http = server.handle();
     actix_rt::spawn(server);
-    tracing::info!(bind = %serve.bind, data_dir = %serve.data_dir.display(), workspaces = ?serve.workspaces, "serving");
+    let storage = match &storage {
+        StorageConfig::Sqlite { dir } => format!("SQLite in {}", dir.display()),
+        StorageConfig::Postgres { .. } => "PostgreSQL".to_owned(),
+    };
+    tracing::info!(bind = %serve.bind, %storage, workspaces = ?serve.workspaces, "serving");
     wait_for_signal().await?;
     http.stop(true).await;
     tracing::info!("shutting down: running jobs finish or go back to their queues");

@@ -23,6 +23,8 @@ pub struct StokerBuilder {
     queues: Vec<String>,
     heartbeat: Duration,
     lease: Duration,
+    server_timeout: Duration,
+    poll_interval: Duration,
     retention: Duration,
     shutdown_timeout: Duration,
     clock: Arc<dyn Clock>,
@@ -51,6 +53,8 @@ impl Default for StokerBuilder {
             queues: vec![crate::DEFAULT_QUEUE.to_owned()],
             heartbeat: Duration::from_secs(30),
             lease: Duration::from_secs(90),
+            server_timeout: Duration::from_secs(300),
+            poll_interval: Duration::from_secs(5),
             retention: Duration::from_secs(24 * 3600),
             shutdown_timeout: Duration::from_secs(15),
             clock: Arc::new(SystemClock),
@@ -106,6 +110,21 @@ impl StokerBuilder {
         self
     }
 
+    /// How long a server may miss heartbeats before it is dropped from the server list
+    /// (default 5 min; at least two heartbeats). Its jobs come back when their leases run out.
+    pub fn server_timeout(mut self, timeout: Duration) -> Self {
+        self.server_timeout = timeout;
+        self
+    }
+
+    /// On storage shared with other servers (PostgreSQL), how often the queue and scheduler
+    /// look for work they were not told of: a lost notification, a schedule stored elsewhere
+    /// (default 5 s). Storage of one process only is never polled.
+    pub fn poll_interval(mut self, every: Duration) -> Self {
+        self.poll_interval = every;
+        self
+    }
+
     /// How long `succeeded` and `deleted` jobs are kept (default 1 day).
     pub fn retention(mut self, retention: Duration) -> Self {
         self.retention = retention;
@@ -146,6 +165,8 @@ impl StokerBuilder {
             queues: self.queues,
             heartbeat: self.heartbeat,
             lease: self.lease.max(self.heartbeat * 2),
+            server_timeout: self.server_timeout.max(self.heartbeat * 2),
+            poll_interval: self.poll_interval.max(Duration::from_millis(10)),
             retention: self.retention,
             shutdown_timeout: self.shutdown_timeout,
             server_id: server_id(),

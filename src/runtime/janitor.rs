@@ -1,6 +1,7 @@
 //! The Janitor actor: the workspace's upkeep on one timer — the server's heartbeat (which
-//! renews the leases of its running jobs), recovery of jobs whose lease ran out, and expiry
-//! of finished jobs. This is the only thing an idle workspace does.
+//! renews the leases of its running jobs) and recovery of jobs whose lease ran out, on every
+//! server; expiry of finished jobs and dropping silent servers from the list, on the one
+//! server that holds the janitor lease. This is the only thing an idle workspace does.
 
 use actix::prelude::*;
 
@@ -10,6 +11,9 @@ use crate::storage::{ServerRow, Storage, StorageResult};
 
 /// Jobs removed per expiry statement.
 const EXPIRE_BATCH: u64 = 1000;
+
+/// The lease whose holder does the upkeep only one server should do.
+pub(crate) const JANITOR_LEASE: &str = "stoker:janitor";
 
 pub(crate) struct Janitor {
     storage: Storage,
@@ -42,19 +46,19 @@ impl Janitor {
             return;
         }
         self.busy = true;
-        let (storage, server, lease) = (
-            self.storage.clone(),
-            self.server(),
-            self.settings.lease_ms(),
-        );
-        let work = upkeep(storage, server, lease, self.settings.now_ms());
+        let work = upkeep(self.storage.clone(), self.server(), self.settings.clone());
         ctx.spawn(work.into_actor(self).map(|result, janitor, _| {
             janitor.busy = false;
             match result {
-                Ok(0) => {}
-                Ok(recovered) => {
-                    tracing::warn!(recovered, "recovered jobs whose server stopped answering");
-                    janitor.queue.do_send(Wake);
+                Ok(done) => {
+                    for server in &done.dropped {
+                        tracing::warn!(%server, "dropped a server that stopped sending heartbeats");
+                    }
+                    if done.recovered > 0 {
+                        let recovered = done.recovered;
+                        tracing::warn!(recovered, "recovered jobs whose server stopped answering");
+                        janitor.queue.do_send(Wake);
+                    }
                 }
                 Err(error) => tracing::error!(%error, "workspace upkeep failed"),
             }
@@ -62,17 +66,34 @@ impl Janitor {
     }
 }
 
-/// One round of upkeep; returns how many abandoned jobs were recovered.
+/// What a round of upkeep did that is worth telling.
+struct Upkeep {
+    /// Abandoned jobs put back.
+    recovered: usize,
+    /// Silent servers dropped from the list.
+    dropped: Vec<String>,
+}
+
 async fn upkeep(
     storage: Storage,
     server: ServerRow,
-    lease_ms: i64,
-    now: i64,
-) -> StorageResult<usize> {
-    storage.heartbeat(&server, now, now + lease_ms).await?;
+    settings: SharedSettings,
+) -> StorageResult<Upkeep> {
+    let now = settings.now_ms();
+    let lease_until = now + settings.lease_ms();
+    storage.heartbeat(&server, now, lease_until).await?;
     let recovered = storage.recover_abandoned(now, now).await?;
-    while storage.expire(now, EXPIRE_BATCH).await? == EXPIRE_BATCH as usize {}
-    Ok(recovered)
+    let mut dropped = Vec::new();
+    if storage
+        .acquire_lease(JANITOR_LEASE, &server.id, now, lease_until)
+        .await?
+    {
+        while storage.expire(now, EXPIRE_BATCH).await? == EXPIRE_BATCH as usize {}
+        dropped = storage
+            .prune_servers(now - settings.server_timeout_ms())
+            .await?;
+    }
+    Ok(Upkeep { recovered, dropped })
 }
 
 impl Actor for Janitor {

@@ -8,13 +8,14 @@
 //!        ├─ Worker × N one job at a time, spread over one arbiter per core
 //!        ├─ Completer  stores outcomes in batches
 //!        ├─ Scheduler  promotes due scheduled jobs; sleeps until the next one
-//!        └─ Janitor    heartbeat and leases, recovery, expiry
+//!        └─ Janitor    heartbeat and leases, recovery; expiry on the lease holder
 //! ```
 
 mod builder;
 mod completer;
 mod group_commit;
 mod janitor;
+mod lock;
 mod panics;
 mod prepare;
 mod queue;
@@ -27,6 +28,7 @@ mod worker;
 mod workspace;
 
 pub use builder::StokerBuilder;
+pub use lock::DistributedLock;
 pub use recurring::RecurringOptions;
 pub use stoker::Stoker;
 pub use workspace::{Enqueued, Workspace};

@@ -1,7 +1,9 @@
 //! The Queue actor: claims due jobs in batches of at most as many as it has idle workers, and
 //! hands each to a worker. It claims when told there is work ([`Wake`]: an enqueue, a
 //! promotion, a recovery) and when workers free up after a full batch; an idle queue makes no
-//! query. It also knows which worker runs which job, to cancel one.
+//! query. Where other servers share the storage, it also claims when they notify that they
+//! enqueued, and every poll interval in case a notification was lost. It also knows which
+//! worker runs which job, to cancel one.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -119,6 +121,12 @@ impl Queue {
         }));
     }
 
+    /// There may be work: claim as soon as a worker is free.
+    fn wake(&mut self, ctx: &mut Context<Self>) {
+        self.wanted = true;
+        self.claim(ctx);
+    }
+
     fn dispatch(&mut self, jobs: Vec<ClaimedJob>) {
         self.last_dispatch = Instant::now();
         for job in jobs {
@@ -144,6 +152,12 @@ impl Actor for Queue {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
+        if let Some(wakeups) = self.storage.wakeups() {
+            ctx.add_stream(wakeups);
+        }
+        if !self.storage.is_exclusive() {
+            ctx.run_interval(self.settings.poll_interval, Queue::wake);
+        }
         self.claim(ctx);
     }
 }
@@ -152,9 +166,17 @@ impl Handler<Wake> for Queue {
     type Result = ();
 
     fn handle(&mut self, _: Wake, ctx: &mut Context<Self>) {
-        self.wanted = true;
-        self.claim(ctx);
+        self.wake(ctx);
     }
+}
+
+/// Another server enqueued (or the listener reconnected and may have missed that).
+impl StreamHandler<()> for Queue {
+    fn handle(&mut self, (): (), ctx: &mut Context<Self>) {
+        self.wake(ctx);
+    }
+
+    fn finished(&mut self, _: &mut Context<Self>) {}
 }
 
 impl Handler<WorkerIdle> for Queue {

@@ -1,6 +1,7 @@
 //! The Scheduler actor: moves `scheduled` jobs (delayed jobs and retries) to their queue when
 //! they are due, and fires recurring jobs at their occurrences. It sleeps until the earliest
-//! due instant it knows of, is told of earlier ones as they are stored, and never polls. With a
+//! due instant it knows of and is told of earlier ones as they are stored. Where other servers
+//! share the storage (and may store earlier ones), it also looks every poll interval. With a
 //! clock moved by hand (tests), it looks again whenever the clock moves.
 
 use std::time::Duration;
@@ -62,8 +63,15 @@ impl Scheduler {
         if self.running {
             return;
         }
-        if let Some(due) = self.next_due {
-            let wait = Duration::from_millis((due - self.settings.now_ms()).max(0) as u64);
+        let until_due = self
+            .next_due
+            .map(|due| Duration::from_millis((due - self.settings.now_ms()).max(0) as u64));
+        let poll = (!self.storage.is_exclusive()).then_some(self.settings.poll_interval);
+        let wait = match (until_due, poll) {
+            (Some(due), Some(poll)) => Some(due.min(poll)),
+            (due, poll) => due.or(poll),
+        };
+        if let Some(wait) = wait {
             self.timer = Some(ctx.run_later(wait, |scheduler, ctx| {
                 scheduler.timer = None;
                 scheduler.run(ctx);

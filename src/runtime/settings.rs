@@ -21,6 +21,10 @@ pub(crate) struct Settings {
     pub(crate) queues: Vec<String>,
     pub(crate) heartbeat: Duration,
     pub(crate) lease: Duration,
+    /// Silence after which a server is dropped from the server list.
+    pub(crate) server_timeout: Duration,
+    /// How often shared storage is polled for work nobody announced.
+    pub(crate) poll_interval: Duration,
     pub(crate) retention: Duration,
     pub(crate) shutdown_timeout: Duration,
     /// This process's identity in `servers` and in job leases.
@@ -41,6 +45,10 @@ impl Settings {
 
     pub(crate) fn lease_ms(&self) -> i64 {
         millis(self.lease)
+    }
+
+    pub(crate) fn server_timeout_ms(&self) -> i64 {
+        millis(self.server_timeout)
     }
 
     pub(crate) fn retention_ms(&self) -> i64 {

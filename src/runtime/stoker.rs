@@ -66,7 +66,7 @@ impl Stoker {
     pub async fn create_workspace(&self, name: &str) -> Result<Workspace> {
         let checked = WorkspaceName::new(name)?;
         let _opening = self.inner.opening.lock().await;
-        if self.exists(&checked) {
+        if self.exists(&checked).await? {
             return Err(Error::WorkspaceExists(checked.to_string()));
         }
         let workspace = self.open(checked.clone()).await?;
@@ -78,7 +78,7 @@ impl Stoker {
     /// [`Stoker::workspace`], it never creates one.
     pub async fn existing_workspace(&self, name: &str) -> Result<Workspace> {
         let checked = WorkspaceName::new(name)?;
-        if self.exists(&checked) {
+        if self.exists(&checked).await? {
             self.workspace(name).await
         } else {
             Err(Error::WorkspaceNotFound(name.to_owned()))
@@ -86,8 +86,9 @@ impl Stoker {
     }
 
     /// Whether workspace `name` is open here or has storage from before.
-    fn exists(&self, name: &WorkspaceName) -> bool {
-        self.inner.workspaces.contains_key(name) || self.inner.settings.storage.exists(name)
+    async fn exists(&self, name: &WorkspaceName) -> Result<bool> {
+        Ok(self.inner.workspaces.contains_key(name)
+            || self.inner.settings.storage.exists(name).await?)
     }
 
     async fn open(&self, name: WorkspaceName) -> Result<Workspace> {
@@ -96,11 +97,14 @@ impl Stoker {
         }
         let settings = self.inner.settings.clone();
         let storage = Storage::open(&settings.storage, &name).await?;
-        // This process holds the workspace's lock: whatever is still running belonged to a
-        // process that died.
-        let recovered = storage
-            .recover_abandoned(i64::MAX, settings.now_ms())
-            .await?;
+        // Alone with the workspace, whatever is still running belonged to a process that died.
+        let recovered = if storage.is_exclusive() {
+            storage
+                .recover_abandoned(i64::MAX, settings.now_ms())
+                .await?
+        } else {
+            0
+        };
         if recovered > 0 {
             tracing::warn!(workspace = %name, recovered, "recovered jobs of a stopped process");
         }

@@ -12,6 +12,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use super::group_commit::GroupCommit;
+use super::lock::DistributedLock;
 use super::prepare::prepare;
 use super::queue::{CancelJob, Wake};
 use super::recurring::{self, Cause, RecurringOptions};
@@ -327,9 +328,18 @@ impl Workspace {
         self.inner.storage.statements()
     }
 
-    /// What SQLite reports as the journal mode of this workspace's database (`wal`).
+    /// What SQLite reports as the journal mode of this workspace's database (`wal`); an
+    /// invalid-configuration error on PostgreSQL, which has none.
     pub async fn journal_mode(&self) -> Result<String> {
         Ok(self.inner.storage.sqlite_journal_mode().await?)
+    }
+
+    /// Takes the workspace-wide lock `name` (`^[A-Za-z0-9_.:-]{1,100}$`) for `ttl`: every
+    /// server sharing the workspace's storage respects it. `None` while another holder has it.
+    /// A holder that dies without releasing it loses it when the `ttl` runs out.
+    pub async fn try_lock(&self, name: &str, ttl: Duration) -> Result<Option<DistributedLock>> {
+        let (storage, settings) = (self.inner.storage.clone(), self.inner.settings.clone());
+        DistributedLock::try_acquire(storage, settings, name, ttl).await
     }
 
     fn check_open(&self) -> Result<()> {

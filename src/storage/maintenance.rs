@@ -1,7 +1,7 @@
 //! Upkeep: server heartbeats and lease renewal, recovery of jobs whose server died, release of
 //! running jobs at shutdown, promotion of due scheduled jobs, and expiry of finished jobs.
 
-use entities::{counter, job, job_history, server};
+use entities::{counter, job, job_history, lock, server};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
@@ -76,12 +76,33 @@ impl Storage {
         Ok(())
     }
 
-    /// Forgets `server` (it stopped).
+    /// Forgets `server` (it stopped): its row, and the leases it holds, so another server
+    /// takes them over at once.
     pub(crate) async fn remove_server(&self, server: &str) -> StorageResult<()> {
+        let txn = self.writer.begin().await?;
         server::Entity::delete_by_id(server.to_owned())
-            .exec(&self.writer)
+            .exec(&txn)
             .await?;
+        lock::Entity::delete_many()
+            .filter(lock::Column::Owner.eq(server))
+            .exec(&txn)
+            .await?;
+        txn.commit().await?;
         Ok(())
+    }
+
+    /// Drops the servers silent since before `cutoff` from the list; returns their ids.
+    pub(crate) async fn prune_servers(&self, cutoff: i64) -> StorageResult<Vec<String>> {
+        let prune = Query::delete()
+            .from_table(server::Entity)
+            .and_where(Expr::col(server::Column::HeartbeatAt).lt(cutoff))
+            .returning_col(server::Column::Id)
+            .to_owned();
+        let rows = self.writer.query_all(&prune).await?;
+        Ok(rows
+            .iter()
+            .map(|row| row.try_get_by_index::<String>(0))
+            .collect::<Result<_, _>>()?)
     }
 
     /// Recovers `processing` jobs whose lease ends before `cutoff`: back to `enqueued`, or to

@@ -3,7 +3,7 @@
 use std::fs::{File, OpenOptions};
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
@@ -12,7 +12,7 @@ use sea_orm::sqlx::sqlite::{
 };
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, SqlxSqliteConnector, Statement};
 
-use super::{Storage, StorageError, StorageResult};
+use super::{Backend, Storage, StorageError, StorageResult, count_statements};
 use crate::name::WorkspaceName;
 
 /// How long a connection waits for a lock held by another connection before giving up.
@@ -45,7 +45,9 @@ pub(super) async fn open(dir: &Path, workspace: &WorkspaceName) -> StorageResult
         writer,
         reader,
         statements,
-        lock: Arc::new(lock),
+        backend: Backend::Sqlite {
+            lock: Arc::new(lock),
+        },
     })
 }
 
@@ -82,12 +84,10 @@ async fn pool(
         .connect_with(options)
         .await
         .map_err(|error| sea_orm::DbErr::Conn(sea_orm::RuntimeErr::SqlxError(error.into())))?;
-    let mut db = SqlxSqliteConnector::from_sqlx_sqlite_pool(pool);
-    let counter = statements.clone();
-    db.set_metric_callback(move |_| {
-        counter.fetch_add(1, Ordering::Relaxed);
-    });
-    Ok(db)
+    Ok(count_statements(
+        SqlxSqliteConnector::from_sqlx_sqlite_pool(pool),
+        statements,
+    ))
 }
 
 /// What `PRAGMA journal_mode` answers: `wal` when WAL took effect.
@@ -105,6 +105,12 @@ pub(super) async fn journal_mode(db: &DatabaseConnection) -> StorageResult<Strin
 impl Storage {
     /// The journal mode SQLite reports for this workspace's database.
     pub(crate) async fn sqlite_journal_mode(&self) -> StorageResult<String> {
-        journal_mode(&self.writer).await
+        if matches!(self.backend, Backend::Sqlite { .. }) {
+            journal_mode(&self.writer).await
+        } else {
+            Err(StorageError::Config(
+                "only SQLite has a journal mode".into(),
+            ))
+        }
     }
 }

@@ -7,7 +7,6 @@ use entities::{counter, job, recurring_job, server};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect,
-    TransactionTrait,
 };
 use serde::Serialize;
 
@@ -56,7 +55,7 @@ impl Storage {
     /// The workspace's statistics, read in one transaction so that they agree with each other
     /// (a job finishing between two reads would otherwise be counted twice).
     pub(crate) async fn stats(&self) -> StorageResult<Stats> {
-        let snapshot = self.reader.begin().await?;
+        let snapshot = self.snapshot().await?;
         let groups: Vec<(String, String, i64)> = job::Entity::find()
             .select_only()
             .column(job::Column::State)

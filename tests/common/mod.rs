@@ -3,6 +3,7 @@
 
 #![allow(dead_code, unreachable_pub, missing_docs)]
 
+pub mod backend;
 pub mod server;
 
 use std::collections::HashMap;
@@ -11,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
-use stoker::{Job, JobContext, JobError, JobId, JobState, StokerBuilder, StorageConfig, Workspace};
+use stoker::{Job, JobContext, JobError, JobId, JobState, StokerBuilder, Workspace};
 
 /// How long a test waits for something that should happen at once.
 pub const PATIENCE: Duration = Duration::from_secs(30);
@@ -189,8 +190,14 @@ impl Job for Log {
     }
 }
 
-/// A runtime builder with the test job types, storing in `dir`.
+/// A runtime builder with the test job types, storing in `dir` (or in a fresh PostgreSQL
+/// database, see [`backend`]).
 pub fn builder(dir: &std::path::Path, runs: &Runs) -> StokerBuilder {
+    builder_on(backend::storage(dir), runs)
+}
+
+/// A runtime builder with the test job types, storing in `storage`.
+pub fn builder_on(storage: stoker::StorageConfig, runs: &Runs) -> StokerBuilder {
     stoker::Stoker::builder()
         .register::<Record>()
         .register::<FailTimes>()
@@ -198,5 +205,5 @@ pub fn builder(dir: &std::path::Path, runs: &Runs) -> StokerBuilder {
         .register::<Nap>()
         .register::<Log>()
         .data(runs.clone())
-        .storage(StorageConfig::sqlite(dir))
+        .storage(storage)
 }

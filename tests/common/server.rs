@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::{PATIENCE, wait_for};
 
-/// A `stoker serve` process on a temporary data directory; stopped with SIGTERM when dropped.
+/// A `stoker serve` process on a temporary data directory (or a fresh PostgreSQL database); stopped with SIGTERM when dropped.
 pub struct Server {
     child: Child,
     pub base: String,
@@ -40,15 +40,15 @@ impl Server {
     pub async fn start(args: &[&str]) -> Server {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
-        let child = Command::new(env!("CARGO_BIN_EXE_stoker"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_stoker"));
+        command
             .arg("serve")
-            .args(["--bind", &format!("127.0.0.1:{port}")])
-            .arg("--data-dir")
-            .arg(dir.path())
-            .args(args)
-            .env("RUST_LOG", "warn")
-            .spawn()
-            .unwrap();
+            .args(["--bind", &format!("127.0.0.1:{port}")]);
+        match super::backend::postgres_url() {
+            Some(url) => command.args(["--database-url", &super::backend::fresh_database(&url)]),
+            None => command.arg("--data-dir").arg(dir.path()),
+        };
+        let child = command.args(args).env("RUST_LOG", "warn").spawn().unwrap();
         let client = awc::Client::builder()
             .timeout(Duration::from_secs(30))
             .finish();

@@ -1,0 +1,49 @@
+//! Named leases (`locks`): a name held by one owner until a moment it may push back. They
+//! guard work only one server may do at a time, and free themselves when their holder dies.
+
+use entities::lock;
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+
+use super::{Storage, StorageResult};
+
+impl Storage {
+    /// Takes the lease on `name` for `owner` until `until`, or extends it when `owner` holds
+    /// it already. False when someone else holds it and it has not lapsed at `now`.
+    pub(crate) async fn acquire_lease(
+        &self,
+        name: &str,
+        owner: &str,
+        now: i64,
+        until: i64,
+    ) -> StorageResult<bool> {
+        let row = lock::ActiveModel {
+            name: Set(name.to_owned()),
+            owner: Set(owner.to_owned()),
+            expires_at: Set(until),
+        };
+        let held = Expr::col((lock::Entity, lock::Column::Owner))
+            .eq(owner)
+            .or(Expr::col((lock::Entity, lock::Column::ExpiresAt)).lte(now));
+        let taken = lock::Entity::insert(row)
+            .on_conflict(
+                OnConflict::column(lock::Column::Name)
+                    .update_columns([lock::Column::Owner, lock::Column::ExpiresAt])
+                    .action_and_where(held)
+                    .to_owned(),
+            )
+            .exec_without_returning(&self.writer)
+            .await?;
+        Ok(taken == 1)
+    }
+
+    /// Gives up `owner`'s lease on `name`; false when `owner` did not hold it.
+    pub(crate) async fn release_lease(&self, name: &str, owner: &str) -> StorageResult<bool> {
+        let released = lock::Entity::delete_many()
+            .filter(lock::Column::Name.eq(name))
+            .filter(lock::Column::Owner.eq(owner))
+            .exec(&self.writer)
+            .await?;
+        Ok(released.rows_affected == 1)
+    }
+}

@@ -1,0 +1,101 @@
+//! The migrations go up, down one step at a time and up again, on the backend under test.
+
+mod common;
+
+use common::backend;
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement};
+use stoker::StorageConfig;
+
+/// An empty database (SQLite) or schema (PostgreSQL) to migrate by hand.
+async fn empty_database(dir: &std::path::Path) -> DatabaseConnection {
+    match backend::storage(dir) {
+        StorageConfig::Sqlite { dir } => {
+            let file = dir.join("m.db");
+            Database::connect(format!("sqlite://{}?mode=rwc", file.display()))
+                .await
+                .unwrap()
+        }
+        StorageConfig::Postgres { url } => {
+            let db = Database::connect(&url).await.unwrap();
+            db.execute_unprepared("CREATE SCHEMA m").await.unwrap();
+            db.close().await.unwrap();
+            backend::connect(&StorageConfig::postgres(url), "m").await
+        }
+    }
+}
+
+async fn names(db: &DatabaseConnection, sqlite: &str, postgres: &str) -> Vec<String> {
+    let sql = match db.get_database_backend() {
+        DbBackend::Sqlite => sqlite,
+        _ => postgres,
+    };
+    let rows = db
+        .query_all_raw(Statement::from_string(db.get_database_backend(), sql))
+        .await
+        .unwrap();
+    rows.iter()
+        .map(|row| row.try_get_by_index(0).unwrap())
+        .collect()
+}
+
+async fn tables(db: &DatabaseConnection) -> Vec<String> {
+    names(
+        db,
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' \
+         AND name != 'seaql_migrations' ORDER BY name",
+        "SELECT table_name::text FROM information_schema.tables \
+         WHERE table_schema = current_schema() AND table_name != 'seaql_migrations' \
+         ORDER BY table_name",
+    )
+    .await
+}
+
+async fn job_columns(db: &DatabaseConnection) -> Vec<String> {
+    names(
+        db,
+        "SELECT name FROM pragma_table_info('jobs') ORDER BY name",
+        "SELECT column_name::text FROM information_schema.columns \
+         WHERE table_schema = current_schema() AND table_name = 'jobs' ORDER BY column_name",
+    )
+    .await
+}
+
+#[actix_rt::test]
+async fn migrations_go_up_down_and_up_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = empty_database(dir.path()).await;
+    Migrator::up(&db, None).await.unwrap();
+    let all = [
+        "counters",
+        "job_history",
+        "jobs",
+        "locks",
+        "recurring_jobs",
+        "servers",
+    ];
+    assert_eq!(tables(&db).await, all);
+    assert!(job_columns(&db).await.contains(&"parent_id".to_owned()));
+
+    // Each step down undoes one migration: the locks, then recurring jobs and continuations.
+    Migrator::down(&db, Some(1)).await.unwrap();
+    let without_locks = [
+        "counters",
+        "job_history",
+        "jobs",
+        "recurring_jobs",
+        "servers",
+    ];
+    assert_eq!(tables(&db).await, without_locks);
+    Migrator::down(&db, Some(1)).await.unwrap();
+    assert_eq!(
+        tables(&db).await,
+        ["counters", "job_history", "jobs", "servers"]
+    );
+    assert!(!job_columns(&db).await.contains(&"parent_id".to_owned()));
+
+    Migrator::down(&db, None).await.unwrap();
+    assert!(tables(&db).await.is_empty());
+    Migrator::up(&db, None).await.unwrap();
+    assert_eq!(tables(&db).await, all);
+}

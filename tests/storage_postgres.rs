@@ -1,0 +1,134 @@
+//! The PostgreSQL storage: a schema per workspace in one database (or a database per
+//! workspace), names PostgreSQL keeps for itself refused, and a server woken at once when
+//! another server enqueues. Skipped (with a note) when no PostgreSQL is configured.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{PATIENCE, Record, Runs, backend, builder_on, wait_for};
+use sea_orm::{ConnectionTrait, Database, DbBackend, Statement};
+use stoker::{Error, StorageConfig};
+
+/// A fresh database on the test server, or `None` (the test is skipped) without one.
+fn fresh_database() -> Option<String> {
+    let url = backend::postgres_url();
+    if url.is_none() {
+        eprintln!("STOKER_TEST_DATABASE_URL is not set: skipping a PostgreSQL-only test");
+    }
+    url.map(|url| backend::fresh_database(&url))
+}
+
+async fn strings(url: &str, sql: &str) -> Vec<String> {
+    let db = Database::connect(url).await.unwrap();
+    let rows = db
+        .query_all_raw(Statement::from_string(DbBackend::Postgres, sql))
+        .await
+        .unwrap();
+    db.close().await.unwrap();
+    rows.iter()
+        .map(|row| row.try_get_by_index(0).unwrap())
+        .collect()
+}
+
+#[actix_rt::test]
+async fn workspaces_are_schemas_of_one_database_and_reserved_names_are_refused() {
+    let Some(url) = fresh_database() else { return };
+    let runs = Runs::default();
+    let stoker = builder_on(StorageConfig::postgres(&url), &runs)
+        .build()
+        .unwrap();
+    for name in ["acme", "tenant-42"] {
+        let workspace = stoker.workspace(name).await.unwrap();
+        workspace
+            .enqueue(Record { key: name.into() })
+            .await
+            .unwrap();
+    }
+    wait_for("both jobs to run", PATIENCE, || async {
+        (runs.total() == 2).then_some(())
+    })
+    .await;
+    let schemas = strings(
+        &url,
+        "SELECT nspname::text FROM pg_namespace \
+         WHERE obj_description(oid, 'pg_namespace') = 'stoker workspace' ORDER BY nspname",
+    )
+    .await;
+    assert_eq!(schemas, ["acme", "tenant-42"]);
+    let args = strings(&url, "SELECT args FROM \"tenant-42\".jobs").await;
+    assert_eq!(
+        args,
+        [r#"{"key":"tenant-42"}"#],
+        "each schema holds its own jobs"
+    );
+
+    for reserved in ["public", "pg_temp", "information_schema"] {
+        let refused = stoker.workspace(reserved).await.unwrap_err();
+        assert!(
+            matches!(refused, Error::InvalidName(_)),
+            "{reserved}: {refused}"
+        );
+    }
+    stoker.shutdown().await;
+
+    // Another runtime finds the workspaces stored before, and only those.
+    let again = builder_on(StorageConfig::postgres(&url), &runs)
+        .build()
+        .unwrap();
+    assert!(again.existing_workspace("acme").await.is_ok());
+    let missing = again.existing_workspace("nobody").await.unwrap_err();
+    assert!(matches!(missing, Error::WorkspaceNotFound(_)), "{missing}");
+    again.shutdown().await;
+}
+
+#[actix_rt::test]
+async fn a_url_naming_the_workspace_gives_each_workspace_a_database() {
+    let Some(url) = fresh_database() else { return };
+    // `…/test_1234` becomes `…/test_1234_{workspace}`.
+    let per_workspace = format!("{url}_{{workspace}}");
+    let runs = Runs::default();
+    let stoker = builder_on(StorageConfig::postgres(&per_workspace), &runs)
+        .build()
+        .unwrap();
+    let workspace = stoker.workspace("solo").await.unwrap();
+    workspace
+        .enqueue(Record { key: "solo".into() })
+        .await
+        .unwrap();
+    wait_for("the job to run", PATIENCE, || async {
+        (runs.count("solo", "solo") == 1).then_some(())
+    })
+    .await;
+    stoker.shutdown().await;
+    let own = per_workspace.replace("{workspace}", "solo");
+    let args = strings(&own, "SELECT args FROM solo.jobs").await;
+    assert_eq!(args, [r#"{"key":"solo"}"#]);
+}
+
+#[actix_rt::test]
+async fn a_job_enqueued_by_another_server_wakes_an_idle_one_at_once() {
+    let Some(url) = fresh_database() else { return };
+    let runs = Runs::default();
+    // The worker never polls within the test: only a notification can wake it.
+    let worker = builder_on(StorageConfig::postgres(&url), &runs)
+        .poll_interval(Duration::from_secs(3600))
+        .build()
+        .unwrap();
+    worker.workspace("shared").await.unwrap();
+    let client = builder_on(StorageConfig::postgres(&url), &Runs::default())
+        .queues(["nothing-here"])
+        .build()
+        .unwrap();
+    let submit = client.workspace("shared").await.unwrap();
+    for key in ["first", "second"] {
+        // The first may meet the worker's first claim; the second finds it idle.
+        submit.enqueue(Record { key: key.into() }).await.unwrap();
+        wait_for(key, PATIENCE, || async {
+            (runs.count("shared", key) == 1).then_some(())
+        })
+        .await;
+    }
+    client.shutdown().await;
+    worker.shutdown().await;
+}
