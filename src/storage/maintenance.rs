@@ -2,7 +2,7 @@
 //! running jobs at shutdown, promotion of due scheduled jobs, and expiry of finished jobs.
 
 use entities::{counter, job, job_history, lock, server};
-use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
+use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType, OnConflict, Query};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect, TransactionTrait,
@@ -65,11 +65,19 @@ impl Storage {
             )
             .exec_without_returning(&txn)
             .await?;
+        // Rows locked meanwhile are being finished (by this server's completer): skipping
+        // them, rather than waiting, keeps the two from deadlocking on PostgreSQL.
+        let running = Query::select()
+            .column(job::Column::Id)
+            .from(job::Entity)
+            .and_where(Expr::col(job::Column::State).eq(JobState::Processing.as_str()))
+            .and_where(Expr::col(job::Column::LeaseOwner).eq(server.id.as_str()))
+            .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+            .to_owned();
         let renew = Query::update()
             .table(job::Entity)
             .value(job::Column::LeaseUntil, lease_until)
-            .and_where(Expr::col(job::Column::State).eq(JobState::Processing.as_str()))
-            .and_where(Expr::col(job::Column::LeaseOwner).eq(server.id.as_str()))
+            .and_where(Expr::col(job::Column::Id).in_subquery(running))
             .to_owned();
         txn.execute(&renew).await?;
         txn.commit().await?;

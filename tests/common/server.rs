@@ -12,6 +12,7 @@ pub struct Server {
     child: Child,
     pub base: String,
     pub client: awc::Client,
+    killed: bool,
     _dir: tempfile::TempDir,
 }
 
@@ -35,20 +36,36 @@ fn free_port() -> u16 {
 }
 
 impl Server {
-    /// Starts `stoker serve` with `args` besides bind and data directory, and waits until it
-    /// answers its health check.
+    /// Starts `stoker serve` with `args` besides bind and storage (a temporary data
+    /// directory, or a fresh PostgreSQL database), and waits until it answers its health check.
     pub async fn start(args: &[&str]) -> Server {
         let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
-        let mut command = Command::new(env!("CARGO_BIN_EXE_stoker"));
-        command
-            .arg("serve")
-            .args(["--bind", &format!("127.0.0.1:{port}")]);
-        match super::backend::postgres_url() {
-            Some(url) => command.args(["--database-url", &super::backend::fresh_database(&url)]),
-            None => command.arg("--data-dir").arg(dir.path()),
+        let storage = match super::backend::postgres_url() {
+            Some(url) => vec![
+                "--database-url".to_owned(),
+                super::backend::fresh_database(&url),
+            ],
+            None => vec!["--data-dir".to_owned(), dir.path().display().to_string()],
         };
-        let child = command.args(args).env("RUST_LOG", "warn").spawn().unwrap();
+        Server::spawn(dir, &storage, args).await
+    }
+
+    /// Starts `stoker serve` on the PostgreSQL database `url`, which other servers may share.
+    pub async fn start_on_postgres(url: &str, args: &[&str]) -> Server {
+        let storage = ["--database-url".to_owned(), url.to_owned()];
+        Server::spawn(tempfile::tempdir().unwrap(), &storage, args).await
+    }
+
+    async fn spawn(dir: tempfile::TempDir, storage: &[String], args: &[&str]) -> Server {
+        let port = free_port();
+        let child = Command::new(env!("CARGO_BIN_EXE_stoker"))
+            .arg("serve")
+            .args(["--bind", &format!("127.0.0.1:{port}")])
+            .args(storage)
+            .args(args)
+            .env("RUST_LOG", "warn")
+            .spawn()
+            .unwrap();
         let client = awc::Client::builder()
             .timeout(Duration::from_secs(30))
             .finish();
@@ -56,6 +73,7 @@ impl Server {
             child,
             base: format!("http://127.0.0.1:{port}"),
             client,
+            killed: false,
             _dir: dir,
         };
         wait_for("the server to answer", PATIENCE, || async {
@@ -71,6 +89,18 @@ impl Server {
         })
         .await;
         server
+    }
+
+    /// The server's process id (part of its server id).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Kills the server with SIGKILL: no shutdown, no cleanup.
+    pub fn kill(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+        self.killed = true;
     }
 
     async fn answer<S>(mut response: awc::ClientResponse<S>) -> Answer
@@ -152,6 +182,9 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
+        if self.killed {
+            return;
+        }
         // SIGTERM: the graceful path the binary promises.
         let _ = Command::new("kill")
             .arg(self.child.id().to_string())
