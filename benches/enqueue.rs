@@ -1,24 +1,46 @@
-//! Enqueue speed on SQLite: `enqueue_many` of 10,000 jobs (jobs/s), and one-at-a-time
-//! `enqueue` latency. Nobody works the queue, so only enqueueing is measured.
-//! Run with `cargo bench --bench enqueue`.
+//! Enqueue speed: `enqueue_many` of 10,000 jobs (jobs/s), one-at-a-time `enqueue` latency
+//! with nobody working the queue, and enqueue-to-start latency on an idle server. Run with
+//! `cargo bench --bench enqueue` (SQLite) or `scripts/bench-postgres` (PostgreSQL).
 
 mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Noop, percentile};
-use stoker::{NewJob, Stoker, StorageConfig};
+use common::backend::Backend;
+use common::{Noop, Ping, Starts, percentile};
+use stoker::{NewJob, Stoker};
 
 const BATCH: usize = 10_000;
 const BATCHES: usize = 5;
 const SINGLES: usize = 2_000;
+const PINGS: usize = 200;
+
+/// Enqueues one job at a time into `submit` and waits until a worker of `worker` starts it;
+/// returns the latency percentiles p50 and p99.
+async fn enqueue_to_start(
+    submit: &stoker::Workspace,
+    starts: &mut tokio::sync::mpsc::UnboundedReceiver<Instant>,
+) -> (Duration, Duration) {
+    let mut latencies = Vec::with_capacity(PINGS);
+    for _ in 0..PINGS {
+        let sent = Instant::now();
+        submit.enqueue(Ping {}).await.unwrap();
+        let started = starts.recv().await.unwrap();
+        latencies.push(started - sent);
+    }
+    (
+        percentile(&mut latencies, 50),
+        percentile(&mut latencies, 99),
+    )
+}
 
 fn main() {
     actix_rt::System::new().block_on(async {
-        let dir = tempfile::tempdir().unwrap();
+        let backend = Backend::fresh().await;
+        let label = backend.label();
         let stoker = Stoker::builder()
             .register::<Noop>()
-            .storage(StorageConfig::sqlite(dir.path()))
+            .storage(backend.storage.clone())
             .queues(["nobody"])
             .build()
             .unwrap();
@@ -33,7 +55,7 @@ fn main() {
         }
         rates.sort_by(f64::total_cmp);
         println!(
-            "enqueue_many of {BATCH} (SQLite): median {:.0} jobs/s, best {:.0}, worst {:.0}",
+            "enqueue_many of {BATCH} ({label}): median {:.0} jobs/s, best {:.0}, worst {:.0}",
             rates[BATCHES / 2],
             rates[BATCHES - 1],
             rates[0]
@@ -48,10 +70,35 @@ fn main() {
         }
         let rate = SINGLES as f64 / started.elapsed().as_secs_f64();
         println!(
-            "enqueue one at a time (SQLite): {rate:.0} jobs/s, p50 {:?}, p99 {:?}",
+            "enqueue one at a time ({label}): {rate:.0} jobs/s, p50 {:?}, p99 {:?}",
             percentile(&mut latencies, 50),
             percentile(&mut latencies, 99)
         );
         stoker.shutdown().await;
+
+        let (sender, mut starts) = tokio::sync::mpsc::unbounded_channel::<Instant>();
+        let worker = Stoker::builder()
+            .register::<Ping>()
+            .data::<Starts>(sender)
+            .storage(backend.storage.clone())
+            .build()
+            .unwrap();
+        let workspace = worker.workspace("latency").await.unwrap();
+        let (p50, p99) = enqueue_to_start(&workspace, &mut starts).await;
+        println!("enqueue to start, idle server, same process ({label}): p50 {p50:?}, p99 {p99:?}");
+        if label == "PostgreSQL" {
+            // Another server enqueues: only a notification tells this one.
+            let client = Stoker::builder()
+                .register::<Ping>()
+                .storage(backend.storage.clone())
+                .queues(["nobody"])
+                .build()
+                .unwrap();
+            let submit = client.workspace("latency").await.unwrap();
+            let (p50, p99) = enqueue_to_start(&submit, &mut starts).await;
+            println!("enqueue to start, idle server, another server enqueues (PostgreSQL): p50 {p50:?}, p99 {p99:?}");
+            client.shutdown().await;
+        }
+        worker.shutdown().await;
     });
 }

@@ -1,7 +1,8 @@
-//! End-to-end throughput on SQLite: N no-op jobs queued, then timed from the moment a runtime
-//! starts working them until every one is stored as succeeded. Run with
-//! `cargo bench --bench throughput`. Claims take as many jobs as there are idle workers, so the
-//! worker count is the batch size: it runs with 20, 100 and 300 workers, or with the count in
+//! End-to-end throughput: N no-op jobs queued, then timed from the moment a runtime starts
+//! working them until every one is stored as succeeded. Run with
+//! `cargo bench --bench throughput` (SQLite) or `scripts/bench-postgres` (PostgreSQL, with
+//! commits per job). Claims take as many jobs as there are idle workers, so the worker count
+//! is the batch size: it runs with 20, 100 and 300 workers, or with the count in
 //! `STOKER_BENCH_WORKERS`.
 
 mod common;
@@ -9,6 +10,7 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::backend::Backend;
 use common::{Noop, Tally, memory_mib};
 use stoker::{NewJob, Stoker, StorageConfig};
 
@@ -25,10 +27,10 @@ fn worker_counts() -> Vec<usize> {
 }
 
 /// Fills the workspace with `count` queued jobs while nobody works its queue.
-async fn fill(dir: &std::path::Path, count: usize) {
+async fn fill(storage: &StorageConfig, count: usize) {
     let stoker = Stoker::builder()
         .register::<Noop>()
-        .storage(StorageConfig::sqlite(dir))
+        .storage(storage.clone())
         .queues(["nobody"])
         .build()
         .unwrap();
@@ -40,8 +42,9 @@ async fn fill(dir: &std::path::Path, count: usize) {
     stoker.shutdown().await;
 }
 
-/// Works the backlog; returns the time until all of it is stored as succeeded.
-async fn drain(dir: &std::path::Path, count: usize, workers: usize) -> Duration {
+/// Works the backlog; returns the time until all of it is stored as succeeded, and how many
+/// times the statistics were read to find that out (each read is a transaction).
+async fn drain(storage: &StorageConfig, count: usize, workers: usize) -> (Duration, i64) {
     let tally = Arc::new(Tally::default());
     tally.expect(count);
     let started = Instant::now();
@@ -49,17 +52,19 @@ async fn drain(dir: &std::path::Path, count: usize, workers: usize) -> Duration 
         .register::<Noop>()
         .data(tally.clone())
         .workers(workers)
-        .storage(StorageConfig::sqlite(dir))
+        .storage(storage.clone())
         .build()
         .unwrap();
     let workspace = stoker.workspace("bench").await.unwrap();
     tally.reached().await;
+    let mut reads = 1;
     while workspace.stats().await.unwrap().succeeded < count as u64 {
         tokio::time::sleep(Duration::from_millis(1)).await;
+        reads += 1;
     }
     let elapsed = started.elapsed();
     stoker.shutdown().await;
-    elapsed
+    (elapsed, reads)
 }
 
 fn main() {
@@ -71,20 +76,28 @@ fn main() {
 }
 
 async fn run(workers: usize) {
-    println!("throughput (SQLite, {workers} workers, no-op jobs, queued before start)");
+    let label = Backend::fresh().await.label();
+    println!("throughput ({label}, {workers} workers, no-op jobs, queued before start)");
     println!(
-        "{:>9} {:>10} {:>10} {:>12} {:>12}",
-        "backlog", "seconds", "jobs/s", "rss MiB", "peak MiB"
+        "{:>9} {:>10} {:>10} {:>12} {:>12} {:>12}",
+        "backlog", "seconds", "jobs/s", "commits/job", "rss MiB", "peak MiB"
     );
     let mut rates = Vec::new();
     for count in BACKLOGS {
-        let dir = tempfile::tempdir().unwrap();
-        fill(dir.path(), count).await;
-        let elapsed = drain(dir.path(), count, workers).await;
+        let backend = Backend::fresh().await;
+        fill(&backend.storage, count).await;
+        let before = backend.commits().await;
+        let (elapsed, reads) = drain(&backend.storage, count, workers).await;
+        let commits = match (before, backend.commits().await) {
+            (Some(before), Some(after)) => {
+                format!("{:.4}", (after - before - reads) as f64 / count as f64)
+            }
+            _ => "-".to_owned(),
+        };
         let rate = count as f64 / elapsed.as_secs_f64();
         let (rss, peak) = memory_mib();
         println!(
-            "{count:>9} {:>10.3} {rate:>10.0} {rss:>12.1} {peak:>12.1}",
+            "{count:>9} {:>10.3} {rate:>10.0} {commits:>12} {rss:>12.1} {peak:>12.1}",
             elapsed.as_secs_f64()
         );
         rates.push(rate);

@@ -3,6 +3,8 @@
 
 #![allow(dead_code, missing_docs, unreachable_pub)]
 
+pub mod backend;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -74,4 +76,23 @@ pub fn percentile(samples: &mut [Duration], p: usize) -> Duration {
     samples.sort_unstable();
     let index = (samples.len().saturating_sub(1) * p) / 100;
     samples.get(index).copied().unwrap_or_default()
+}
+
+/// Where [`Ping`] jobs report the moment they start.
+pub type Starts = tokio::sync::mpsc::UnboundedSender<std::time::Instant>;
+
+/// Reports when it starts, to measure enqueue-to-start latency.
+#[derive(Serialize, Deserialize)]
+pub struct Ping {}
+
+impl Job for Ping {
+    const NAME: &'static str = "ping";
+
+    async fn run(self, ctx: JobContext) -> Result<(), JobError> {
+        let _ = ctx
+            .data::<Starts>()
+            .expect("starts")
+            .send(std::time::Instant::now());
+        Ok(())
+    }
 }

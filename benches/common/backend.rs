@@ -1,0 +1,67 @@
+//! The backend a benchmark measures: SQLite files in a temporary directory, or — when
+//! `STOKER_BENCH_DATABASE_URL` names a PostgreSQL server (`scripts/bench-postgres` starts one)
+//! — a fresh database there, whose committed transactions are counted from
+//! `pg_stat_database.xact_commit`.
+
+use sea_orm::sqlx::postgres::PgConnection;
+use sea_orm::sqlx::{self, Connection};
+use stoker::StorageConfig;
+
+/// Where one benchmark run stores its jobs.
+pub struct Backend {
+    pub storage: StorageConfig,
+    /// The server's admin URL and the database's name, on PostgreSQL.
+    postgres: Option<(String, String)>,
+    _dir: tempfile::TempDir,
+}
+
+impl Backend {
+    /// A new, empty place to store in.
+    pub async fn fresh() -> Backend {
+        let dir = tempfile::tempdir().unwrap();
+        match std::env::var("STOKER_BENCH_DATABASE_URL") {
+            Ok(url) if !url.is_empty() => {
+                let name = format!("bench_{:016x}", rand::random::<u64>());
+                let mut admin = PgConnection::connect(&url).await.unwrap();
+                sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                    .execute(&mut admin)
+                    .await
+                    .unwrap();
+                let (server, _) = url.rsplit_once('/').unwrap();
+                Backend {
+                    storage: StorageConfig::postgres(format!("{server}/{name}")),
+                    postgres: Some((url.clone(), name)),
+                    _dir: dir,
+                }
+            }
+            _ => Backend {
+                storage: StorageConfig::sqlite(dir.path()),
+                postgres: None,
+                _dir: dir,
+            },
+        }
+    }
+
+    /// `SQLite` or `PostgreSQL`, for the report.
+    pub fn label(&self) -> &'static str {
+        if self.postgres.is_some() {
+            "PostgreSQL"
+        } else {
+            "SQLite"
+        }
+    }
+
+    /// Transactions committed in the database so far (PostgreSQL only). Read after the
+    /// runtime shut down: a backend reports its counts when it exits, at the latest.
+    pub async fn commits(&self) -> Option<i64> {
+        let (url, name) = self.postgres.as_ref()?;
+        let mut admin = PgConnection::connect(url).await.unwrap();
+        let commits =
+            sqlx::query_scalar("SELECT xact_commit FROM pg_stat_database WHERE datname = $1")
+                .bind(name)
+                .fetch_one(&mut admin)
+                .await
+                .unwrap();
+        Some(commits)
+    }
+}
