@@ -94,7 +94,9 @@ async fn three_servers_share_the_work_survive_a_kill_and_fire_each_tick_once() {
     })
     .await;
 
-    // At least once: only jobs the killed server was running ran twice.
+    // At least once: only jobs the killed server had in flight ran twice. In flight means
+    // claimed and not yet stored as finished: running, or run with the outcome still in the
+    // completer's batch.
     let reruns = rows(
         &db,
         "SELECT h.job_id, bool_or(h.state = 'enqueued' AND h.reason LIKE 'abandoned: server %') \
@@ -102,7 +104,6 @@ async fn three_servers_share_the_work_survive_a_kill_and_fire_each_tick_once() {
          HAVING count(*) FILTER (WHERE h.state = 'processing') > 1",
     )
     .await;
-    assert!(reruns.len() <= 20, "{} jobs ran twice", reruns.len());
     for row in &reruns {
         let (job, abandoned): (i64, bool) = (
             row.try_get_by_index(0).unwrap(),
