@@ -20,6 +20,7 @@ const WORKERS: &str = "20";
 /// How long the recurring job is watched.
 const TICKING: Duration = Duration::from_secs(30);
 const WS: &str = "cluster";
+const UNFINISHED: &str = "SELECT count(*) FROM jobs WHERE state <> 'succeeded'";
 
 async fn rows(db: &DatabaseConnection, sql: &str) -> Vec<sea_orm::QueryResult> {
     db.query_all_raw(Statement::from_string(DbBackend::Postgres, sql))
@@ -79,7 +80,7 @@ async fn three_servers_share_the_work_survive_a_kill_and_fire_each_tick_once() {
 
     let patience = TICKING + Duration::from_secs(60);
     wait_for("every job to succeed", patience, || async {
-        let unfinished = count(&db, "SELECT count(*) FROM jobs WHERE state <> 'succeeded'").await;
+        let unfinished = count(&db, UNFINISHED).await;
         let done = count(&db, succeeded).await == JOBS as i64;
         (done && unfinished == 0 && ticking_since.elapsed() >= TICKING).then_some(())
     })
@@ -89,7 +90,7 @@ async fn three_servers_share_the_work_survive_a_kill_and_fire_each_tick_once() {
         .await;
     assert_eq!(removed.status, 204);
     wait_for("the last ticks to succeed", common::PATIENCE, || async {
-        let unfinished = count(&db, "SELECT count(*) FROM jobs WHERE state <> 'succeeded'").await;
+        let unfinished = count(&db, UNFINISHED).await;
         (unfinished == 0).then_some(())
     })
     .await;

@@ -65,37 +65,23 @@ async fn a_distributed_lock_has_one_holder_until_released_or_lapsed() {
         .unwrap();
     let workspace = stoker.workspace("locks").await.unwrap();
     let ttl = Duration::from_secs(60);
+    let report = || async { workspace.try_lock("nightly-report", ttl).await.unwrap() };
 
-    let first = workspace.try_lock("nightly-report", ttl).await.unwrap();
-    let first = first.expect("a free lock is taken");
-    assert!(
-        workspace
-            .try_lock("nightly-report", ttl)
-            .await
-            .unwrap()
-            .is_none()
-    );
+    let first = report().await.expect("a free lock is taken");
+    assert!(report().await.is_none());
     assert!(
         workspace.try_lock("other", ttl).await.unwrap().is_some(),
         "locks of other names are independent"
     );
     assert!(first.renew().await.unwrap(), "the holder renews");
     assert!(first.release().await.unwrap());
-    let second = workspace.try_lock("nightly-report", ttl).await.unwrap();
-    let second = second.expect("a released lock is free");
+    let second = report().await.expect("a released lock is free");
 
     // Its holder dies without releasing it: it lapses after the ttl.
     clock.advance(chrono::Duration::seconds(59));
-    assert!(
-        workspace
-            .try_lock("nightly-report", ttl)
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(report().await.is_none());
     clock.advance(chrono::Duration::seconds(2));
-    let third = workspace.try_lock("nightly-report", ttl).await.unwrap();
-    assert!(third.is_some(), "a lapsed lock is free");
+    assert!(report().await.is_some(), "a lapsed lock is free");
     assert!(!second.renew().await.unwrap(), "the lapsed holder is told");
 
     let bad = workspace.try_lock("no spaces", ttl).await;

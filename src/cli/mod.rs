@@ -3,7 +3,7 @@
 
 mod jobs;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use actix_web::{App, HttpServer};
@@ -89,11 +89,11 @@ struct StorageArgs {
 impl StorageArgs {
     /// The storage named, or SQLite in `default_dir` when none is (an error without one).
     fn config(&self, default_dir: Option<&str>) -> anyhow::Result<StorageConfig> {
-        match (&self.database_url, &self.data_dir, default_dir) {
-            (Some(url), _, _) => Ok(StorageConfig::from_url(url)?),
-            (None, Some(dir), _) => Ok(StorageConfig::sqlite(dir)),
-            (None, None, Some(dir)) => Ok(StorageConfig::sqlite(dir)),
-            (None, None, None) => anyhow::bail!("give --data-dir DIR or --database-url URL"),
+        let dir = self.data_dir.as_deref().or(default_dir.map(Path::new));
+        match (&self.database_url, dir) {
+            (Some(url), _) => Ok(StorageConfig::from_url(url)?),
+            (None, Some(dir)) => Ok(StorageConfig::sqlite(dir)),
+            (None, None) => anyhow::bail!("give --data-dir DIR or --database-url URL"),
         }
     }
 }

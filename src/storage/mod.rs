@@ -143,6 +143,15 @@ pub enum StorageError {
 
 pub(crate) type StorageResult<T> = Result<T, StorageError>;
 
+/// Errors of the driver itself (connecting, listening), as SeaORM reports them.
+impl From<sea_orm::sqlx::Error> for StorageError {
+    fn from(error: sea_orm::sqlx::Error) -> Self {
+        StorageError::Database(sea_orm::DbErr::Conn(sea_orm::RuntimeErr::SqlxError(
+            error.into(),
+        )))
+    }
+}
+
 /// A workspace's database, opened and migrated.
 #[derive(Clone)]
 pub(crate) struct Storage {

@@ -61,7 +61,7 @@ impl Target {
     /// A connection to the server's `postgres` database, to create databases from.
     async fn admin(&self) -> StorageResult<PgConnection> {
         let options = self.options.clone().database("postgres");
-        PgConnection::connect_with(&options).await.map_err(db)
+        Ok(PgConnection::connect_with(&options).await?)
     }
 
     /// Options for the workspace's own connections: its schema comes first on the search path.
@@ -77,15 +77,12 @@ pub(super) async fn open(url: &str, workspace: &WorkspaceName) -> StorageResult<
     if target.own_database {
         create_database(&target).await?;
     }
-    let mut setup = PgConnection::connect_with(&target.options)
-        .await
-        .map_err(db)?;
+    let mut setup = PgConnection::connect_with(&target.options).await?;
     let lock_key = format!("stoker:{workspace}");
     sqlx::query("SELECT pg_advisory_lock(hashtext($1))")
         .bind(&lock_key)
         .execute(&mut setup)
-        .await
-        .map_err(db)?;
+        .await?;
     let prepared = prepare(&target, &mut setup).await;
     let unlocked = sqlx::query("SELECT pg_advisory_unlock(hashtext($1))")
         .bind(&lock_key)
@@ -93,7 +90,7 @@ pub(super) async fn open(url: &str, workspace: &WorkspaceName) -> StorageResult<
         .await;
     let _ = setup.close().await;
     let (writer, statements) = prepared?;
-    unlocked.map_err(db)?;
+    unlocked?;
     let listen = PgPoolOptions::new()
         .max_connections(1)
         .acquire_timeout(ACQUIRE_TIMEOUT)
@@ -121,16 +118,14 @@ async fn prepare(
     ] {
         sqlx::raw_sql(sqlx::AssertSqlSafe(statement))
             .execute(&mut *setup)
-            .await
-            .map_err(db)?;
+            .await?;
     }
     let pool = PgPoolOptions::new()
         .max_connections(POOL_SIZE)
         .min_connections(1)
         .acquire_timeout(ACQUIRE_TIMEOUT)
         .connect_with(target.workspace_options())
-        .await
-        .map_err(db)?;
+        .await?;
     let statements = Arc::new(AtomicU64::new(0));
     let writer = count_statements(
         SqlxPostgresConnector::from_sqlx_postgres_pool(pool),
@@ -153,7 +148,7 @@ async fn create_database(target: &Target) -> StorageResult<()> {
             .await
             && !database_exists(&mut admin, name).await?
         {
-            return Err(db(error));
+            return Err(error.into());
         }
     }
     let _ = admin.close().await;
@@ -164,8 +159,7 @@ async fn database_exists(admin: &mut PgConnection, name: &str) -> StorageResult<
     let found: Option<i32> = sqlx::query_scalar("SELECT 1 FROM pg_database WHERE datname = $1")
         .bind(name)
         .fetch_optional(admin)
-        .await
-        .map_err(db)?;
+        .await?;
     Ok(found.is_some())
 }
 
@@ -178,9 +172,7 @@ pub(super) async fn exists(url: &str, workspace: &WorkspaceName) -> StorageResul
             return Ok(false);
         }
     }
-    let mut connection = PgConnection::connect_with(&target.options)
-        .await
-        .map_err(db)?;
+    let mut connection = PgConnection::connect_with(&target.options).await?;
     let found: Option<i32> = sqlx::query_scalar(
         "SELECT 1 FROM pg_namespace WHERE nspname = $1 \
          AND obj_description(oid, 'pg_namespace') = $2",
@@ -188,8 +180,7 @@ pub(super) async fn exists(url: &str, workspace: &WorkspaceName) -> StorageResul
     .bind(workspace.as_str())
     .bind(SCHEMA_COMMENT)
     .fetch_optional(&mut connection)
-    .await
-    .map_err(db)?;
+    .await?;
     let _ = connection.close().await;
     Ok(found.is_some())
 }
@@ -239,10 +230,4 @@ async fn subscribe(pool: &PgPool) -> Result<PgListener, sqlx::Error> {
     let mut listener = PgListener::connect_with(pool).await?;
     listener.listen(CHANNEL).await?;
     Ok(listener)
-}
-
-fn db(error: sqlx::Error) -> StorageError {
-    StorageError::Database(sea_orm::DbErr::Conn(sea_orm::RuntimeErr::SqlxError(
-        error.into(),
-    )))
 }

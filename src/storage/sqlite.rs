@@ -82,8 +82,7 @@ async fn pool(
         .max_connections(size)
         .min_connections(1)
         .connect_with(options)
-        .await
-        .map_err(|error| sea_orm::DbErr::Conn(sea_orm::RuntimeErr::SqlxError(error.into())))?;
+        .await?;
     Ok(count_statements(
         SqlxSqliteConnector::from_sqlx_sqlite_pool(pool),
         statements,
