@@ -68,7 +68,7 @@ impl Storage {
                 job::Column::OnExhausted,
             ]))
             .to_owned();
-        let rows = self.writer.query_all(&claim).await?;
+        let rows = self.claimer.query_all(&claim).await?;
         let mut claimed = rows
             .iter()
             .map(|row| {

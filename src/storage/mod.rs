@@ -157,6 +157,10 @@ impl From<sea_orm::sqlx::Error> for StorageError {
 pub(crate) struct Storage {
     writer: DatabaseConnection,
     reader: DatabaseConnection,
+    /// Runs claims. On PostgreSQL its commits do not wait for the disk: a claim lost in a
+    /// database crash only puts its job back in the queue, which at-least-once allows, and the
+    /// next durable commit (such as the job's completion) makes it durable anyway.
+    claimer: DatabaseConnection,
     /// Statements run so far, for diagnostics (an idle workspace should run none).
     statements: Arc<AtomicU64>,
     backend: Backend,

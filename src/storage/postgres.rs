@@ -18,7 +18,7 @@ use sea_orm::sqlx::{self, Connection};
 use super::{Backend, Storage, StorageError, StorageResult, count_statements};
 use crate::name::WorkspaceName;
 
-/// Connections per workspace for reads and writes (the listener has its own).
+/// Connections per workspace for reads and writes (the claimer and the listener have their own).
 const POOL_SIZE: u32 = 4;
 /// The channel the `jobs_notify_enqueued` trigger notifies, with the schema as payload.
 const CHANNEL: &str = "stoker_enqueued";
@@ -91,11 +91,17 @@ pub(super) async fn open(url: &str, workspace: &WorkspaceName) -> StorageResult<
     let _ = setup.close().await;
     let (writer, statements) = prepared?;
     unlocked?;
-    let listen = PgPoolOptions::new()
-        .max_connections(1)
-        .acquire_timeout(ACQUIRE_TIMEOUT)
-        .connect_lazy_with(target.workspace_options());
+    let listen = single_connection(target.workspace_options());
+    let claimer = single_connection(
+        target
+            .workspace_options()
+            .options([("synchronous_commit", "off")]),
+    );
     Ok(Storage {
+        claimer: count_statements(
+            SqlxPostgresConnector::from_sqlx_postgres_pool(claimer),
+            &statements,
+        ),
         reader: writer.clone(),
         writer,
         statements,
@@ -104,6 +110,14 @@ pub(super) async fn open(url: &str, workspace: &WorkspaceName) -> StorageResult<
             schema: workspace.to_string(),
         },
     })
+}
+
+/// A pool of one connection, connected when first used.
+fn single_connection(options: PgConnectOptions) -> PgPool {
+    PgPoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .connect_lazy_with(options)
 }
 
 /// Creates the schema when missing, connects the pool and migrates. Runs under the advisory lock.

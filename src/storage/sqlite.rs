@@ -42,6 +42,7 @@ pub(super) async fn open(dir: &Path, workspace: &WorkspaceName) -> StorageResult
     }
     let reader = pool(options.read_only(true), READERS, &statements).await?;
     Ok(Storage {
+        claimer: writer.clone(),
         writer,
         reader,
         statements,
