@@ -74,7 +74,7 @@ async fn the_routes_enqueue_into_the_callers_workspace_and_the_jobs_run() {
     }
     let delayed = acme.job(report).await.unwrap();
     assert_eq!(delayed.summary.state, JobState::Scheduled);
-    let wait = delayed.run_at.unwrap() - delayed.summary.created_at;
+    let wait = delayed.summary.run_at.unwrap() - delayed.summary.created_at;
     assert_eq!(wait.num_minutes(), 30);
     assert_eq!(delayed.args["report_id"], 7);
     assert!(

@@ -109,7 +109,7 @@ async fn by_default_a_failed_job_waits_for_hangfires_backoff_as_a_scheduled_retr
     wait_for_state(&workspace, id, JobState::Scheduled).await;
 
     let job = workspace.job(id).await.unwrap();
-    let wait = job.run_at.unwrap() - job.summary.state_at;
+    let wait = job.summary.run_at.unwrap() - job.summary.state_at;
     assert!(
         (15..=45).contains(&wait.num_seconds()),
         "first retry after {wait} (Hangfire: 15 s + 0..30 s)"

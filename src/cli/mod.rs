@@ -6,10 +6,10 @@ mod jobs;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use actix_web::{App, HttpServer};
+use actix_web::{App, HttpServer, web};
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
-use stoker::web::{Access, Token, api};
+use stoker::web::{Access, Token, api, dashboard};
 use stoker::{Stoker, StorageConfig};
 use tracing_subscriber::EnvFilter;
 
@@ -142,12 +142,16 @@ async fn run_server(serve: Serve) -> anyhow::Result<()> {
         .collect::<anyhow::Result<Vec<_>>>()?;
     let access = Access::loopback().tokens(tokens).read_only(serve.read_only);
     let api_stoker = stoker.clone();
-    let server =
-        HttpServer::new(move || App::new().configure(api(api_stoker.clone(), access.clone())))
-            .disable_signals()
-            .bind(&serve.bind)
-            .with_context(|| format!("binding {}", serve.bind))?
-            .run();
+    let server = HttpServer::new(move || {
+        let dashboard = dashboard(api_stoker.clone(), access.clone());
+        App::new()
+            .service(web::scope("/dashboard").configure(dashboard))
+            .configure(api(api_stoker.clone(), access.clone()))
+    })
+    .disable_signals()
+    .bind(&serve.bind)
+    .with_context(|| format!("binding {}", serve.bind))?
+    .run();
     let http = server.handle();
     actix_rt::spawn(server);
     let storage = match &storage {

@@ -179,4 +179,14 @@ impl Stoker {
     pub fn server_id(&self) -> &str {
         &self.inner.settings.server_id
     }
+
+    /// The time by this runtime's clock.
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.inner.settings.clock.now()
+    }
+
+    /// How long a server may stay silent before it counts as gone.
+    pub fn server_timeout(&self) -> std::time::Duration {
+        self.inner.settings.server_timeout
+    }
 }

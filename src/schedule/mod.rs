@@ -12,10 +12,12 @@
 //! (in the first copy of the hour) and an interval expression (a step or `*` in the second,
 //! minute or hour field) fires in both copies.
 
+mod describe;
 mod expression;
 mod helpers;
 mod occurrences;
 
+pub use describe::describe;
 pub use expression::{CronError, CronSchedule};
 pub use helpers::Cron;
 pub use occurrences::occurrences_between;

@@ -26,6 +26,8 @@ pub struct JobFilter {
     pub job_type: Option<String>,
     /// Only jobs whose id is this, or whose type or arguments contain it.
     pub search: Option<String>,
+    /// Only retries: scheduled jobs whose earlier run failed.
+    pub retries: bool,
     /// At most this many.
     pub limit: u64,
     /// Skipping this many.
@@ -94,6 +96,11 @@ impl Storage {
         let mut query = job::Entity::find();
         if let Some(state) = filter.state {
             query = query.filter(job::Column::State.eq(state.as_str()));
+        }
+        if filter.retries {
+            query = query
+                .filter(job::Column::State.eq(JobState::Scheduled.as_str()))
+                .filter(job::Column::Attempt.gt(0));
         }
         if let Some(queue) = &filter.queue {
             query = query.filter(job::Column::Queue.eq(queue.as_str()));

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use entities::{job, job_history};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::Serialize;
 
 use super::{Storage, StorageError, StorageResult};
@@ -30,6 +30,8 @@ pub struct JobSummary {
     pub attempt: u32,
     /// Why it is in its state, when there is more to say.
     pub reason: Option<String>,
+    /// When it is (or was) due, for a delayed job or a retry.
+    pub run_at: Option<DateTime<Utc>>,
 }
 
 /// A job's retry settings as stored with it.
@@ -77,13 +79,16 @@ pub struct JobDetails {
     pub args: serde_json::Value,
     /// Its retry settings.
     pub retry: StoredRetry,
-    /// When it is (or was) due, for a delayed job or a retry.
-    pub run_at: Option<DateTime<Utc>>,
     /// For a continuation: its parent and what it waits for.
     pub after: Option<Continuation>,
     /// Its states, newest first.
     pub history: Vec<HistoryEntry>,
+    /// The continuations still waiting for it (at most 100), oldest first.
+    pub continuations: Vec<JobId>,
 }
+
+/// The most waiting continuations a job's details list.
+const CONTINUATIONS_SHOWN: u64 = 100;
 
 fn parse_state(text: &str) -> StorageResult<JobState> {
     text.parse()
@@ -105,6 +110,7 @@ impl JobSummary {
             state_at: time(row.state_at),
             attempt: row.attempt.max(0) as u32,
             reason: row.reason.clone(),
+            run_at: row.run_at.map(time),
         })
     }
 }
@@ -150,7 +156,6 @@ impl Storage {
                 delays_seconds: delays,
                 on_exhausted: parse_state(&row.on_exhausted)?,
             },
-            run_at: row.run_at.map(time),
             after: row.parent_id.map(|parent| Continuation {
                 job: JobId(parent),
                 on: row
@@ -160,6 +165,22 @@ impl Storage {
                     .unwrap_or_default(),
             }),
             history,
+            continuations: self.waiting_continuations(id).await?,
         }))
+    }
+
+    /// The ids of the jobs waiting for job `id` to finish.
+    async fn waiting_continuations(&self, id: i64) -> StorageResult<Vec<JobId>> {
+        let ids: Vec<i64> = job::Entity::find()
+            .select_only()
+            .column(job::Column::Id)
+            .filter(job::Column::State.eq(JobState::Awaiting.as_str()))
+            .filter(job::Column::ParentId.eq(id))
+            .order_by_asc(job::Column::Id)
+            .limit(CONTINUATIONS_SHOWN)
+            .into_tuple()
+            .all(&self.reader)
+            .await?;
+        Ok(ids.into_iter().map(JobId).collect())
     }
 }

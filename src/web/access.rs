@@ -112,7 +112,29 @@ impl Access {
         self.read_only
     }
 
-    fn scope_of(&self, request: &HttpRequest) -> Result<Scope, ApiError> {
+    /// Authenticates the sender of `request`; `fallback_token` is a token it presented some
+    /// other way than the `Authorization` header (the dashboard's sign-in cookie).
+    pub(crate) fn caller(
+        &self,
+        request: &HttpRequest,
+        fallback_token: Option<&str>,
+    ) -> Result<Caller, ApiError> {
+        self.scope_of(request, fallback_token).map(|scope| Caller {
+            scope,
+            read_only: self.read_only,
+        })
+    }
+
+    /// Whether requests are authenticated with tokens (and not by an application's hook).
+    pub(crate) fn uses_tokens(&self) -> bool {
+        self.hook.is_none() && !self.tokens.is_empty()
+    }
+
+    fn scope_of(
+        &self,
+        request: &HttpRequest,
+        fallback_token: Option<&str>,
+    ) -> Result<Scope, ApiError> {
         if let Some(hook) = &self.hook {
             return hook.authorize(request);
         }
@@ -132,6 +154,7 @@ impl Access {
             .get(AUTHORIZATION)
             .and_then(|value| value.to_str().ok())
             .and_then(|value| value.strip_prefix("Bearer "))
+            .or(fallback_token)
             .ok_or_else(ApiError::unauthorized)?;
         let token = self
             .tokens
@@ -146,7 +169,7 @@ impl Access {
 }
 
 /// Compares secrets without an early exit that would leak how much matched.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub(super) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
 }
 
@@ -192,9 +215,6 @@ impl FromRequest for Caller {
             .app_data::<web::Data<Access>>()
             .map(|access| access.get_ref().clone())
             .unwrap_or_default();
-        ready(access.scope_of(request).map(|scope| Caller {
-            scope,
-            read_only: access.read_only,
-        }))
+        ready(access.caller(request, None))
     }
 }

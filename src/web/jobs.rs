@@ -178,6 +178,7 @@ impl ListQuery {
             queue: self.queue,
             job_type: self.job_type,
             search: self.search,
+            retries: false,
             limit,
             offset: self.offset.unwrap_or(0),
         })

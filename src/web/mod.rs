@@ -19,6 +19,7 @@
 //! it; every error answer is `{"error": {"code", "message"}}` with API.md's status and code.
 
 mod access;
+mod dashboard;
 mod error;
 mod jobs;
 mod monitoring;
@@ -30,6 +31,7 @@ use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
 use actix_web::{HttpRequest, web};
 
 pub use access::{Access, Authorize, Caller, Scope, Token};
+pub use dashboard::dashboard;
 pub use error::ApiError;
 pub use jobs::MAX_BATCH;
 pub use openapi::document_json as openapi_json;

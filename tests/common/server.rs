@@ -50,6 +50,17 @@ impl Server {
         Server::spawn(dir, &storage, args).await
     }
 
+    /// Starts `stoker serve` on `storage`, which servers started before or after may share.
+    pub async fn start_on(storage: &stoker::StorageConfig, args: &[&str]) -> Server {
+        let flags = match storage {
+            stoker::StorageConfig::Sqlite { dir } => {
+                ["--data-dir".to_owned(), dir.display().to_string()]
+            }
+            stoker::StorageConfig::Postgres { url } => ["--database-url".to_owned(), url.clone()],
+        };
+        Server::spawn(tempfile::tempdir().unwrap(), &flags, args).await
+    }
+
     /// Starts `stoker serve` on the PostgreSQL database `url`, which other servers may share.
     pub async fn start_on_postgres(url: &str, args: &[&str]) -> Server {
         let storage = ["--database-url".to_owned(), url.to_owned()];

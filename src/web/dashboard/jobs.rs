@@ -1,0 +1,432 @@
+//! Jobs: the list of one state (filtered, searched, paged, with bulk actions), the retries
+//! waiting for their next attempt, and one job in full with its actions.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use super::csrf::{Form, checked_form};
+use super::format;
+use super::page::{Frame, PageError};
+use super::viewer::Viewer;
+use crate::web::{ApiError, open_workspace};
+use crate::{JobDetails, JobFilter, JobId, JobState, JobSummary, Stoker, Workspace};
+
+/// Rows per page.
+const PAGE_SIZE: u64 = 50;
+
+/// The list's query string, as links and the filter form write it (empty fields are unset).
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct ListQuery {
+    state: Option<String>,
+    queue: Option<String>,
+    #[serde(rename = "type")]
+    job_type: Option<String>,
+    search: Option<String>,
+    page: Option<u64>,
+}
+
+fn given(field: &Option<String>) -> Option<String> {
+    field
+        .as_deref()
+        .map(str::trim)
+        .filter(|text| !text.is_empty())
+        .map(str::to_owned)
+}
+
+/// A job as a row of a list.
+struct Row {
+    id: String,
+    job_type: String,
+    queue: String,
+    attempt: u32,
+    state_at: String,
+    state_ago: String,
+    run_at: Option<String>,
+    run_in: Option<String>,
+    reason: Option<String>,
+}
+
+impl Row {
+    fn of(job: &JobSummary, now: chrono::DateTime<chrono::Utc>) -> Row {
+        Row {
+            id: job.id.to_string(),
+            job_type: job.job_type.clone(),
+            queue: job.queue.clone(),
+            attempt: job.attempt,
+            state_at: format::time(job.state_at),
+            state_ago: format::relative(job.state_at, now),
+            run_at: job.run_at.map(format::time),
+            run_in: job.run_at.map(|at| format::relative(at, now)),
+            reason: job.reason.clone(),
+        }
+    }
+}
+
+/// A state's tab: its name, its count, and whether it is the one shown.
+struct Tab {
+    state: &'static str,
+    count: u64,
+    current: bool,
+}
+
+/// A bulk action offered for the jobs of a state.
+struct Action {
+    name: &'static str,
+    label: &'static str,
+}
+
+fn actions_for(state: JobState) -> Vec<Action> {
+    let mut actions = Vec::new();
+    if state.can_requeue() {
+        actions.push(Action {
+            name: "requeue",
+            label: "Requeue",
+        });
+    }
+    if state.can_enqueue_now() {
+        actions.push(Action {
+            name: "enqueue",
+            label: "Enqueue now",
+        });
+    }
+    if state.can_delete() {
+        actions.push(Action {
+            name: "delete",
+            label: "Delete",
+        });
+    }
+    actions
+}
+
+#[derive(Template)]
+#[template(path = "jobs.html")]
+struct ListPage {
+    frame: Frame,
+    state: &'static str,
+    tabs: Vec<Tab>,
+    queues: Vec<String>,
+    queue: String,
+    job_type: String,
+    search: String,
+    rows: Vec<Row>,
+    total: u64,
+    page: u64,
+    pages: u64,
+    actions: Vec<Action>,
+    /// This page's path and query, for the forms to come back to.
+    here: String,
+    /// The query string without the page number, for the pager's links.
+    filters: String,
+}
+
+/// The jobs of one state, filtered and paged.
+pub(super) async fn list(
+    stoker: web::Data<Stoker>,
+    viewer: Viewer,
+    ws: web::Path<String>,
+    query: web::Query<ListQuery>,
+    request: HttpRequest,
+) -> Result<HttpResponse, PageError> {
+    viewer.may_read(&ws)?;
+    let state: JobState = given(&query.state)
+        .unwrap_or_else(|| "enqueued".to_owned())
+        .parse()
+        .map_err(|error| viewer.error(ApiError::bad_request(format!("{error}"))))?;
+    let workspace = open(&stoker, &viewer, &ws).await?;
+    let page = query.page.unwrap_or(1).max(1);
+    let filter = JobFilter {
+        state: Some(state),
+        queue: given(&query.queue),
+        job_type: given(&query.job_type),
+        search: given(&query.search),
+        retries: false,
+        limit: PAGE_SIZE,
+        offset: (page - 1).saturating_mul(PAGE_SIZE),
+    };
+    let listed = workspace.jobs(&filter).await.map_err(|e| viewer.error(e))?;
+    let stats = workspace.stats().await.map_err(|e| viewer.error(e))?;
+    let now = stoker.now();
+    let count_of = |state: JobState| match state {
+        JobState::Enqueued => stats.enqueued,
+        JobState::Scheduled => stats.scheduled,
+        JobState::Processing => stats.processing,
+        JobState::Succeeded => stats.succeeded,
+        JobState::Failed => stats.failed,
+        JobState::Deleted => stats.deleted,
+        JobState::Awaiting => stats.awaiting,
+    };
+    let tabs = JobState::ALL
+        .iter()
+        .map(|&tab| Tab {
+            state: tab.as_str(),
+            count: count_of(tab),
+            current: tab == state,
+        })
+        .collect();
+    let filters = filter_query(state, &filter);
+    viewer.page(&ListPage {
+        frame: viewer.frame(Some(&ws), "jobs"),
+        state: state.as_str(),
+        tabs,
+        queues: stats
+            .queues
+            .iter()
+            .map(|queue| queue.name.clone())
+            .collect(),
+        queue: filter.queue.clone().unwrap_or_default(),
+        job_type: filter.job_type.clone().unwrap_or_default(),
+        search: filter.search.clone().unwrap_or_default(),
+        rows: listed.jobs.iter().map(|job| Row::of(job, now)).collect(),
+        total: listed.total,
+        page,
+        pages: listed.total.div_ceil(PAGE_SIZE).max(1),
+        actions: actions_for(state),
+        here: here(&request),
+        filters,
+    })
+}
+
+/// The query string of a list: its state and filters.
+fn filter_query(state: JobState, filter: &JobFilter) -> String {
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    query.append_pair("state", state.as_str());
+    for (name, value) in [
+        ("queue", &filter.queue),
+        ("type", &filter.job_type),
+        ("search", &filter.search),
+    ] {
+        if let Some(value) = value {
+            query.append_pair(name, value);
+        }
+    }
+    query.finish()
+}
+
+/// The path and query of `request`, for a form to come back to.
+fn here(request: &HttpRequest) -> String {
+    let uri = request.uri();
+    uri.path_and_query()
+        .map(|path| path.as_str().to_owned())
+        .unwrap_or_else(|| uri.path().to_owned())
+}
+
+async fn open(stoker: &Stoker, viewer: &Viewer, ws: &str) -> Result<Workspace, PageError> {
+    open_workspace(stoker, ws)
+        .await
+        .map_err(|error| viewer.error(error))
+}
+
+#[derive(Template)]
+#[template(path = "retries.html")]
+struct RetriesPage {
+    frame: Frame,
+    rows: Vec<Row>,
+    total: u64,
+    page: u64,
+    pages: u64,
+    here: String,
+}
+
+/// Jobs waiting for their next attempt.
+pub(super) async fn retries(
+    stoker: web::Data<Stoker>,
+    viewer: Viewer,
+    ws: web::Path<String>,
+    query: web::Query<ListQuery>,
+    request: HttpRequest,
+) -> Result<HttpResponse, PageError> {
+    viewer.may_read(&ws)?;
+    let workspace = open(&stoker, &viewer, &ws).await?;
+    let page = query.page.unwrap_or(1).max(1);
+    let filter = JobFilter {
+        retries: true,
+        limit: PAGE_SIZE,
+        offset: (page - 1).saturating_mul(PAGE_SIZE),
+        ..JobFilter::default()
+    };
+    let listed = workspace.jobs(&filter).await.map_err(|e| viewer.error(e))?;
+    let now = stoker.now();
+    viewer.page(&RetriesPage {
+        frame: viewer.frame(Some(&ws), "retries"),
+        rows: listed.jobs.iter().map(|job| Row::of(job, now)).collect(),
+        total: listed.total,
+        page,
+        pages: listed.total.div_ceil(PAGE_SIZE).max(1),
+        here: here(&request),
+    })
+}
+
+/// A state the job entered, as the detail page shows it.
+struct Step {
+    state: String,
+    at: String,
+    ago: String,
+    reason: Option<String>,
+    error: Option<String>,
+    data: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "job.html")]
+struct DetailPage {
+    frame: Frame,
+    job: JobDetails,
+    row: Row,
+    args: String,
+    delays: String,
+    steps: Vec<Step>,
+    actions: Vec<Action>,
+}
+
+/// One job in full.
+pub(super) async fn detail(
+    stoker: web::Data<Stoker>,
+    viewer: Viewer,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, PageError> {
+    let (ws, id) = path.into_inner();
+    viewer.may_read(&ws)?;
+    let id = job_id(&viewer, &id)?;
+    let workspace = open(&stoker, &viewer, &ws).await?;
+    let job = workspace.job(id).await.map_err(|e| viewer.error(e))?;
+    let now = stoker.now();
+    let steps = job.history.iter().map(|entry| step(entry, now)).collect();
+    let delays = match job.retry.delays_seconds.as_slice() {
+        [] => "the default backoff".to_owned(),
+        delays => delays
+            .iter()
+            .map(|delay| format!("{delay} s"))
+            .collect::<Vec<_>>()
+            .join(", "),
+    };
+    viewer.page(&DetailPage {
+        frame: viewer.frame(Some(&ws), "jobs"),
+        row: Row::of(&job.summary, now),
+        args: format::json(&job.args),
+        delays,
+        steps,
+        actions: actions_for(job.summary.state),
+        job,
+    })
+}
+
+fn step(entry: &crate::HistoryEntry, now: chrono::DateTime<chrono::Utc>) -> Step {
+    let error = entry
+        .data
+        .as_ref()
+        .and_then(|data| data.get("error"))
+        .and_then(|error| error.as_str())
+        .map(str::to_owned);
+    let data = match (&entry.data, &error) {
+        (Some(data), None) => Some(format::json(data)),
+        _ => None,
+    };
+    Step {
+        state: entry.state.as_str().to_owned(),
+        at: format::time(entry.at),
+        ago: format::relative(entry.at, now),
+        reason: entry.reason.clone(),
+        error,
+        data,
+    }
+}
+
+fn job_id(viewer: &Viewer, text: &str) -> Result<JobId, PageError> {
+    text.parse::<i64>()
+        .map(JobId)
+        .map_err(|_| viewer.error(ApiError::not_found(format!("no job `{text}`"))))
+}
+
+/// What an operator may do to a job.
+#[derive(Clone, Copy)]
+enum JobAction {
+    Requeue,
+    EnqueueNow,
+    Delete,
+}
+
+impl JobAction {
+    /// The action a form names, as its `action` field.
+    fn of(viewer: &Viewer, form: &Form) -> Result<JobAction, PageError> {
+        match form.one("action").unwrap_or_default() {
+            "requeue" => Ok(JobAction::Requeue),
+            "enqueue" => Ok(JobAction::EnqueueNow),
+            "delete" => Ok(JobAction::Delete),
+            other => Err(viewer.error(ApiError::bad_request(format!(
+                "there is no job action `{other}`"
+            )))),
+        }
+    }
+
+    fn done(self) -> &'static str {
+        match self {
+            JobAction::Requeue => "Requeued",
+            JobAction::EnqueueNow => "Enqueued",
+            JobAction::Delete => "Deleted",
+        }
+    }
+
+    /// Does it to job `id`; the error says why it could not be done.
+    async fn apply(self, workspace: &Workspace, id: JobId) -> Result<(), String> {
+        let done = match self {
+            JobAction::Requeue => workspace.requeue(id).await,
+            JobAction::EnqueueNow => workspace.enqueue_now(id).await,
+            JobAction::Delete => workspace.delete(id).await,
+        };
+        done.map_err(|error| error.to_string())
+    }
+}
+
+/// An action on one job, from its page.
+pub(super) async fn act(
+    stoker: web::Data<Stoker>,
+    viewer: Viewer,
+    path: web::Path<(String, String)>,
+    request: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, PageError> {
+    let (ws, id) = path.into_inner();
+    let form = checked_form(&request, &body).map_err(|e| viewer.error(e))?;
+    viewer.caller.may_write(&ws).map_err(|e| viewer.error(e))?;
+    let id = job_id(&viewer, &id)?;
+    let workspace = open(&stoker, &viewer, &ws).await?;
+    let action = JobAction::of(&viewer, &form)?;
+    let notice = match action.apply(&workspace, id).await {
+        Ok(()) => format!("{} job {id}.", action.done()),
+        Err(why) => format!("Not done: {why}"),
+    };
+    let back = viewer.back_to(form.one("back"), format!("{}/{ws}/jobs/{id}", viewer.base));
+    Ok(viewer.redirect(&back, &notice))
+}
+
+/// An action on the jobs ticked in a list.
+pub(super) async fn bulk(
+    stoker: web::Data<Stoker>,
+    viewer: Viewer,
+    ws: web::Path<String>,
+    request: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, PageError> {
+    let form = checked_form(&request, &body).map_err(|e| viewer.error(e))?;
+    viewer.caller.may_write(&ws).map_err(|e| viewer.error(e))?;
+    let workspace = open(&stoker, &viewer, &ws).await?;
+    let action = JobAction::of(&viewer, &form)?;
+    let mut done = 0;
+    let mut failures = Vec::new();
+    for text in form.all("id") {
+        match text.parse::<i64>() {
+            Ok(id) => match action.apply(&workspace, JobId(id)).await {
+                Ok(()) => done += 1,
+                Err(why) => failures.push(format!("job {id}: {why}")),
+            },
+            Err(_) => failures.push(format!("`{text}` is not a job id")),
+        }
+    }
+    let mut notice = format!("{} {done} job(s).", action.done());
+    if !failures.is_empty() {
+        notice.push_str(&format!(" Not done: {}", failures.join("; ")));
+    }
+    let back = viewer.back_to(form.one("back"), format!("{}/{ws}/jobs", viewer.base));
+    Ok(viewer.redirect(&back, &notice))
+}

@@ -1,0 +1,162 @@
+//! What every page shares: the [`Frame`] around its content, the dashboard's prefix and the
+//! paths derived from it, and [`PageError`], the error page.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{CACHE_CONTROL, CacheControl, CacheDirective};
+use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, ResponseError};
+use askama::Template;
+
+use super::ROOT;
+use crate::web::ApiError;
+
+/// The largest form accepted (a bulk action on a page of ids is far smaller).
+pub(super) const FORM_LIMIT: usize = 64 * 1024;
+
+/// What surrounds every page: where the dashboard is, which workspace and section the page
+/// belongs to, and what the viewer may do there.
+pub(super) struct Frame {
+    /// The dashboard's prefix, without a trailing slash (`""` when mounted at the root).
+    pub(super) base: String,
+    pub(super) workspace: Option<String>,
+    pub(super) section: &'static str,
+    /// The CSRF token every form carries.
+    pub(super) csrf: String,
+    /// Whether actions are shown (the viewer may write to the workspace).
+    pub(super) writable: bool,
+    /// Whether the viewer signed in with a token (and may sign out).
+    pub(super) signed_in: bool,
+    /// What the last action did, shown once.
+    pub(super) notice: Option<String>,
+}
+
+impl Frame {
+    /// The frame of a page outside any workspace, for anyone.
+    pub(super) fn bare(base: &str, csrf: &str) -> Frame {
+        Frame {
+            base: base.to_owned(),
+            workspace: None,
+            section: "",
+            csrf: csrf.to_owned(),
+            writable: false,
+            signed_in: false,
+            notice: None,
+        }
+    }
+
+    /// The path of the workspace's pages.
+    pub(super) fn ws_path(&self) -> String {
+        let ws = self.workspace.as_deref().unwrap_or_default();
+        format!("{}/{}", self.base, encode_segment(ws))
+    }
+}
+
+/// `text` percent-encoded for a path segment.
+pub(super) fn encode_segment(text: &str) -> String {
+    form_urlencoded::byte_serialize(text.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20")
+}
+
+/// The dashboard's prefix as this request reached it, without a trailing slash.
+pub(super) fn base(request: &HttpRequest) -> String {
+    request
+        .url_for_static(ROOT)
+        .map(|url| url.path().trim_end_matches('/').to_owned())
+        .unwrap_or_default()
+}
+
+/// The path of the workspace picker.
+pub(super) fn root_path(base: &str) -> String {
+    format!("{base}/")
+}
+
+/// The path the dashboard's cookies are limited to.
+pub(super) fn cookie_path(base: &str) -> String {
+    root_path(base)
+}
+
+/// Whether `path` is a page of the dashboard at `base` (and not another site's address).
+pub(super) fn is_dashboard_path(path: &str, base: &str) -> bool {
+    path.starts_with(&root_path(base))
+        && !path.starts_with("//")
+        && !path.contains(['\\', '\r', '\n'])
+}
+
+/// Pages show live data and tokens: browsers must not keep them.
+pub(super) fn no_store(response: &mut HttpResponseBuilder) {
+    response.insert_header((CACHE_CONTROL, CacheControl(vec![CacheDirective::NoStore])));
+}
+
+/// An error page: the API's error, in HTML, with the same status.
+#[derive(Debug)]
+pub(super) struct PageError {
+    status: StatusCode,
+    message: String,
+    base: String,
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    status: u16,
+    title: &'a str,
+    message: &'a str,
+    base: &'a str,
+    sign_in: bool,
+}
+
+impl PageError {
+    pub(super) fn new(error: ApiError, base: &str) -> Self {
+        PageError {
+            status: error.status(),
+            message: error.message().to_owned(),
+            base: base.to_owned(),
+        }
+    }
+
+    /// A page that failed to render.
+    pub(super) fn internal(error: &askama::Error, base: &str) -> Self {
+        tracing::error!(%error, "a dashboard page failed to render");
+        PageError {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            message: "this page failed to render".to_owned(),
+            base: base.to_owned(),
+        }
+    }
+}
+
+impl std::fmt::Display for PageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.status, self.message)
+    }
+}
+
+impl ResponseError for PageError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let page = ErrorPage {
+            status: self.status.as_u16(),
+            title: self.status.canonical_reason().unwrap_or("Error"),
+            message: &self.message,
+            base: &self.base,
+            sign_in: self.status == StatusCode::UNAUTHORIZED,
+        };
+        let mut response = HttpResponse::build(self.status);
+        no_store(&mut response);
+        response
+            .content_type("text/html; charset=utf-8")
+            .body(page.render().unwrap_or_else(|_| self.message.clone()))
+    }
+}
+
+/// Any path the dashboard does not have.
+pub(super) async fn not_found(request: HttpRequest) -> Result<HttpResponse, PageError> {
+    let message = format!("the dashboard has no page {}", request.path());
+    Err(PageError::new(
+        ApiError::not_found(message),
+        &base(&request),
+    ))
+}
