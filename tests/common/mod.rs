@@ -4,6 +4,7 @@
 #![allow(dead_code, unreachable_pub, missing_docs)]
 
 pub mod backend;
+pub mod browser;
 pub mod pages;
 pub mod private_postgres;
 pub mod server;
