@@ -9,7 +9,7 @@ use super::csrf::{Form, checked_form};
 use super::format;
 use super::page::{Frame, PageError};
 use super::viewer::Viewer;
-use crate::web::{ApiError, open_workspace};
+use crate::web::ApiError;
 use crate::{JobDetails, JobFilter, JobId, JobState, JobSummary, Stoker, Workspace};
 
 /// Rows per page.
@@ -24,6 +24,34 @@ pub(super) struct ListQuery {
     job_type: Option<String>,
     search: Option<String>,
     page: Option<u64>,
+}
+
+/// Which page of a list is shown, and how many there are.
+struct Paging {
+    page: u64,
+    pages: u64,
+    /// The list's path and query without the page number, ending in `?` or `&`.
+    link: String,
+}
+
+impl Paging {
+    /// The page a query asks for (the first when it names none).
+    fn requested(query: &ListQuery) -> u64 {
+        query.page.unwrap_or(1).max(1)
+    }
+
+    /// Rows to skip for `page`.
+    fn offset(page: u64) -> u64 {
+        (page - 1).saturating_mul(PAGE_SIZE)
+    }
+
+    fn new(page: u64, total: u64, link: String) -> Paging {
+        Paging {
+            page,
+            pages: total.div_ceil(PAGE_SIZE).max(1),
+            link,
+        }
+    }
 }
 
 fn given(field: &Option<String>) -> Option<String> {
@@ -111,13 +139,12 @@ struct ListPage {
     search: String,
     rows: Vec<Row>,
     total: u64,
-    page: u64,
-    pages: u64,
+    paging: Paging,
     actions: Vec<Action>,
     /// This page's path and query, for the forms to come back to.
     here: String,
-    /// The query string without the page number, for the pager's links.
-    filters: String,
+    /// Whether rows show when they are due (instead of when they entered their state).
+    due_column: bool,
 }
 
 /// The jobs of one state, filtered and paged.
@@ -128,13 +155,12 @@ pub(super) async fn list(
     query: web::Query<ListQuery>,
     request: HttpRequest,
 ) -> Result<HttpResponse, PageError> {
-    viewer.may_read(&ws)?;
     let state: JobState = given(&query.state)
         .unwrap_or_else(|| "enqueued".to_owned())
         .parse()
         .map_err(|error| viewer.error(ApiError::bad_request(format!("{error}"))))?;
-    let workspace = open(&stoker, &viewer, &ws).await?;
-    let page = query.page.unwrap_or(1).max(1);
+    let workspace = viewer.readable(&stoker, &ws).await?;
+    let page = Paging::requested(&query);
     let filter = JobFilter {
         state: Some(state),
         queue: given(&query.queue),
@@ -142,7 +168,7 @@ pub(super) async fn list(
         search: given(&query.search),
         retries: false,
         limit: PAGE_SIZE,
-        offset: (page - 1).saturating_mul(PAGE_SIZE),
+        offset: Paging::offset(page),
     };
     let listed = workspace.jobs(&filter).await.map_err(|e| viewer.error(e))?;
     let stats = workspace.stats().await.map_err(|e| viewer.error(e))?;
@@ -164,7 +190,11 @@ pub(super) async fn list(
             current: tab == state,
         })
         .collect();
-    let filters = filter_query(state, &filter);
+    let link = format!(
+        "{}/{ws}/jobs?{}&",
+        viewer.base,
+        filter_query(state, &filter)
+    );
     viewer.page(&ListPage {
         frame: viewer.frame(Some(&ws), "jobs"),
         state: state.as_str(),
@@ -179,11 +209,10 @@ pub(super) async fn list(
         search: filter.search.clone().unwrap_or_default(),
         rows: listed.jobs.iter().map(|job| Row::of(job, now)).collect(),
         total: listed.total,
-        page,
-        pages: listed.total.div_ceil(PAGE_SIZE).max(1),
+        paging: Paging::new(page, listed.total, link),
         actions: actions_for(state),
         here: here(&request),
-        filters,
+        due_column: false,
     })
 }
 
@@ -211,21 +240,15 @@ fn here(request: &HttpRequest) -> String {
         .unwrap_or_else(|| uri.path().to_owned())
 }
 
-async fn open(stoker: &Stoker, viewer: &Viewer, ws: &str) -> Result<Workspace, PageError> {
-    open_workspace(stoker, ws)
-        .await
-        .map_err(|error| viewer.error(error))
-}
-
 #[derive(Template)]
 #[template(path = "retries.html")]
 struct RetriesPage {
     frame: Frame,
     rows: Vec<Row>,
     total: u64,
-    page: u64,
-    pages: u64,
+    paging: Paging,
     here: String,
+    due_column: bool,
 }
 
 /// Jobs waiting for their next attempt.
@@ -236,13 +259,12 @@ pub(super) async fn retries(
     query: web::Query<ListQuery>,
     request: HttpRequest,
 ) -> Result<HttpResponse, PageError> {
-    viewer.may_read(&ws)?;
-    let workspace = open(&stoker, &viewer, &ws).await?;
-    let page = query.page.unwrap_or(1).max(1);
+    let workspace = viewer.readable(&stoker, &ws).await?;
+    let page = Paging::requested(&query);
     let filter = JobFilter {
         retries: true,
         limit: PAGE_SIZE,
-        offset: (page - 1).saturating_mul(PAGE_SIZE),
+        offset: Paging::offset(page),
         ..JobFilter::default()
     };
     let listed = workspace.jobs(&filter).await.map_err(|e| viewer.error(e))?;
@@ -251,9 +273,9 @@ pub(super) async fn retries(
         frame: viewer.frame(Some(&ws), "retries"),
         rows: listed.jobs.iter().map(|job| Row::of(job, now)).collect(),
         total: listed.total,
-        page,
-        pages: listed.total.div_ceil(PAGE_SIZE).max(1),
+        paging: Paging::new(page, listed.total, format!("{}/{ws}/retries?", viewer.base)),
         here: here(&request),
+        due_column: true,
     })
 }
 
@@ -286,9 +308,8 @@ pub(super) async fn detail(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, PageError> {
     let (ws, id) = path.into_inner();
-    viewer.may_read(&ws)?;
+    let workspace = viewer.readable(&stoker, &ws).await?;
     let id = job_id(&viewer, &id)?;
-    let workspace = open(&stoker, &viewer, &ws).await?;
     let job = workspace.job(id).await.map_err(|e| viewer.error(e))?;
     let now = stoker.now();
     let steps = job.history.iter().map(|entry| step(entry, now)).collect();
@@ -388,9 +409,8 @@ pub(super) async fn act(
 ) -> Result<HttpResponse, PageError> {
     let (ws, id) = path.into_inner();
     let form = checked_form(&request, &body).map_err(|e| viewer.error(e))?;
-    viewer.caller.may_write(&ws).map_err(|e| viewer.error(e))?;
+    let workspace = viewer.writable(&stoker, &ws).await?;
     let id = job_id(&viewer, &id)?;
-    let workspace = open(&stoker, &viewer, &ws).await?;
     let action = JobAction::of(&viewer, &form)?;
     let notice = match action.apply(&workspace, id).await {
         Ok(()) => format!("{} job {id}.", action.done()),
@@ -409,8 +429,7 @@ pub(super) async fn bulk(
     body: web::Bytes,
 ) -> Result<HttpResponse, PageError> {
     let form = checked_form(&request, &body).map_err(|e| viewer.error(e))?;
-    viewer.caller.may_write(&ws).map_err(|e| viewer.error(e))?;
-    let workspace = open(&stoker, &viewer, &ws).await?;
+    let workspace = viewer.writable(&stoker, &ws).await?;
     let action = JobAction::of(&viewer, &form)?;
     let mut done = 0;
     let mut failures = Vec::new();

@@ -6,7 +6,6 @@ use askama::Template;
 
 use super::page::{Frame, PageError};
 use super::viewer::Viewer;
-use crate::web::open_workspace;
 use crate::{Granularity, HistoryPoint, Stats, Stoker};
 
 #[derive(Template)]
@@ -104,10 +103,7 @@ pub(super) async fn overview(
     viewer: Viewer,
     ws: web::Path<String>,
 ) -> Result<HttpResponse, PageError> {
-    viewer.may_read(&ws)?;
-    let workspace = open_workspace(&stoker, &ws)
-        .await
-        .map_err(|error| viewer.error(error))?;
+    let workspace = viewer.readable(&stoker, &ws).await?;
     let failing = |error| viewer.error(error);
     let stats = workspace.stats().await.map_err(failing)?;
     let hours = workspace
@@ -182,10 +178,7 @@ pub(super) async fn live(
     viewer: Viewer,
     ws: web::Path<String>,
 ) -> Result<HttpResponse, PageError> {
-    viewer.may_read(&ws)?;
-    let workspace = open_workspace(&stoker, &ws)
-        .await
-        .map_err(|error| viewer.error(error))?;
+    let workspace = viewer.readable(&stoker, &ws).await?;
     let stats = workspace
         .stats()
         .await

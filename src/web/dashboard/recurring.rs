@@ -8,7 +8,7 @@ use super::csrf::{Form, checked_form};
 use super::format;
 use super::page::{Frame, PageError};
 use super::viewer::Viewer;
-use crate::web::{ApiError, open_workspace};
+use crate::web::ApiError;
 use crate::{JobId, RecurringJob, Stoker, Workspace, schedule};
 
 /// A recurring job as a row of the list.
@@ -60,10 +60,7 @@ pub(super) async fn list(
     viewer: Viewer,
     ws: web::Path<String>,
 ) -> Result<HttpResponse, PageError> {
-    viewer.may_read(&ws)?;
-    let workspace = open_workspace(&stoker, &ws)
-        .await
-        .map_err(|error| viewer.error(error))?;
+    let workspace = viewer.readable(&stoker, &ws).await?;
     let jobs = workspace
         .recurring_jobs()
         .await
@@ -140,11 +137,8 @@ pub(super) async fn bulk(
     body: web::Bytes,
 ) -> Result<HttpResponse, PageError> {
     let form = checked_form(&request, &body).map_err(|e| viewer.error(e))?;
-    viewer.caller.may_write(&ws).map_err(|e| viewer.error(e))?;
     let (action, ids) = requested(&form).map_err(|e| viewer.error(e))?;
-    let workspace = open_workspace(&stoker, &ws)
-        .await
-        .map_err(|error| viewer.error(error))?;
+    let workspace = viewer.writable(&stoker, &ws).await?;
     let mut done = Vec::new();
     let mut failures = Vec::new();
     for id in ids {

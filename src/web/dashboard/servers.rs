@@ -7,7 +7,6 @@ use super::format;
 use super::page::{Frame, PageError};
 use super::viewer::Viewer;
 use crate::Stoker;
-use crate::web::open_workspace;
 
 struct Row {
     id: String,
@@ -34,10 +33,7 @@ pub(super) async fn list(
     viewer: Viewer,
     ws: web::Path<String>,
 ) -> Result<HttpResponse, PageError> {
-    viewer.may_read(&ws)?;
-    let workspace = open_workspace(&stoker, &ws)
-        .await
-        .map_err(|error| viewer.error(error))?;
+    let workspace = viewer.readable(&stoker, &ws).await?;
     let servers = workspace
         .servers()
         .await

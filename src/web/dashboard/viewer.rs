@@ -12,7 +12,8 @@ use askama::Template;
 
 use super::csrf::{self, CsrfToken};
 use super::page::{self, Frame, PageError};
-use crate::web::{Access, ApiError, Caller};
+use crate::web::{Access, ApiError, Caller, open_workspace};
+use crate::{Stoker, Workspace};
 
 /// The cookie a signed-in browser presents its token in.
 const TOKEN_COOKIE: &str = "stoker_token";
@@ -42,10 +43,25 @@ impl Viewer {
         }
     }
 
-    /// Refuses unless the viewer may see `workspace`.
-    pub(super) fn may_read(&self, workspace: &str) -> Result<(), PageError> {
+    /// Workspace `ws`, once the viewer may see it.
+    pub(super) async fn readable(&self, stoker: &Stoker, ws: &str) -> Result<Workspace, PageError> {
         self.caller
-            .may_read(workspace)
+            .may_read(ws)
+            .map_err(|error| self.error(error))?;
+        self.open(stoker, ws).await
+    }
+
+    /// Workspace `ws`, once the viewer may change it.
+    pub(super) async fn writable(&self, stoker: &Stoker, ws: &str) -> Result<Workspace, PageError> {
+        self.caller
+            .may_write(ws)
+            .map_err(|error| self.error(error))?;
+        self.open(stoker, ws).await
+    }
+
+    async fn open(&self, stoker: &Stoker, ws: &str) -> Result<Workspace, PageError> {
+        open_workspace(stoker, ws)
+            .await
             .map_err(|error| self.error(error))
     }
 
