@@ -68,6 +68,7 @@ async fn migrations_go_up_down_and_up_again() {
     Migrator::up(&db, None).await.unwrap();
     let all = [
         "counters",
+        "job_counts",
         "job_history",
         "jobs",
         "locks",
@@ -77,7 +78,11 @@ async fn migrations_go_up_down_and_up_again() {
     assert_eq!(tables(&db).await, all);
     assert!(job_columns(&db).await.contains(&"parent_id".to_owned()));
 
-    // Each step down undoes one migration: the locks, then recurring jobs and continuations.
+    // Each step down undoes one migration: the counts, the locks, then recurring jobs and
+    // continuations.
+    Migrator::down(&db, Some(1)).await.unwrap();
+    let without_counts: Vec<_> = all.into_iter().filter(|t| *t != "job_counts").collect();
+    assert_eq!(tables(&db).await, without_counts);
     Migrator::down(&db, Some(1)).await.unwrap();
     let without_locks = [
         "counters",

@@ -6,6 +6,7 @@
 
 pub mod counter;
 pub mod job;
+pub mod job_count;
 pub mod job_history;
 pub mod lock;
 pub mod prelude;

@@ -8,6 +8,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261122_000001_create_core_tables;
 mod m20261122_000002_recurring_and_continuations;
 mod m20261122_000003_locks_and_wakeups;
+mod m20261122_000004_job_counts;
 
 /// Every migration of stoker's schema, oldest first.
 pub struct Migrator;
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000001_create_core_tables::Migration),
             Box::new(m20261122_000002_recurring_and_continuations::Migration),
             Box::new(m20261122_000003_locks_and_wakeups::Migration),
+            Box::new(m20261122_000004_job_counts::Migration),
         ]
     }
 }

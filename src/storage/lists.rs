@@ -117,7 +117,17 @@ impl Storage {
             }
             query = query.filter(any);
         }
-        let total = query.clone().count(&self.reader).await?;
+        let total = match (
+            filter.state,
+            &filter.job_type,
+            &filter.search,
+            filter.retries,
+        ) {
+            (Some(state), None, None, false) => {
+                self.count_in(state, filter.queue.as_deref()).await?
+            }
+            _ => query.clone().count(&self.reader).await?,
+        };
         let rows = query
             .order_by_desc(job::Column::Id)
             .limit(filter.limit)
