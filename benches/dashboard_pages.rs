@@ -16,7 +16,10 @@ use common::backend::Backend;
 use common::{Noop, Tally, percentile};
 use serde::{Deserialize, Serialize};
 use stoker::web::{Access, ApiError, Authorize, Scope, dashboard};
-use stoker::{Job, JobContext, JobError, NewJob, RetryPolicy, Stoker, StorageConfig, Workspace};
+use stoker::{
+    Job, JobContext, JobError, JobFilter, JobId, JobState, NewJob, RetryPolicy, Stoker,
+    StorageConfig, Workspace,
+};
 
 /// Requests per page.
 const SAMPLES: usize = 30;
@@ -93,6 +96,17 @@ async fn fill(storage: &StorageConfig, succeeded: usize) -> Stoker {
     stoker
 }
 
+/// The id of the job `skip` rows down the list of `state`.
+async fn first_id(workspace: &Workspace, state: JobState, skip: u64) -> JobId {
+    let filter = JobFilter {
+        state: Some(state),
+        limit: 1,
+        offset: skip,
+        ..JobFilter::default()
+    };
+    workspace.jobs(&filter).await.unwrap().jobs[0].id
+}
+
 fn main() {
     actix_rt::System::new().block_on(async move {
         let backend = Backend::fresh().await;
@@ -104,19 +118,9 @@ fn main() {
                 .service(web::scope("/dashboard").configure(dashboard(stoker.clone(), access))),
         )
         .await;
-        let failed = stoker
-            .workspace("bench")
-            .await
-            .unwrap()
-            .jobs(&stoker::JobFilter {
-                state: Some(stoker::JobState::Failed),
-                limit: 1,
-                ..Default::default()
-            })
-            .await
-            .unwrap()
-            .jobs[0]
-            .id;
+        let workspace = stoker.workspace("bench").await.unwrap();
+        let failed = first_id(&workspace, JobState::Failed, 0).await;
+        let deep = first_id(&workspace, JobState::Succeeded, 50_000 - 1).await;
         let pages = [
             ("overview", "/dashboard/bench".to_owned()),
             (
@@ -126,6 +130,10 @@ fn main() {
             (
                 "succeeded, page 1000",
                 "/dashboard/bench/jobs?state=succeeded&page=1000".to_owned(),
+            ),
+            (
+                "succeeded, pager to 1001",
+                format!("/dashboard/bench/jobs?state=succeeded&before={deep}&page=1001"),
             ),
             (
                 "enqueued, queue filter",

@@ -31,8 +31,8 @@ pub use schedule::{Cron, CronError, CronSchedule, Misfire};
 pub use state::{ContinueOn, JobState};
 pub use storage::{
     Continuation, Granularity, HistoryEntry, HistoryPoint, JobDetails, JobFilter, JobPage,
-    JobSummary, QueueStats, RecurringJob, ServerInfo, Stats, StorageConfig, StorageError,
-    StoredRetry,
+    JobSummary, PageStart, QueueStats, RecurringJob, ServerInfo, Stats, StorageConfig,
+    StorageError, StoredRetry,
 };
 
 /// The queue jobs go to unless their type or their enqueuer says otherwise.

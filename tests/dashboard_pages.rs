@@ -322,3 +322,59 @@ async fn overview_servers_and_retries_show_the_workspace() {
     let bad_state = pages.get("/dashboard/default/jobs?state=sideways").await;
     assert_eq!(bad_state.status, 400);
 }
+
+/// The job ids a list page links to, in page order.
+fn listed_ids(html: &str) -> Vec<u64> {
+    html.split("/jobs/")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next()?.parse().ok())
+        .collect()
+}
+
+/// The target of the pager link marked `rel`.
+fn pager_link(html: &str, rel: &str) -> Option<String> {
+    let marker = format!("rel=\"{rel}\" href=\"");
+    let start = html.find(&marker)? + marker.len();
+    let end = start + html[start..].find('"')?;
+    Some(html[start..end].replace("&amp;", "&").replace("&#38;", "&"))
+}
+
+#[actix_rt::test]
+async fn the_pager_walks_a_long_list_by_its_index_and_agrees_with_page_numbers() {
+    let server = Server::start(&[]).await;
+    let pages = Pages::new(&server.base);
+    let jobs: Vec<_> = (0..120)
+        .map(|_| json!({"type": "noop", "delay_seconds": 3600}))
+        .collect();
+    let created = server
+        .post(
+            "/api/workspaces/default/jobs/batch",
+            json!({ "jobs": jobs }),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{:?}", created.body);
+
+    let list = "/dashboard/default/jobs?state=scheduled";
+    let first = pages.get(list).await;
+    assert!(first.html.contains("page 1 of 3"), "{}", first.html);
+    assert_eq!(pager_link(&first.html, "prev"), None);
+    let ids = listed_ids(&first.html);
+    assert_eq!((ids.len(), ids[0]), (50, 120));
+
+    let second = pages.get(&pager_link(&first.html, "next").unwrap()).await;
+    let third_link = pager_link(&second.html, "next").unwrap();
+    assert!(third_link.contains("before=21"), "{third_link}");
+    let third = pages.get(&third_link).await;
+    assert!(third.html.contains("page 3 of 3"));
+    assert_eq!(listed_ids(&third.html), (1..=20).rev().collect::<Vec<_>>());
+    assert_eq!(pager_link(&third.html, "next"), None);
+
+    let by_number = pages.get(&format!("{list}&page=3")).await;
+    assert_eq!(listed_ids(&by_number.html), listed_ids(&third.html));
+    let back = pages.get(&pager_link(&third.html, "prev").unwrap()).await;
+    assert_eq!(listed_ids(&back.html), listed_ids(&second.html));
+    assert_eq!(
+        listed_ids(&second.html),
+        (21..=70).rev().collect::<Vec<_>>()
+    );
+}

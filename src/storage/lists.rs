@@ -13,6 +13,7 @@ use super::counters::{day_key, hour_key};
 use super::read::JobSummary;
 use super::{Storage, StorageResult};
 use crate::clock::from_millis as time;
+use crate::job::JobId;
 use crate::state::JobState;
 
 /// Which jobs to list.
@@ -28,10 +29,21 @@ pub struct JobFilter {
     pub search: Option<String>,
     /// Only retries: scheduled jobs whose earlier run failed.
     pub retries: bool,
+    /// Where a page starts without skipping rows (found through the index, however deep).
+    pub from: Option<PageStart>,
     /// At most this many.
     pub limit: u64,
     /// Skipping this many.
     pub offset: u64,
+}
+
+/// A page that starts next to a job seen on another page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PageStart {
+    /// The jobs older than this one: the next page.
+    Before(JobId),
+    /// The jobs newer than this one: the previous page.
+    After(JobId),
 }
 
 /// A page of jobs and how many match in all.
@@ -128,12 +140,19 @@ impl Storage {
             }
             _ => query.clone().count(&self.reader).await?,
         };
-        let rows = query
-            .order_by_desc(job::Column::Id)
-            .limit(filter.limit)
-            .offset(filter.offset)
-            .all(&self.reader)
-            .await?;
+        let paged = match filter.from {
+            None => query.order_by_desc(job::Column::Id).offset(filter.offset),
+            Some(PageStart::Before(id)) => query
+                .filter(job::Column::Id.lt(id.0))
+                .order_by_desc(job::Column::Id),
+            Some(PageStart::After(id)) => query
+                .filter(job::Column::Id.gt(id.0))
+                .order_by_asc(job::Column::Id),
+        };
+        let mut rows = paged.limit(filter.limit).all(&self.reader).await?;
+        if matches!(filter.from, Some(PageStart::After(_))) {
+            rows.reverse();
+        }
         let jobs = rows
             .iter()
             .map(JobSummary::from_row)

@@ -45,7 +45,7 @@ pub(crate) use claim::ClaimedJob;
 pub(crate) use complete::{Completion, CompletionReport};
 pub(crate) use enqueue::NewJobRow;
 
-pub use lists::{Granularity, HistoryPoint, JobFilter, JobPage, ServerInfo};
+pub use lists::{Granularity, HistoryPoint, JobFilter, JobPage, PageStart, ServerInfo};
 pub(crate) use maintenance::ServerRow;
 pub(crate) use manage::{Action, Transition};
 pub use read::{Continuation, HistoryEntry, JobDetails, JobSummary, StoredRetry};

@@ -179,6 +179,7 @@ impl ListQuery {
             job_type: self.job_type,
             search: self.search,
             retries: false,
+            from: None,
             limit,
             offset: self.offset.unwrap_or(0),
         })

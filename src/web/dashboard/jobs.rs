@@ -10,7 +10,7 @@ use super::format;
 use super::page::{Frame, PageError};
 use super::viewer::Viewer;
 use crate::web::ApiError;
-use crate::{JobDetails, JobFilter, JobId, JobState, JobSummary, Stoker, Workspace};
+use crate::{JobDetails, JobFilter, JobId, JobState, JobSummary, PageStart, Stoker, Workspace};
 
 /// Rows per page.
 const PAGE_SIZE: u64 = 50;
@@ -24,32 +24,55 @@ pub(super) struct ListQuery {
     job_type: Option<String>,
     search: Option<String>,
     page: Option<u64>,
+    /// The pager's links: the page older than this job, or newer than this one.
+    before: Option<i64>,
+    after: Option<i64>,
 }
 
-/// Which page of a list is shown, and how many there are.
+/// Which page of a list is shown, how many there are, and the links to its neighbours.
+/// Page numbers in a link skip rows (`OFFSET`); the pager's links start next to the first or
+/// last job shown instead, which the index finds at once however deep the page.
 struct Paging {
     page: u64,
     pages: u64,
-    /// The list's path and query without the page number, ending in `?` or `&`.
-    link: String,
+    newer: Option<String>,
+    older: Option<String>,
 }
 
 impl Paging {
-    /// The page a query asks for (the first when it names none).
-    fn requested(query: &ListQuery) -> u64 {
-        query.page.unwrap_or(1).max(1)
+    /// The page a query asks for (the first when it names none), and where it starts.
+    fn requested(query: &ListQuery) -> (u64, u64, Option<PageStart>) {
+        let page = query.page.unwrap_or(1).max(1);
+        let from = match (query.before, query.after) {
+            (Some(id), _) => Some(PageStart::Before(JobId(id))),
+            (None, Some(id)) => Some(PageStart::After(JobId(id))),
+            (None, None) => None,
+        };
+        let offset = match from {
+            Some(_) => 0,
+            None => (page - 1).saturating_mul(PAGE_SIZE),
+        };
+        (page, offset, from)
     }
 
-    /// Rows to skip for `page`.
-    fn offset(page: u64) -> u64 {
-        (page - 1).saturating_mul(PAGE_SIZE)
-    }
-
-    fn new(page: u64, total: u64, link: String) -> Paging {
+    /// The pager of page `page` of `total` rows showing `rows`; `link` is the list's path
+    /// and query without paging, ending in `?` or `&`.
+    fn new(page: u64, total: u64, rows: &[Row], link: &str) -> Paging {
+        let pages = total.div_ceil(PAGE_SIZE).max(1);
+        let newer = match (page, rows.first()) {
+            (1, _) => None,
+            (2, _) | (_, None) => Some(format!("{link}page={}", page - 1)),
+            (_, Some(first)) => Some(format!("{link}after={}&page={}", first.id, page - 1)),
+        };
+        let older = rows
+            .last()
+            .filter(|_| page < pages)
+            .map(|last| format!("{link}before={}&page={}", last.id, page + 1));
         Paging {
             page,
-            pages: total.div_ceil(PAGE_SIZE).max(1),
-            link,
+            pages,
+            newer,
+            older,
         }
     }
 }
@@ -94,7 +117,7 @@ impl Row {
 /// A state's tab: its name, its count, and whether it is the one shown.
 struct Tab {
     state: &'static str,
-    count: u64,
+    count: Option<u64>,
     current: bool,
 }
 
@@ -160,27 +183,29 @@ pub(super) async fn list(
         .parse()
         .map_err(|error| viewer.error(ApiError::bad_request(format!("{error}"))))?;
     let workspace = viewer.readable(&stoker, &ws).await?;
-    let page = Paging::requested(&query);
+    let (page, offset, from) = Paging::requested(&query);
     let filter = JobFilter {
         state: Some(state),
         queue: given(&query.queue),
         job_type: given(&query.job_type),
         search: given(&query.search),
         retries: false,
+        from,
         limit: PAGE_SIZE,
-        offset: Paging::offset(page),
+        offset,
     };
     let listed = workspace.jobs(&filter).await.map_err(|e| viewer.error(e))?;
     let stats = workspace.stats().await.map_err(|e| viewer.error(e))?;
     let now = stoker.now();
-    let count_of = |state: JobState| match state {
-        JobState::Enqueued => stats.enqueued,
-        JobState::Scheduled => stats.scheduled,
-        JobState::Processing => stats.processing,
-        JobState::Succeeded => stats.succeeded,
-        JobState::Failed => stats.failed,
-        JobState::Deleted => stats.deleted,
-        JobState::Awaiting => stats.awaiting,
+    // Statistics count finished jobs all-time; the jobs still kept are counted for the shown
+    // tab only (as its total).
+    let count_of = |tab: JobState| match tab {
+        JobState::Enqueued => Some(stats.enqueued),
+        JobState::Scheduled => Some(stats.scheduled),
+        JobState::Processing => Some(stats.processing),
+        JobState::Failed => Some(stats.failed),
+        JobState::Awaiting => Some(stats.awaiting),
+        JobState::Succeeded | JobState::Deleted => (tab == state).then_some(listed.total),
     };
     let tabs = JobState::ALL
         .iter()
@@ -195,6 +220,7 @@ pub(super) async fn list(
         viewer.base,
         filter_query(state, &filter)
     );
+    let rows: Vec<Row> = listed.jobs.iter().map(|job| Row::of(job, now)).collect();
     viewer.page(&ListPage {
         frame: viewer.frame(Some(&ws), "jobs"),
         state: state.as_str(),
@@ -207,9 +233,9 @@ pub(super) async fn list(
         queue: filter.queue.clone().unwrap_or_default(),
         job_type: filter.job_type.clone().unwrap_or_default(),
         search: filter.search.clone().unwrap_or_default(),
-        rows: listed.jobs.iter().map(|job| Row::of(job, now)).collect(),
+        paging: Paging::new(page, listed.total, &rows, &link),
+        rows,
         total: listed.total,
-        paging: Paging::new(page, listed.total, link),
         actions: actions_for(state),
         here: here(&request),
         due_column: false,
@@ -260,20 +286,23 @@ pub(super) async fn retries(
     request: HttpRequest,
 ) -> Result<HttpResponse, PageError> {
     let workspace = viewer.readable(&stoker, &ws).await?;
-    let page = Paging::requested(&query);
+    let (page, offset, from) = Paging::requested(&query);
     let filter = JobFilter {
         retries: true,
+        from,
         limit: PAGE_SIZE,
-        offset: Paging::offset(page),
+        offset,
         ..JobFilter::default()
     };
     let listed = workspace.jobs(&filter).await.map_err(|e| viewer.error(e))?;
     let now = stoker.now();
+    let rows: Vec<Row> = listed.jobs.iter().map(|job| Row::of(job, now)).collect();
+    let link = format!("{}/{ws}/retries?", viewer.base);
     viewer.page(&RetriesPage {
         frame: viewer.frame(Some(&ws), "retries"),
-        rows: listed.jobs.iter().map(|job| Row::of(job, now)).collect(),
+        paging: Paging::new(page, listed.total, &rows, &link),
+        rows,
         total: listed.total,
-        paging: Paging::new(page, listed.total, format!("{}/{ws}/retries?", viewer.base)),
         here: here(&request),
         due_column: true,
     })
