@@ -1,7 +1,7 @@
 //! Per-workspace jobs in an actix-web application, as the OpenRadius application does with
 //! Hangfire, done with stoker: the application's own routes enqueue typed jobs into the
-//! caller's workspace (named by the `X-Workspace` header), and stoker's HTTP API is mounted
-//! beside them under `/stoker` for operators.
+//! caller's workspace (named by the `X-Workspace` header), and stoker's dashboard and HTTP
+//! API are mounted beside them under `/stoker` for operators.
 //!
 //! `cargo run --release --example workspace_jobs`, then for example:
 //!
@@ -11,13 +11,15 @@
 //! curl -X POST -H 'X-Workspace: acme' localhost:8081/api/jobs/sync/recurring
 //! curl localhost:8081/stoker/api/workspaces/acme/jobs
 //! ```
+//!
+//! and open `http://localhost:8081/stoker/dashboard/acme` in a browser.
 
 use std::time::Duration;
 
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use stoker::web::{Access, api};
+use stoker::web::{Access, api, dashboard};
 use stoker::{Cron, Job, JobContext, JobError, RecurringOptions, Stoker, Workspace};
 
 /// Removes stale sessions of the workspace.
@@ -167,7 +169,8 @@ async fn remove_recurring(
     }
 }
 
-/// The application: its own job routes, and stoker's API beside them under `/stoker`.
+/// The application: its own job routes, and stoker's dashboard and API beside them under
+/// `/stoker` (the dashboard's scope first: the API's would otherwise answer its paths).
 pub fn app(stoker: Stoker, config: &mut web::ServiceConfig) {
     config
         .app_data(web::Data::new(stoker.clone()))
@@ -178,6 +181,10 @@ pub fn app(stoker: Stoker, config: &mut web::ServiceConfig) {
         .route(
             "/api/jobs/recurring/{id}",
             web::delete().to(remove_recurring),
+        )
+        .service(
+            web::scope("/stoker/dashboard")
+                .configure(dashboard(stoker.clone(), Access::loopback())),
         )
         .service(web::scope("/stoker").configure(api(stoker, Access::loopback())));
 }

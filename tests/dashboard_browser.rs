@@ -1,8 +1,8 @@
 //! The dashboard in a real browser (headless chromium): an operator watches counts change as
 //! jobs run, opens a failed job and requeues it, searches by an args value, triggers and
-//! pauses a recurring job; markup in job arguments never runs; a read-only server shows no
-//! button and refuses a POST forged from the page. Screenshots land in
-//! `target/tmp/screenshots/` for people to look at.
+//! pauses a recurring job; markup in job arguments never runs; a job's page fits a phone's
+//! width; a read-only server shows no button and refuses a POST forged from the page.
+//! Screenshots land in `target/tmp/screenshots/` for people to look at.
 
 mod common;
 
@@ -106,6 +106,14 @@ async fn an_operator_watches_and_steers_jobs_in_the_browser() {
         .get("/api/workspaces/default/recurring/nightly")
         .await;
     assert_eq!(paused.body["paused"], true);
+
+    browser.client.set_window_size(390, 844).await.unwrap();
+    browser.open(&format!("{dashboard}/jobs/{hostile}")).await;
+    let overflow = browser
+        .run("return document.documentElement.scrollWidth > window.innerWidth + 1")
+        .await;
+    assert_eq!(overflow, false, "a phone-wide page scrolls sideways");
+    browser.screenshot("job-detail-phone").await;
     browser.close().await;
 }
 

@@ -94,6 +94,18 @@ async fn the_routes_enqueue_into_the_callers_workspace_and_the_jobs_run() {
     let listed: serde_json::Value = test::call_and_read_body_json(&app, listed).await;
     assert_eq!(listed["total"], 2);
 
+    // And its dashboard, whose links keep the application's prefix.
+    let page = test::TestRequest::get()
+        .uri("/stoker/dashboard/acme/jobs?state=scheduled")
+        .peer_addr("127.0.0.1:9000".parse().unwrap())
+        .to_request();
+    let page = test::call_and_read_body(&app, page).await;
+    let page = String::from_utf8_lossy(&page);
+    assert!(
+        page.contains(&format!("href=\"/stoker/dashboard/acme/jobs/{report}\"")),
+        "{page}"
+    );
+
     let removed = test::call_service(
         &app,
         call(
