@@ -198,3 +198,25 @@ async fn a_continuation_waiting_over_a_year_expires() {
     );
     stoker.shutdown().await;
 }
+
+#[actix_rt::test]
+async fn a_continuation_added_while_its_parent_finishes_is_never_left_waiting() {
+    let dir = tempfile::tempdir().unwrap();
+    let stoker = builder(dir.path(), &Runs::default()).build().unwrap();
+    let workspace = stoker.workspace("race").await.unwrap();
+    let mut children = Vec::new();
+    for n in 0..200 {
+        let parent = workspace
+            .enqueue(Record {
+                key: format!("parent {n}"),
+            })
+            .await
+            .unwrap();
+        // The parent is claimed and finished by the workers while its child is added.
+        children.push(continuation(&workspace, parent, "child", ContinueOn::Succeeded).await);
+    }
+    for child in children {
+        wait_for_state(&workspace, child, JobState::Succeeded).await;
+    }
+    stoker.shutdown().await;
+}

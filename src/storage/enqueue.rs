@@ -8,7 +8,8 @@ use std::collections::{BTreeSet, HashMap};
 use entities::job;
 use sea_orm::sea_query::{Query, SimpleExpr};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, TransactionTrait,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    TransactionTrait,
 };
 
 use super::{Storage, StorageError, StorageResult, continuations};
@@ -116,7 +117,10 @@ pub(super) async fn insert(
         .filter_map(|job| job.parent)
         .map(|(id, _)| id)
         .collect();
-    let parent_states = states_of(txn, parents.iter().copied()).await?;
+    // The parents stay locked until this transaction ends: a parent finishing meanwhile waits,
+    // and then finds the new continuations to release (without the lock, on PostgreSQL, a
+    // parent could finish between this read and the commit and leave them waiting forever).
+    let parent_states = states_of(txn, parents.iter().copied(), Lock::Share).await?;
     if let Some(missing) = parents.iter().find(|id| !parent_states.contains_key(id)) {
         return Err(StorageError::MissingParent(*missing));
     }
@@ -150,7 +154,7 @@ pub(super) async fn insert(
         let awaiting = created
             .iter()
             .filter(|(_, state)| *state == JobState::Awaiting);
-        let states = states_of(txn, awaiting.map(|(id, _)| *id)).await?;
+        let states = states_of(txn, awaiting.map(|(id, _)| *id), Lock::None).await?;
         for (id, state) in created.iter_mut() {
             *state = states.get(id).copied().unwrap_or(*state);
         }
@@ -158,21 +162,33 @@ pub(super) async fn insert(
     Ok(created)
 }
 
+/// Whether reading jobs' states locks them against changes until the transaction ends.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Lock {
+    None,
+    /// `FOR SHARE`, in id order (SQLite, with its single writer, needs and has no such lock).
+    Share,
+}
+
 /// The states of the jobs `ids` that exist.
 async fn states_of(
     db: &impl ConnectionTrait,
     ids: impl Iterator<Item = i64>,
+    lock: Lock,
 ) -> StorageResult<HashMap<i64, JobState>> {
-    let ids: Vec<i64> = ids.collect();
+    let mut ids: Vec<i64> = ids.collect();
+    ids.sort_unstable();
     let mut states = HashMap::with_capacity(ids.len());
     for chunk in ids.chunks(ROWS_PER_STATEMENT) {
-        let rows: Vec<(i64, String)> = job::Entity::find()
+        let mut query = job::Entity::find()
             .select_only()
             .columns([job::Column::Id, job::Column::State])
             .filter(job::Column::Id.is_in(chunk.iter().copied()))
-            .into_tuple()
-            .all(db)
-            .await?;
+            .order_by_asc(job::Column::Id);
+        if lock == Lock::Share {
+            query = query.lock_shared();
+        }
+        let rows: Vec<(i64, String)> = query.into_tuple().all(db).await?;
         for (id, state) in rows {
             let state = state
                 .parse()
