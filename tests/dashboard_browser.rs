@@ -71,12 +71,7 @@ async fn an_operator_watches_and_steers_jobs_in_the_browser() {
     browser
         .open(&format!("{dashboard}/jobs?state=failed"))
         .await;
-    let search = browser
-        .client
-        .wait()
-        .for_element(fantoccini::Locator::Css("input[name=search]"))
-        .await
-        .unwrap();
+    let search = browser.element("input[name=search]").await;
     search.send_keys("invoice-4711").await.unwrap();
     browser.click(".filters button").await;
     browser

@@ -14,7 +14,7 @@ use super::error::{ApiError, ErrorBody};
 use super::{empty_object, open_workspace};
 use crate::{
     ContinueOn, Enqueued, JobDetails, JobFilter, JobId, JobPage, JobState, NewJob, RetryPolicy,
-    Stoker,
+    Stoker, Workspace,
 };
 
 /// The most jobs one batch may hold.
@@ -221,12 +221,23 @@ pub(super) async fn details(
     Ok(HttpResponse::Ok().json(workspace.job(id).await?))
 }
 
-/// What a person can do to a job over HTTP.
+/// What a person can do to a job over HTTP (the API's routes and the dashboard's forms).
 #[derive(Clone, Copy, Debug)]
-enum JobAction {
+pub(super) enum JobAction {
     Requeue,
     EnqueueNow,
     Delete,
+}
+
+impl JobAction {
+    /// Does it to job `id`; answers the state the job is in afterwards.
+    pub(super) async fn apply(self, workspace: &Workspace, id: JobId) -> crate::Result<JobState> {
+        match self {
+            JobAction::Requeue => workspace.requeue(id).await.map(|()| JobState::Enqueued),
+            JobAction::EnqueueNow => workspace.enqueue_now(id).await.map(|()| JobState::Enqueued),
+            JobAction::Delete => workspace.delete(id).await.map(|()| JobState::Deleted),
+        }
+    }
 }
 
 /// Puts a job back in its queue.
@@ -272,10 +283,6 @@ async fn act(
     caller.may_write(&ws)?;
     let id = job_id(&id)?;
     let workspace = open_workspace(&stoker, &ws).await?;
-    let state = match action {
-        JobAction::Requeue => workspace.requeue(id).await.map(|()| JobState::Enqueued),
-        JobAction::EnqueueNow => workspace.enqueue_now(id).await.map(|()| JobState::Enqueued),
-        JobAction::Delete => workspace.delete(id).await.map(|()| JobState::Deleted),
-    }?;
+    let state = action.apply(&workspace, id).await?;
     Ok(HttpResponse::Ok().json(Enqueued { id, state }))
 }

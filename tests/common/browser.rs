@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
+use fantoccini::elements::Element;
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::json;
@@ -61,26 +62,23 @@ impl Browser {
         self.client.goto(url).await.unwrap();
     }
 
-    /// The text of the first element matching `css`, once there is one.
-    pub async fn text(&self, css: &str) -> String {
-        let element = self
-            .client
+    /// The first element matching `css`, once there is one.
+    pub async fn element(&self, css: &str) -> Element {
+        self.client
             .wait()
             .for_element(Locator::Css(css))
             .await
-            .unwrap();
-        element.text().await.unwrap()
+            .unwrap()
     }
 
-    /// Clicks the first element matching `css`.
+    /// The text of the first element matching `css`, once there is one.
+    pub async fn text(&self, css: &str) -> String {
+        self.element(css).await.text().await.unwrap()
+    }
+
+    /// Clicks the first element matching `css`, once there is one.
     pub async fn click(&self, css: &str) {
-        let element = self
-            .client
-            .wait()
-            .for_element(Locator::Css(css))
-            .await
-            .unwrap();
-        element.click().await.unwrap();
+        self.element(css).await.click().await.unwrap();
     }
 
     /// Waits until an element matching `css` has text containing `text`.

@@ -3,7 +3,6 @@
 //! browser send the cookie, but cannot read it to put it in the form; the cookie is
 //! `SameSite=Strict` besides, and a POST whose `Origin` is another host is refused outright.
 
-use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::header::ORIGIN;
 use actix_web::{HttpRequest, HttpResponseBuilder};
 
@@ -48,12 +47,7 @@ impl CsrfToken {
     /// Gives the browser its token when it had none.
     pub(super) fn attach(&self, response: &mut HttpResponseBuilder, base: &str) {
         if self.new {
-            let cookie = Cookie::build(COOKIE, self.value.clone())
-                .path(page::cookie_path(base))
-                .http_only(true)
-                .same_site(SameSite::Strict)
-                .finish();
-            response.cookie(cookie);
+            response.cookie(page::cookie(COOKIE, self.value.clone(), base));
         }
     }
 }

@@ -7,9 +7,10 @@ use serde::Deserialize;
 
 use super::csrf::{Form, checked_form};
 use super::format;
-use super::page::{Frame, PageError};
+use super::page::{self, Frame, PageError};
 use super::viewer::Viewer;
 use crate::web::ApiError;
+use crate::web::jobs::JobAction;
 use crate::{JobDetails, JobFilter, JobId, JobState, JobSummary, PageStart, Stoker, Workspace};
 
 /// Rows per page.
@@ -160,14 +161,46 @@ struct ListPage {
     queue: String,
     job_type: String,
     search: String,
+    table: JobTable,
+    actions: Vec<Action>,
+}
+
+/// A page of jobs as both lists show it.
+struct JobTable {
     rows: Vec<Row>,
     total: u64,
     paging: Paging,
-    actions: Vec<Action>,
     /// This page's path and query, for the forms to come back to.
     here: String,
     /// Whether rows show when they are due (instead of when they entered their state).
     due_column: bool,
+}
+
+impl JobTable {
+    /// The page of the jobs `filter` selects that `query` asks for; `link` is the list's path
+    /// and query without paging, ending in `?` or `&`.
+    async fn read(
+        workspace: &Workspace,
+        mut filter: JobFilter,
+        query: &ListQuery,
+        link: &str,
+        request: &HttpRequest,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> crate::Result<JobTable> {
+        let (page, offset, from) = Paging::requested(query);
+        filter.from = from;
+        filter.limit = PAGE_SIZE;
+        filter.offset = offset;
+        let listed = workspace.jobs(&filter).await?;
+        let rows: Vec<Row> = listed.jobs.iter().map(|job| Row::of(job, now)).collect();
+        Ok(JobTable {
+            paging: Paging::new(page, listed.total, &rows, link),
+            rows,
+            total: listed.total,
+            here: here(request),
+            due_column: filter.retries,
+        })
+    }
 }
 
 /// The jobs of one state, filtered and paged.
@@ -183,20 +216,27 @@ pub(super) async fn list(
         .parse()
         .map_err(|error| viewer.error(ApiError::bad_request(format!("{error}"))))?;
     let workspace = viewer.readable(&stoker, &ws).await?;
-    let (page, offset, from) = Paging::requested(&query);
     let filter = JobFilter {
         state: Some(state),
         queue: given(&query.queue),
         job_type: given(&query.job_type),
         search: given(&query.search),
-        retries: false,
-        from,
-        limit: PAGE_SIZE,
-        offset,
+        ..JobFilter::default()
     };
-    let listed = workspace.jobs(&filter).await.map_err(|e| viewer.error(e))?;
+    let link = format!(
+        "{}/{ws}/jobs?{}&",
+        viewer.base,
+        filter_query(state, &filter)
+    );
+    let (queue, job_type, search) = (
+        filter.queue.clone().unwrap_or_default(),
+        filter.job_type.clone().unwrap_or_default(),
+        filter.search.clone().unwrap_or_default(),
+    );
+    let table = JobTable::read(&workspace, filter, &query, &link, &request, stoker.now())
+        .await
+        .map_err(|e| viewer.error(e))?;
     let stats = workspace.stats().await.map_err(|e| viewer.error(e))?;
-    let now = stoker.now();
     // Statistics count finished jobs all-time; the jobs still kept are counted for the shown
     // tab only (as its total).
     let count_of = |tab: JobState| match tab {
@@ -205,7 +245,7 @@ pub(super) async fn list(
         JobState::Processing => Some(stats.processing),
         JobState::Failed => Some(stats.failed),
         JobState::Awaiting => Some(stats.awaiting),
-        JobState::Succeeded | JobState::Deleted => (tab == state).then_some(listed.total),
+        JobState::Succeeded | JobState::Deleted => (tab == state).then_some(table.total),
     };
     let tabs = JobState::ALL
         .iter()
@@ -215,12 +255,6 @@ pub(super) async fn list(
             current: tab == state,
         })
         .collect();
-    let link = format!(
-        "{}/{ws}/jobs?{}&",
-        viewer.base,
-        filter_query(state, &filter)
-    );
-    let rows: Vec<Row> = listed.jobs.iter().map(|job| Row::of(job, now)).collect();
     viewer.page(&ListPage {
         frame: viewer.frame(Some(&ws), "jobs"),
         state: state.as_str(),
@@ -230,15 +264,11 @@ pub(super) async fn list(
             .iter()
             .map(|queue| queue.name.clone())
             .collect(),
-        queue: filter.queue.clone().unwrap_or_default(),
-        job_type: filter.job_type.clone().unwrap_or_default(),
-        search: filter.search.clone().unwrap_or_default(),
-        paging: Paging::new(page, listed.total, &rows, &link),
-        rows,
-        total: listed.total,
+        queue,
+        job_type,
+        search,
+        table,
         actions: actions_for(state),
-        here: here(&request),
-        due_column: false,
     })
 }
 
@@ -270,11 +300,7 @@ fn here(request: &HttpRequest) -> String {
 #[template(path = "retries.html")]
 struct RetriesPage {
     frame: Frame,
-    rows: Vec<Row>,
-    total: u64,
-    paging: Paging,
-    here: String,
-    due_column: bool,
+    table: JobTable,
 }
 
 /// Jobs waiting for their next attempt.
@@ -286,25 +312,17 @@ pub(super) async fn retries(
     request: HttpRequest,
 ) -> Result<HttpResponse, PageError> {
     let workspace = viewer.readable(&stoker, &ws).await?;
-    let (page, offset, from) = Paging::requested(&query);
     let filter = JobFilter {
         retries: true,
-        from,
-        limit: PAGE_SIZE,
-        offset,
         ..JobFilter::default()
     };
-    let listed = workspace.jobs(&filter).await.map_err(|e| viewer.error(e))?;
-    let now = stoker.now();
-    let rows: Vec<Row> = listed.jobs.iter().map(|job| Row::of(job, now)).collect();
     let link = format!("{}/{ws}/retries?", viewer.base);
+    let table = JobTable::read(&workspace, filter, &query, &link, &request, stoker.now())
+        .await
+        .map_err(|e| viewer.error(e))?;
     viewer.page(&RetriesPage {
         frame: viewer.frame(Some(&ws), "retries"),
-        paging: Paging::new(page, listed.total, &rows, &link),
-        rows,
-        total: listed.total,
-        here: here(&request),
-        due_column: true,
+        table,
     })
 }
 
@@ -388,43 +406,24 @@ fn job_id(viewer: &Viewer, text: &str) -> Result<JobId, PageError> {
         .map_err(|_| viewer.error(ApiError::not_found(format!("no job `{text}`"))))
 }
 
-/// What an operator may do to a job.
-#[derive(Clone, Copy)]
-enum JobAction {
-    Requeue,
-    EnqueueNow,
-    Delete,
+/// The job action a form names in its `action` field.
+fn requested_action(viewer: &Viewer, form: &Form) -> Result<JobAction, PageError> {
+    match form.one("action").unwrap_or_default() {
+        "requeue" => Ok(JobAction::Requeue),
+        "enqueue" => Ok(JobAction::EnqueueNow),
+        "delete" => Ok(JobAction::Delete),
+        other => Err(viewer.error(ApiError::bad_request(format!(
+            "there is no job action `{other}`"
+        )))),
+    }
 }
 
-impl JobAction {
-    /// The action a form names, as its `action` field.
-    fn of(viewer: &Viewer, form: &Form) -> Result<JobAction, PageError> {
-        match form.one("action").unwrap_or_default() {
-            "requeue" => Ok(JobAction::Requeue),
-            "enqueue" => Ok(JobAction::EnqueueNow),
-            "delete" => Ok(JobAction::Delete),
-            other => Err(viewer.error(ApiError::bad_request(format!(
-                "there is no job action `{other}`"
-            )))),
-        }
-    }
-
-    fn done(self) -> &'static str {
-        match self {
-            JobAction::Requeue => "Requeued",
-            JobAction::EnqueueNow => "Enqueued",
-            JobAction::Delete => "Deleted",
-        }
-    }
-
-    /// Does it to job `id`; the error says why it could not be done.
-    async fn apply(self, workspace: &Workspace, id: JobId) -> Result<(), String> {
-        let done = match self {
-            JobAction::Requeue => workspace.requeue(id).await,
-            JobAction::EnqueueNow => workspace.enqueue_now(id).await,
-            JobAction::Delete => workspace.delete(id).await,
-        };
-        done.map_err(|error| error.to_string())
+/// What the notice says `action` did.
+fn done(action: JobAction) -> &'static str {
+    match action {
+        JobAction::Requeue => "Requeued",
+        JobAction::EnqueueNow => "Enqueued",
+        JobAction::Delete => "Deleted",
     }
 }
 
@@ -440,9 +439,9 @@ pub(super) async fn act(
     let form = checked_form(&request, &body).map_err(|e| viewer.error(e))?;
     let workspace = viewer.writable(&stoker, &ws).await?;
     let id = job_id(&viewer, &id)?;
-    let action = JobAction::of(&viewer, &form)?;
+    let action = requested_action(&viewer, &form)?;
     let notice = match action.apply(&workspace, id).await {
-        Ok(()) => format!("{} job {id}.", action.done()),
+        Ok(_) => format!("{} job {id}.", done(action)),
         Err(why) => format!("Not done: {why}"),
     };
     let back = viewer.back_to(form.one("back"), format!("{}/{ws}/jobs/{id}", viewer.base));
@@ -459,22 +458,19 @@ pub(super) async fn bulk(
 ) -> Result<HttpResponse, PageError> {
     let form = checked_form(&request, &body).map_err(|e| viewer.error(e))?;
     let workspace = viewer.writable(&stoker, &ws).await?;
-    let action = JobAction::of(&viewer, &form)?;
-    let mut done = 0;
+    let action = requested_action(&viewer, &form)?;
+    let mut count = 0;
     let mut failures = Vec::new();
     for text in form.all("id") {
         match text.parse::<i64>() {
             Ok(id) => match action.apply(&workspace, JobId(id)).await {
-                Ok(()) => done += 1,
+                Ok(_) => count += 1,
                 Err(why) => failures.push(format!("job {id}: {why}")),
             },
             Err(_) => failures.push(format!("`{text}` is not a job id")),
         }
     }
-    let mut notice = format!("{} {done} job(s).", action.done());
-    if !failures.is_empty() {
-        notice.push_str(&format!(" Not done: {}", failures.join("; ")));
-    }
+    let notice = page::outcome(Some(format!("{} {count} job(s).", done(action))), &failures);
     let back = viewer.back_to(form.one("back"), format!("{}/{ws}/jobs", viewer.base));
     Ok(viewer.redirect(&back, &notice))
 }

@@ -1,6 +1,7 @@
 //! What every page shares: the [`Frame`] around its content, the dashboard's prefix and the
 //! paths derived from it, and [`PageError`], the error page.
 
+use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{CACHE_CONTROL, CacheControl, CacheDirective};
 use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, ResponseError};
@@ -70,16 +71,30 @@ pub(super) fn root_path(base: &str) -> String {
     format!("{base}/")
 }
 
-/// The path the dashboard's cookies are limited to.
-pub(super) fn cookie_path(base: &str) -> String {
-    root_path(base)
-}
-
 /// Whether `path` is a page of the dashboard at `base` (and not another site's address).
 pub(super) fn is_dashboard_path(path: &str, base: &str) -> bool {
     path.starts_with(&root_path(base))
         && !path.starts_with("//")
         && !path.contains(['\\', '\r', '\n'])
+}
+
+/// The notice after an action on several jobs: what was done, then what was not and why.
+pub(super) fn outcome(done: Option<String>, failures: &[String]) -> String {
+    let not_done = (!failures.is_empty()).then(|| format!("Not done: {}", failures.join("; ")));
+    done.into_iter()
+        .chain(not_done)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A cookie of the dashboard's: sent only to its own pages, never along with another site's
+/// requests, and out of reach of scripts.
+pub(super) fn cookie(name: &'static str, value: String, base: &str) -> Cookie<'static> {
+    Cookie::build(name, value)
+        .path(root_path(base))
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .finish()
 }
 
 /// Pages show live data and tokens: browsers must not keep them.
@@ -98,10 +113,10 @@ pub(super) struct PageError {
 #[derive(Template)]
 #[template(path = "error.html")]
 struct ErrorPage<'a> {
+    frame: Frame,
     status: u16,
     title: &'a str,
     message: &'a str,
-    base: &'a str,
     sign_in: bool,
 }
 
@@ -138,10 +153,10 @@ impl ResponseError for PageError {
 
     fn error_response(&self) -> HttpResponse {
         let page = ErrorPage {
+            frame: Frame::bare(&self.base, ""),
             status: self.status.as_u16(),
             title: self.status.canonical_reason().unwrap_or("Error"),
             message: &self.message,
-            base: &self.base,
             sign_in: self.status == StatusCode::UNAUTHORIZED,
         };
         let mut response = HttpResponse::build(self.status);

@@ -6,7 +6,7 @@ use askama::Template;
 
 use super::csrf::{Form, checked_form};
 use super::format;
-use super::page::{Frame, PageError};
+use super::page::{self, Frame, PageError};
 use super::viewer::Viewer;
 use crate::web::ApiError;
 use crate::{JobId, RecurringJob, Stoker, Workspace, schedule};
@@ -147,13 +147,7 @@ pub(super) async fn bulk(
             Err(why) => failures.push(why),
         }
     }
-    let mut notice = match done.as_slice() {
-        [] => String::new(),
-        ids => format!("{} {}.", action.done(), ids.join(", ")),
-    };
-    if !failures.is_empty() {
-        notice.push_str(&format!(" Not done: {}", failures.join("; ")));
-    }
+    let done = (!done.is_empty()).then(|| format!("{} {}.", action.done(), done.join(", ")));
     let back = format!("{}/{ws}/recurring", viewer.base);
-    Ok(viewer.redirect(&back, notice.trim()))
+    Ok(viewer.redirect(&back, &page::outcome(done, &failures)))
 }

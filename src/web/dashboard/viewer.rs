@@ -5,7 +5,6 @@
 
 use std::future::{Ready, ready};
 
-use actix_web::cookie::{Cookie, SameSite};
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use askama::Template;
@@ -80,7 +79,7 @@ impl Viewer {
         page::no_store(&mut response);
         self.csrf.attach(&mut response, &self.base);
         if self.notice.is_some() {
-            let mut spent = self.cookie(NOTICE_COOKIE, "");
+            let mut spent = page::cookie(NOTICE_COOKIE, String::new(), &self.base);
             spent.make_removal();
             response.cookie(spent);
         }
@@ -92,7 +91,7 @@ impl Viewer {
         let encoded: String = form_urlencoded::byte_serialize(notice.as_bytes()).collect();
         HttpResponse::SeeOther()
             .insert_header(("Location", to))
-            .cookie(self.cookie(NOTICE_COOKIE, &encoded))
+            .cookie(page::cookie(NOTICE_COOKIE, encoded, &self.base))
             .finish()
     }
 
@@ -101,15 +100,6 @@ impl Viewer {
         back.filter(|path| page::is_dashboard_path(path, &self.base))
             .map(str::to_owned)
             .unwrap_or(fallback)
-    }
-
-    /// A cookie of the dashboard's: only sent to its own paths, never to other sites.
-    fn cookie(&self, name: &'static str, value: &str) -> Cookie<'static> {
-        Cookie::build(name, value.to_owned())
-            .path(page::cookie_path(&self.base))
-            .http_only(true)
-            .same_site(SameSite::Strict)
-            .finish()
     }
 }
 
@@ -190,12 +180,8 @@ pub(super) async fn login(
     if token.is_empty() || access(&request).caller(&request, Some(token)).is_err() {
         return Ok(sign_in_page(&request, true));
     }
-    let cookie = Cookie::build(TOKEN_COOKIE, token.to_owned())
-        .path(page::cookie_path(&base))
-        .http_only(true)
-        .same_site(SameSite::Strict)
-        .secure(request.connection_info().scheme() == "https")
-        .finish();
+    let mut cookie = page::cookie(TOKEN_COOKIE, token.to_owned(), &base);
+    cookie.set_secure(request.connection_info().scheme() == "https");
     Ok(HttpResponse::SeeOther()
         .insert_header(("Location", page::root_path(&base)))
         .cookie(cookie)
@@ -209,9 +195,7 @@ pub(super) async fn logout(
 ) -> Result<HttpResponse, PageError> {
     let base = page::base(&request);
     csrf::checked_form(&request, &body).map_err(|error| PageError::new(error, &base))?;
-    let mut cookie = Cookie::build(TOKEN_COOKIE, "")
-        .path(page::cookie_path(&base))
-        .finish();
+    let mut cookie = page::cookie(TOKEN_COOKIE, String::new(), &base);
     cookie.make_removal();
     Ok(HttpResponse::SeeOther()
         .insert_header(("Location", format!("{base}/login")))
