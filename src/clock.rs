@@ -77,3 +77,12 @@ impl Clock for ManualClock {
         Some(self.moved.subscribe())
     }
 }
+
+/// A stream that yields each time `clock` is moved by hand; `None` for clocks that only tick.
+pub(crate) fn moves(clock: &dyn Clock) -> Option<impl futures::Stream<Item = ()> + use<>> {
+    let moved = clock.moved()?;
+    Some(futures::stream::unfold(moved, |mut moved| async move {
+        moved.changed().await.ok()?;
+        Some(((), moved))
+    }))
+}

@@ -26,7 +26,9 @@ pub use error::{Error, Result};
 pub use job::{AppData, Job, JobContext, JobError, JobId, NewJob, Registry};
 pub use name::{InvalidName, WorkspaceName};
 pub use retry::{Exhausted, RetryPolicy};
-pub use runtime::{DistributedLock, Enqueued, RecurringOptions, Stoker, StokerBuilder, Workspace};
+pub use runtime::{
+    DistributedLock, Enqueued, RecurringOptions, Stoker, StokerBuilder, Workspace, WorkspaceOptions,
+};
 pub use schedule::{Cron, CronError, CronSchedule, Misfire};
 pub use state::{ContinueOn, JobState};
 pub use storage::{

@@ -36,7 +36,7 @@ struct Serve {
     bind: String,
     #[command(flatten)]
     storage: StorageArgs,
-    /// Workspaces opened at start.
+    /// Workspaces created at start (if missing); all workspaces in storage are served.
     #[arg(long = "workspace", default_value = "default")]
     workspaces: Vec<String>,
     /// Jobs run at once per workspace (default: 5 per core, at most 20).
@@ -56,6 +56,16 @@ struct Serve {
     /// Refuse every write over HTTP.
     #[arg(long)]
     read_only: bool,
+    /// Jobs run at once on this server, all workspaces together; workspaces take turns.
+    #[arg(long, env = "STOKER_MAX_RUNNING", default_value_t = 100)]
+    max_running: usize,
+    /// PostgreSQL connections per database, shared by all workspaces (plus one listening).
+    #[arg(long, env = "STOKER_MAX_CONNECTIONS", default_value_t = 10)]
+    max_connections: u32,
+    /// Seconds a workspace stays open with nothing to do; then it is released until it is
+    /// used or due again.
+    #[arg(long, env = "STOKER_IDLE_SECONDS", default_value_t = 30)]
+    idle_seconds: u64,
     /// Seconds between heartbeats, which renew the leases of running jobs.
     #[arg(long, env = "STOKER_HEARTBEAT_SECONDS", default_value_t = 30)]
     heartbeat_seconds: u64,
@@ -124,6 +134,9 @@ async fn run_server(serve: Serve) -> anyhow::Result<()> {
         .storage(storage.clone())
         .heartbeat(Duration::from_secs(serve.heartbeat_seconds.max(1)))
         .lease(Duration::from_secs(serve.lease_seconds))
+        .max_running(serve.max_running)
+        .max_connections(serve.max_connections)
+        .idle_timeout(Duration::from_secs(serve.idle_seconds))
         .queues(serve.queues);
     if let Some(workers) = serve.workers {
         builder = builder.workers(workers);

@@ -4,15 +4,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix::Arbiter;
-use dashmap::DashMap;
 
-use super::settings::{Settings, server_id};
-use super::stoker::{Inner, Stoker};
+use super::keeper::Keeper;
+use super::settings::{OptionsFor, ResolvedOptions, Settings, WorkspaceOptions, server_id};
+use super::slots::Slots;
+use super::stoker::Stoker;
 use crate::clock::{Clock, SystemClock};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::job::{AppData, Job, Registry};
-use crate::name::check_queue;
-use crate::storage::StorageConfig;
+use crate::storage::{Databases, StorageConfig};
 
 /// Configures a [`Stoker`] runtime.
 pub struct StokerBuilder {
@@ -27,6 +27,10 @@ pub struct StokerBuilder {
     poll_interval: Duration,
     retention: Duration,
     shutdown_timeout: Duration,
+    max_running: usize,
+    max_connections: u32,
+    idle_timeout: Duration,
+    options: OptionsFor,
     clock: Arc<dyn Clock>,
 }
 
@@ -57,6 +61,10 @@ impl Default for StokerBuilder {
             poll_interval: Duration::from_secs(5),
             retention: Duration::from_secs(24 * 3600),
             shutdown_timeout: Duration::from_secs(15),
+            max_running: 100,
+            max_connections: 10,
+            idle_timeout: Duration::from_secs(30),
+            options: Box::new(|_| WorkspaceOptions::default()),
             clock: Arc::new(SystemClock),
         }
     }
@@ -86,13 +94,15 @@ impl StokerBuilder {
         self
     }
 
-    /// How many jobs each workspace runs at once (default: 5 per core, at most 20).
+    /// How many jobs each workspace runs at once, unless its options say otherwise (default:
+    /// 5 per core, at most 20).
     pub fn workers(mut self, workers: usize) -> Self {
         self.workers = workers.max(1);
         self
     }
 
-    /// The queues to work, in priority order (default: `default`).
+    /// The queues to work, in priority order, unless a workspace's options say otherwise
+    /// (default: `default`).
     pub fn queues<S: Into<String>>(mut self, queues: impl IntoIterator<Item = S>) -> Self {
         self.queues = queues.into_iter().map(Into::into).collect();
         self
@@ -125,7 +135,8 @@ impl StokerBuilder {
         self
     }
 
-    /// How long `succeeded` and `deleted` jobs are kept (default 1 day).
+    /// How long `succeeded` and `deleted` jobs are kept, unless a workspace's options say
+    /// otherwise (default 1 day).
     pub fn retention(mut self, retention: Duration) -> Self {
         self.retention = retention;
         self
@@ -134,6 +145,38 @@ impl StokerBuilder {
     /// How long shutdown waits for running jobs before cancelling them (default 15 s).
     pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
         self.shutdown_timeout = timeout;
+        self
+    }
+
+    /// Each workspace's own options (workers, queues, retention), chosen by its name when it
+    /// opens; what they leave unset comes from this builder.
+    pub fn workspace_options(
+        mut self,
+        options: impl Fn(&str) -> WorkspaceOptions + Send + Sync + 'static,
+    ) -> Self {
+        self.options = Box::new(options);
+        self
+    }
+
+    /// How many jobs run at once on this server, all workspaces together (default 100). When
+    /// workspaces want more, they take turns: each freed slot goes to the workspace that has
+    /// waited longest.
+    pub fn max_running(mut self, jobs: usize) -> Self {
+        self.max_running = jobs.max(1);
+        self
+    }
+
+    /// On PostgreSQL, how many connections the server opens to a database, shared by all its
+    /// workspaces (default 10; the listener has one more).
+    pub fn max_connections(mut self, connections: u32) -> Self {
+        self.max_connections = connections.max(1);
+        self
+    }
+
+    /// How long a workspace stays open with no job running, nothing to do and no handle held
+    /// (default 30 s). A released workspace opens again when it is used or due.
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.idle_timeout = timeout;
         self
     }
 
@@ -146,28 +189,28 @@ impl StokerBuilder {
     /// Starts the runtime's arbiters. Call it inside an actix system (`#[actix::main]`,
     /// `#[actix_web::main]`); workspaces open with [`Stoker::workspace`].
     pub fn build(self) -> Result<Stoker> {
-        if self.queues.is_empty() {
-            return Err(Error::InvalidConfig(
-                "at least one queue must be worked".into(),
-            ));
-        }
-        for queue in &self.queues {
-            check_queue(queue)?;
-        }
+        let defaults = ResolvedOptions {
+            workers: self.workers,
+            queues: self.queues,
+            retention: self.retention,
+        };
+        defaults.check()?;
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let worker_arbiters: Vec<Arbiter> = (0..cores).map(|_| Arbiter::new()).collect();
         let control = Arbiter::new();
+        let (databases, notices) = Databases::new(self.storage, self.max_connections);
         let settings = Settings {
             registry: self.registry,
             data: self.data,
-            storage: self.storage,
-            workers: self.workers,
-            queues: self.queues,
+            databases,
+            defaults,
+            options: self.options,
+            slots: Slots::new(self.max_running),
+            idle_timeout: self.idle_timeout,
             heartbeat: self.heartbeat,
             lease: self.lease.max(self.heartbeat * 2),
             server_timeout: self.server_timeout.max(self.heartbeat * 2),
             poll_interval: self.poll_interval.max(Duration::from_millis(10)),
-            retention: self.retention,
             shutdown_timeout: self.shutdown_timeout,
             server_id: server_id(),
             started_at: self.clock.now().timestamp_millis(),
@@ -175,16 +218,9 @@ impl StokerBuilder {
             control: control.handle(),
             worker_arbiters: worker_arbiters.iter().map(Arbiter::handle).collect(),
         };
-        Ok(Stoker {
-            inner: Arc::new(Inner {
-                settings: Arc::new(settings),
-                workspaces: DashMap::new(),
-                opening: tokio::sync::Mutex::new(()),
-                closed: std::sync::atomic::AtomicBool::new(false),
-                arbiters: std::sync::Mutex::new(
-                    worker_arbiters.into_iter().chain([control]).collect(),
-                ),
-            }),
-        })
+        let arbiters = worker_arbiters.into_iter().chain([control]).collect();
+        let stoker = Stoker::new(Arc::new(settings), arbiters);
+        Keeper::start_for(&stoker, notices);
+        Ok(stoker)
     }
 }

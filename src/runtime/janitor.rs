@@ -35,8 +35,8 @@ impl Janitor {
     fn server(&self) -> ServerRow {
         ServerRow {
             id: self.settings.server_id.clone(),
-            workers: self.settings.workers as i32,
-            queues: self.settings.queues.clone(),
+            workers: self.settings.workers() as i32,
+            queues: self.settings.queues().to_vec(),
             started_at: self.settings.started_at,
         }
     }

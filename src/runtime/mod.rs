@@ -2,19 +2,22 @@
 //! [`Workspace`] (one tenant). The only module that names actix actors.
 //!
 //! ```text
-//! Stoker ── workspaces by name
-//!   └─ Supervisor (per workspace, on the control arbiter)
-//!        ├─ Queue      claims at most as many jobs as it has idle workers
-//!        ├─ Worker × N one job at a time, spread over one arbiter per core
+//! Stoker ── open workspaces by name; Slots, the server-wide cap on running jobs
+//!   ├─ Keeper     releases idle workspaces, opens them again when due
+//!   └─ Supervisor (per open workspace, on the control arbiter)
+//!        ├─ Queue      claims at most as many jobs as it may start and has slots for
+//!        ├─ Worker × N one job at a time, started as needed, over one arbiter per core
 //!        ├─ Completer  stores outcomes in batches
 //!        ├─ Scheduler  promotes due scheduled jobs; sleeps until the next one
 //!        └─ Janitor    heartbeat and leases, recovery; expiry on the lease holder
 //! ```
 
+mod activity;
 mod builder;
 mod completer;
 mod group_commit;
 mod janitor;
+mod keeper;
 mod lock;
 mod panics;
 mod prepare;
@@ -22,6 +25,7 @@ mod queue;
 mod recurring;
 mod scheduler;
 mod settings;
+mod slots;
 mod stoker;
 mod supervisor;
 mod worker;
@@ -30,5 +34,6 @@ mod workspace;
 pub use builder::StokerBuilder;
 pub use lock::DistributedLock;
 pub use recurring::RecurringOptions;
+pub use settings::WorkspaceOptions;
 pub use stoker::Stoker;
 pub use workspace::{Enqueued, Workspace};

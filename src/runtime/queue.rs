@@ -1,17 +1,23 @@
-//! The Queue actor: claims due jobs in batches of at most as many as it has idle workers, and
-//! hands each to a worker. It claims when told there is work ([`Wake`]: an enqueue, a
+//! The Queue actor: claims due jobs in batches of at most as many as the workspace may still
+//! start and the server has slots for (see `slots`), and hands each to a worker, starting
+//! workers as they are first needed. It claims when told there is work ([`Wake`]: an enqueue, a
 //! promotion, a recovery) and when workers free up after a full batch; an idle queue makes no
 //! query. Where other servers share the storage, it also claims when they notify that they
-//! enqueued, and every poll interval in case a notification was lost. It also knows which
+//! enqueued (the runtime forwards what the database's listener hears as a [`Wake`]), and
+//! every poll interval in case a notification was lost. It also knows which
 //! worker runs which job, to cancel one.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use tokio::sync::oneshot;
 
+use super::activity::Activity;
+use super::completer::Completed;
 use super::settings::SharedSettings;
+use super::slots::Grant;
 use super::supervisor::Stop;
 use super::worker::{Cancel, Run, StopReason, Worker, WorkerIdle};
 use crate::storage::{ClaimedJob, Storage};
@@ -46,9 +52,16 @@ pub(crate) struct CancelRunning;
 pub(crate) struct Queue {
     storage: Storage,
     settings: SharedSettings,
+    /// Starts a worker when every started one is busy and the workspace may run more.
+    hire: WorkerFactory,
     workers: Vec<Addr<Worker>>,
     idle: Vec<usize>,
     running: HashMap<i64, usize>,
+    /// Server-wide slots granted and not yet used by a claim.
+    spare: usize,
+    /// A request for slots is waiting its turn.
+    asking: bool,
+    activity: Arc<Activity>,
     claiming: bool,
     claim_pending: bool,
     last_dispatch: Instant,
@@ -58,18 +71,29 @@ pub(crate) struct Queue {
     drained: Vec<oneshot::Sender<()>>,
 }
 
+/// What a queue needs to start its workers.
+pub(crate) struct WorkerFactory {
+    pub(crate) workspace: Arc<str>,
+    pub(crate) completer: Recipient<Completed>,
+}
+
 impl Queue {
     pub(crate) fn new(
         storage: Storage,
         settings: SharedSettings,
-        workers: Vec<Addr<Worker>>,
+        hire: WorkerFactory,
+        activity: Arc<Activity>,
     ) -> Self {
         Queue {
             storage,
             settings,
-            idle: (0..workers.len()).rev().collect(),
-            workers,
+            hire,
+            workers: Vec::new(),
+            idle: Vec::new(),
             running: HashMap::new(),
+            spare: 0,
+            asking: false,
+            activity,
             claiming: false,
             claim_pending: false,
             last_dispatch: Instant::now(),
@@ -79,13 +103,25 @@ impl Queue {
         }
     }
 
+    /// Claims as many jobs as the workspace may start and the server has slots for.
     fn claim(&mut self, ctx: &mut Context<Self>) {
-        if self.claiming || self.draining || !self.wanted || self.idle.is_empty() {
+        if self.draining {
+            self.give_back_spare();
+        }
+        if self.claiming || self.draining || !self.wanted {
+            return;
+        }
+        let capacity = self.settings.workers().saturating_sub(self.running.len());
+        if capacity == 0 {
+            return;
+        }
+        if self.spare == 0 {
+            self.ask_for_slots(capacity, ctx);
             return;
         }
         self.claiming = true;
         self.wanted = false;
-        let limit = self.idle.len();
+        let limit = capacity.min(self.spare);
         let storage = self.storage.clone();
         let settings = self.settings.clone();
         let claim = async move {
@@ -93,7 +129,7 @@ impl Queue {
             let server = &settings.server_id;
             storage
                 .claim(
-                    &settings.queues,
+                    settings.queues(),
                     limit,
                     server,
                     now,
@@ -107,18 +143,47 @@ impl Queue {
                 Ok(jobs) => {
                     // A full batch suggests more is waiting.
                     queue.wanted |= jobs.len() == limit;
-                    queue.dispatch(jobs);
+                    queue.dispatch(jobs, ctx);
                 }
                 Err(error) => {
                     tracing::error!(%error, "claiming jobs failed; will retry");
                     queue.wanted = true;
+                    queue.give_back_spare();
                     ctx.run_later(RETRY_AFTER, |queue, ctx| queue.claim(ctx));
                     return;
                 }
             }
+            queue.give_back_spare();
             queue.answer_drained();
             queue.claim(ctx);
         }));
+    }
+
+    /// Takes up to `want` server-wide slots, now or when it is this workspace's turn.
+    fn ask_for_slots(&mut self, want: usize, ctx: &mut Context<Self>) {
+        if self.asking {
+            return;
+        }
+        match self.settings.slots.take(want) {
+            Grant::Now(granted) => {
+                self.spare += granted;
+                self.claim(ctx);
+            }
+            Grant::Later(granted) => {
+                self.asking = true;
+                ctx.spawn(granted.into_actor(self).map(|granted, queue, ctx| {
+                    queue.asking = false;
+                    queue.spare += granted.unwrap_or(0);
+                    queue.claim(ctx);
+                }));
+            }
+        }
+    }
+
+    fn give_back_spare(&mut self) {
+        self.settings
+            .slots
+            .give_back(std::mem::take(&mut self.spare));
     }
 
     /// There may be work: claim as soon as a worker is free.
@@ -127,16 +192,32 @@ impl Queue {
         self.claim(ctx);
     }
 
-    fn dispatch(&mut self, jobs: Vec<ClaimedJob>) {
+    fn dispatch(&mut self, jobs: Vec<ClaimedJob>, ctx: &mut Context<Self>) {
         self.last_dispatch = Instant::now();
+        self.spare -= jobs.len();
         for job in jobs {
-            let worker = self
-                .idle
-                .pop()
-                .expect("never more jobs claimed than idle workers");
+            let worker = match self.idle.pop() {
+                Some(worker) => worker,
+                None => self.hire_worker(ctx),
+            };
             self.running.insert(job.id, worker);
             self.workers[worker].do_send(Run(job));
         }
+        self.activity.set_running(self.running.len());
+    }
+
+    /// Starts one more worker, on the worker arbiters in turn; returns its index.
+    fn hire_worker(&mut self, ctx: &mut Context<Self>) -> usize {
+        let index = self.workers.len();
+        let arbiters = &self.settings.worker_arbiters;
+        let arbiter = &arbiters[index % arbiters.len()];
+        let (completer, queue) = (self.hire.completer.clone(), ctx.address().recipient());
+        let (workspace, settings) = (self.hire.workspace.clone(), self.settings.clone());
+        let worker = Worker::start_in_arbiter(arbiter, move |_| {
+            Worker::new(index, workspace, settings, completer, queue)
+        });
+        self.workers.push(worker);
+        index
     }
 
     fn answer_drained(&mut self) {
@@ -152,13 +233,15 @@ impl Actor for Queue {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        if let Some(wakeups) = self.storage.wakeups() {
-            ctx.add_stream(wakeups);
-        }
         if !self.storage.is_exclusive() {
             ctx.run_interval(self.settings.poll_interval, Queue::wake);
         }
         self.claim(ctx);
+    }
+
+    fn stopped(&mut self, _: &mut Context<Self>) {
+        self.give_back_spare();
+        self.settings.slots.give_back(self.running.len());
     }
 }
 
@@ -170,21 +253,15 @@ impl Handler<Wake> for Queue {
     }
 }
 
-/// Another server enqueued (or the listener reconnected and may have missed that).
-impl StreamHandler<()> for Queue {
-    fn handle(&mut self, (): (), ctx: &mut Context<Self>) {
-        self.wake(ctx);
-    }
-
-    fn finished(&mut self, _: &mut Context<Self>) {}
-}
-
 impl Handler<WorkerIdle> for Queue {
     type Result = ();
 
     fn handle(&mut self, idle: WorkerIdle, ctx: &mut Context<Self>) {
-        self.running.remove(&idle.job);
+        if self.running.remove(&idle.job).is_some() {
+            self.settings.slots.give_back(1);
+        }
         self.idle.push(idle.worker);
+        self.activity.set_running(self.running.len());
         self.answer_drained();
         let since_dispatch = self.last_dispatch.elapsed();
         if self.running.is_empty() || since_dispatch >= BATCH_WINDOW {

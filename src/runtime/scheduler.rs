@@ -132,12 +132,8 @@ impl Actor for Scheduler {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        if let Some(moved) = self.settings.clock.moved() {
-            let changes = futures::stream::unfold(moved, |mut moved| async move {
-                moved.changed().await.ok()?;
-                Some(((), moved))
-            });
-            ctx.add_stream(changes);
+        if let Some(moves) = crate::clock::moves(self.settings.clock.as_ref()) {
+            ctx.add_stream(moves);
         }
         // The first round also finds what fell due while the workspace was closed.
         self.run(ctx);

@@ -1,31 +1,39 @@
 //! [`Settings`]: what every actor of a runtime shares — job types, application data, limits,
-//! timings, the server's identity and the arbiters the actors live on.
+//! timings, the server's identity and the arbiters the actors live on; and
+//! [`WorkspaceSettings`]: those plus what one workspace sets for itself ([`WorkspaceOptions`]).
 
+use std::ops::Deref;
 use std::sync::Arc;
 use std::time::Duration;
 
 use actix::ArbiterHandle;
 
+use super::slots::Slots;
 use crate::clock::Clock;
+use crate::error::{Error, Result};
 use crate::job::{AppData, Registry};
-use crate::storage::StorageConfig;
+use crate::name::check_queue;
+use crate::storage::Databases;
 
 /// The runtime's shared configuration, fixed when it starts.
 pub(crate) struct Settings {
     pub(crate) registry: Registry,
     pub(crate) data: AppData,
-    pub(crate) storage: StorageConfig,
-    /// Jobs each workspace runs at once.
-    pub(crate) workers: usize,
-    /// The queues worked, in priority order.
-    pub(crate) queues: Vec<String>,
+    pub(crate) databases: Databases,
+    /// What a workspace gets unless [`Settings::options`] says otherwise.
+    pub(crate) defaults: ResolvedOptions,
+    /// Each workspace's own options.
+    pub(crate) options: OptionsFor,
+    /// The server-wide cap on running jobs, shared fairly between workspaces.
+    pub(crate) slots: Slots,
+    /// How long a workspace stays open with nothing to do and nobody holding it.
+    pub(crate) idle_timeout: Duration,
     pub(crate) heartbeat: Duration,
     pub(crate) lease: Duration,
     /// Silence after which a server is dropped from the server list.
     pub(crate) server_timeout: Duration,
     /// How often shared storage is polled for work nobody announced.
     pub(crate) poll_interval: Duration,
-    pub(crate) retention: Duration,
     pub(crate) shutdown_timeout: Duration,
     /// This process's identity in `servers` and in job leases.
     pub(crate) server_id: String,
@@ -36,6 +44,9 @@ pub(crate) struct Settings {
     /// Where workers live, one arbiter per core.
     pub(crate) worker_arbiters: Vec<ArbiterHandle>,
 }
+
+/// Chooses a workspace's options from its name.
+pub(crate) type OptionsFor = Box<dyn Fn(&str) -> WorkspaceOptions + Send + Sync>;
 
 impl Settings {
     /// The current time as stored: Unix milliseconds.
@@ -51,12 +62,106 @@ impl Settings {
         millis(self.server_timeout)
     }
 
-    pub(crate) fn retention_ms(&self) -> i64 {
-        millis(self.retention)
+    /// The settings of workspace `name`: the server's, with its own options over the defaults.
+    pub(crate) fn for_workspace(self: &Arc<Self>, name: &str) -> Result<WorkspaceSettings> {
+        let own = (self.options)(name);
+        let resolved = ResolvedOptions {
+            workers: own.workers.unwrap_or(self.defaults.workers).max(1),
+            queues: own.queues.unwrap_or_else(|| self.defaults.queues.clone()),
+            retention: own.retention.unwrap_or(self.defaults.retention),
+        };
+        resolved.check()?;
+        Ok(WorkspaceSettings {
+            server: self.clone(),
+            options: resolved,
+        })
     }
 }
 
-pub(crate) type SharedSettings = Arc<Settings>;
+/// What one workspace may set for itself; unset options take the runtime's defaults.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WorkspaceOptions {
+    workers: Option<usize>,
+    queues: Option<Vec<String>>,
+    retention: Option<Duration>,
+}
+
+impl WorkspaceOptions {
+    /// How many of the workspace's jobs may run at once (within the server-wide cap).
+    pub fn workers(mut self, workers: usize) -> Self {
+        self.workers = Some(workers);
+        self
+    }
+
+    /// The workspace's queues, in priority order.
+    pub fn queues<S: Into<String>>(mut self, queues: impl IntoIterator<Item = S>) -> Self {
+        self.queues = Some(queues.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// How long the workspace keeps `succeeded` and `deleted` jobs.
+    pub fn retention(mut self, retention: Duration) -> Self {
+        self.retention = Some(retention);
+        self
+    }
+}
+
+/// A workspace's options with nothing left unset.
+#[derive(Clone, Debug)]
+pub(crate) struct ResolvedOptions {
+    /// Jobs the workspace runs at once.
+    pub(crate) workers: usize,
+    /// The queues worked, in priority order.
+    pub(crate) queues: Vec<String>,
+    pub(crate) retention: Duration,
+}
+
+impl ResolvedOptions {
+    /// Refuses options no workspace can work with.
+    pub(crate) fn check(&self) -> Result<()> {
+        if self.queues.is_empty() {
+            return Err(Error::InvalidConfig(
+                "at least one queue must be worked".into(),
+            ));
+        }
+        for queue in &self.queues {
+            check_queue(queue)?;
+        }
+        Ok(())
+    }
+}
+
+/// The server's settings and one workspace's options: what that workspace's actors read.
+pub(crate) struct WorkspaceSettings {
+    pub(crate) server: Arc<Settings>,
+    pub(crate) options: ResolvedOptions,
+}
+
+impl WorkspaceSettings {
+    /// Jobs the workspace runs at once.
+    pub(crate) fn workers(&self) -> usize {
+        self.options.workers
+    }
+
+    /// The queues worked, in priority order.
+    pub(crate) fn queues(&self) -> &[String] {
+        &self.options.queues
+    }
+
+    pub(crate) fn retention_ms(&self) -> i64 {
+        millis(self.options.retention)
+    }
+}
+
+impl Deref for WorkspaceSettings {
+    type Target = Settings;
+
+    fn deref(&self) -> &Settings {
+        &self.server
+    }
+}
+
+pub(crate) type SharedSettings = Arc<WorkspaceSettings>;
 
 pub(crate) fn millis(duration: Duration) -> i64 {
     i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)

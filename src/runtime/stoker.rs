@@ -1,18 +1,31 @@
-//! [`Stoker`]: the runtime handle. It opens workspaces on first use, keeps them by name, and
-//! shuts them all down.
+//! [`Stoker`]: the runtime handle. It opens workspaces when they are first needed, releases
+//! the idle ones and opens them again when they are due, and shuts them all down.
+//!
+//! A workspace is open (its actors run, its storage is connected) while it is used: a handle
+//! to it is held, a job of it runs, or it did something recently. One left alone for the
+//! idle timeout is released, and its next due instant (a scheduled job, a recurring
+//! occurrence, an expiry) goes into the [`Keeper`]'s index, which opens it again by then.
+//! Workspaces that have storage but were never opened by this process are found in storage
+//! when the runtime starts and enter the same index.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-use actix::Arbiter;
+use actix::{Addr, Arbiter};
 use dashmap::DashMap;
 
+use super::activity::Activity;
 use super::builder::StokerBuilder;
-use super::settings::SharedSettings;
+use super::keeper::{Dormant, Keeper};
+use super::settings::Settings;
 use super::supervisor::Supervisor;
 use super::workspace::Workspace;
 use crate::error::{Error, Result};
 use crate::name::WorkspaceName;
-use crate::storage::{Storage, StorageConfig};
+use crate::storage::{Databases, StorageConfig};
+
+/// How many workspaces open at once (each opening holds files or connections).
+pub(super) const OPENING_AT_ONCE: usize = 8;
 
 /// The runtime: cheap to clone, shared by everything that enqueues or runs jobs.
 #[derive(Clone)]
@@ -21,20 +34,26 @@ pub struct Stoker {
 }
 
 pub(super) struct Inner {
-    pub(super) settings: SharedSettings,
+    pub(super) settings: Arc<Settings>,
+    /// The open workspaces.
     pub(super) workspaces: DashMap<WorkspaceName, Workspace>,
-    /// Serializes opening, so a workspace is opened once.
-    pub(super) opening: tokio::sync::Mutex<()>,
+    /// One turn per workspace name: opening, releasing and looking into a workspace's storage
+    /// take turns, so a workspace is never open twice.
+    turns: DashMap<WorkspaceName, Arc<tokio::sync::Mutex<()>>>,
+    opening: tokio::sync::Semaphore,
+    /// When each workspace that is not open is due.
+    pub(super) dormant: std::sync::Mutex<Dormant>,
+    pub(super) keeper: std::sync::OnceLock<Addr<Keeper>>,
     pub(super) arbiters: std::sync::Mutex<Vec<Arbiter>>,
     /// Set by `shutdown`: no workspace opens any more.
-    pub(super) closed: std::sync::atomic::AtomicBool,
+    closed: AtomicBool,
 }
 
 impl std::fmt::Debug for Stoker {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Stoker")
             .field("server", &self.inner.settings.server_id)
-            .field("workspaces", &self.workspace_names())
+            .field("open", &self.open_workspaces())
             .finish()
     }
 }
@@ -45,33 +64,44 @@ impl Stoker {
         StokerBuilder::default()
     }
 
-    /// The workspace `name`, opened (its storage created and migrated, its actors started) on
-    /// first use.
+    pub(super) fn new(settings: Arc<Settings>, arbiters: Vec<Arbiter>) -> Self {
+        Stoker {
+            inner: Arc::new(Inner {
+                settings,
+                workspaces: DashMap::new(),
+                turns: DashMap::new(),
+                opening: tokio::sync::Semaphore::new(OPENING_AT_ONCE),
+                dormant: std::sync::Mutex::new(Dormant::default()),
+                keeper: std::sync::OnceLock::new(),
+                arbiters: std::sync::Mutex::new(arbiters),
+                closed: AtomicBool::new(false),
+            }),
+        }
+    }
+
+    /// The workspace `name`, opened (its storage created and migrated, its actors started) if
+    /// it is not open. It stays open at least as long as the handle is held.
     pub async fn workspace(&self, name: &str) -> Result<Workspace> {
         let name = WorkspaceName::new(name)?;
-        if let Some(workspace) = self.inner.workspaces.get(&name) {
-            return Ok(workspace.clone());
+        if let Some(workspace) = self.open_workspace(&name) {
+            return Ok(workspace);
         }
-        let _opening = self.inner.opening.lock().await;
-        if let Some(workspace) = self.inner.workspaces.get(&name) {
-            return Ok(workspace.clone());
+        let _turn = self.turn(&name).await;
+        if let Some(workspace) = self.open_workspace(&name) {
+            return Ok(workspace);
         }
-        let workspace = self.open(name.clone()).await?;
-        self.inner.workspaces.insert(name, workspace.clone());
-        Ok(workspace)
+        self.open(name).await
     }
 
     /// Creates workspace `name` and opens it; a conflict if it exists already (open here, or
     /// with storage from before).
     pub async fn create_workspace(&self, name: &str) -> Result<Workspace> {
         let checked = WorkspaceName::new(name)?;
-        let _opening = self.inner.opening.lock().await;
+        let _turn = self.turn(&checked).await;
         if self.exists(&checked).await? {
             return Err(Error::WorkspaceExists(checked.to_string()));
         }
-        let workspace = self.open(checked.clone()).await?;
-        self.inner.workspaces.insert(checked, workspace.clone());
-        Ok(workspace)
+        self.open(checked).await
     }
 
     /// Workspace `name` if it is open or has storage from before (then it is opened); unlike
@@ -85,54 +115,175 @@ impl Stoker {
         }
     }
 
-    /// Whether workspace `name` is open here or has storage from before.
+    /// Whether workspace `name` is open here, known to be due, or has storage from before.
     async fn exists(&self, name: &WorkspaceName) -> Result<bool> {
         Ok(self.inner.workspaces.contains_key(name)
-            || self.inner.settings.storage.exists(name).await?)
+            || self.dormant().names().any(|known| known == name)
+            || self.inner.settings.databases.exists(name).await?)
     }
 
+    fn open_workspace(&self, name: &WorkspaceName) -> Option<Workspace> {
+        let workspace = self.inner.workspaces.get(name)?.clone();
+        workspace.touch();
+        Some(workspace)
+    }
+
+    /// Waits for workspace `name`'s turn.
+    pub(super) async fn turn(&self, name: &WorkspaceName) -> tokio::sync::OwnedMutexGuard<()> {
+        let turn = self.inner.turns.entry(name.clone()).or_default().clone();
+        turn.lock_owned().await
+    }
+
+    /// Opens workspace `name`; the caller has its turn.
     async fn open(&self, name: WorkspaceName) -> Result<Workspace> {
-        if self.inner.closed.load(std::sync::atomic::Ordering::Acquire) {
+        if self.inner.closed.load(Ordering::Acquire) {
             return Err(Error::ShuttingDown);
         }
-        let settings = self.inner.settings.clone();
-        let storage = Storage::open(&settings.storage, &name).await?;
-        // Alone with the workspace, whatever is still running belonged to a process that died.
-        let recovered = if storage.is_exclusive() {
-            storage
-                .recover_abandoned(i64::MAX, settings.now_ms())
-                .await?
-        } else {
-            0
-        };
-        if recovered > 0 {
-            tracing::warn!(workspace = %name, recovered, "recovered jobs of a stopped process");
-        }
+        let settings = Arc::new(self.inner.settings.for_workspace(name.as_str())?);
+        let _opening = self
+            .inner
+            .opening
+            .acquire()
+            .await
+            .map_err(|_| Error::ShuttingDown)?;
         let (sent, started) = tokio::sync::oneshot::channel();
-        let (label, actor_storage) = (Arc::<str>::from(name.as_str()), storage.clone());
-        let actor_settings = settings.clone();
-        settings.control.spawn_fn(move || {
-            let _ = sent.send(Supervisor::start_workspace(
-                actor_storage,
+        let (label, actor_settings) = (Arc::<str>::from(name.as_str()), settings.clone());
+        let (checked, activity) = (name.clone(), Arc::new(Activity::default()));
+        let actor_activity = activity.clone();
+        // On the control arbiter: a database's listener, started by its first workspace,
+        // lives there with the actors.
+        settings.control.spawn(async move {
+            let storage = match actor_settings.databases.open(&checked).await {
+                Ok(storage) => storage,
+                Err(error) => {
+                    let _ = sent.send(Err(Error::from(error)));
+                    return;
+                }
+            };
+            // Alone with the workspace, whatever still runs belonged to a process that died.
+            if storage.is_exclusive() {
+                match storage.recover_abandoned(i64::MAX, actor_settings.now_ms()).await {
+                    Ok(0) => {}
+                    Ok(recovered) => {
+                        tracing::warn!(workspace = %checked, recovered, "recovered jobs of a stopped process")
+                    }
+                    Err(error) => {
+                        storage.close().await;
+                        let _ = sent.send(Err(Error::from(error)));
+                        return;
+                    }
+                }
+            }
+            let actors = Supervisor::start_workspace(
+                storage.clone(),
                 actor_settings,
                 label,
-            ));
+                actor_activity,
+            );
+            let _ = sent.send(Ok((storage, actors)));
         });
-        let actors = started.await.map_err(|_| Error::ShuttingDown)?;
-        tracing::info!(workspace = %name, server = %settings.server_id, "workspace open");
-        Ok(Workspace::new(name, storage, settings, actors))
+        let (storage, actors) = started.await.map_err(|_| Error::ShuttingDown)??;
+        tracing::debug!(workspace = %name, server = %settings.server_id, "workspace open");
+        let workspace = Workspace::new(name.clone(), storage, settings, actors, activity);
+        self.inner
+            .workspaces
+            .insert(name.clone(), workspace.clone());
+        self.dormant().remove(&name);
+        if self.is_closed() {
+            // `shutdown` ran while this one opened: it did not see it.
+            self.inner.workspaces.remove(&name);
+            workspace.shutdown().await;
+            return Err(Error::ShuttingDown);
+        }
+        Ok(workspace)
+    }
+
+    /// Releases workspace `name` if it is idle and nobody holds it: shuts it down and notes
+    /// in the dormant index when it is due again.
+    pub(super) async fn release_if_idle(&self, name: &WorkspaceName) {
+        let _turn = self.turn(name).await;
+        let quiet = self.inner.settings.idle_timeout;
+        let Some((_, workspace)) = self
+            .inner
+            .workspaces
+            .remove_if(name, |_, workspace| workspace.releasable(quiet))
+        else {
+            return;
+        };
+        // Listed all along: as dormant before it is down, due when it is.
+        self.dormant().insert(name.clone(), None);
+        let due = workspace.shutdown().await;
+        tracing::debug!(workspace = %name, ?due, "released an idle workspace");
+        self.dormant().insert(name.clone(), due);
+    }
+
+    /// Looks into the storage of workspace `name`, unless it is open here, and notes in the
+    /// dormant index when it is due. Skips it when another process holds it.
+    pub(super) async fn look_up_due(&self, name: &WorkspaceName) {
+        let _turn = self.turn(name).await;
+        if self.inner.workspaces.contains_key(name) {
+            return;
+        }
+        let Ok(settings) = self.inner.settings.for_workspace(name.as_str()) else {
+            return;
+        };
+        let Ok(_opening) = self.inner.opening.acquire().await else {
+            return;
+        };
+        let storage = match settings.databases.open(name).await {
+            Ok(storage) => storage,
+            Err(error) => {
+                tracing::debug!(workspace = %name, %error, "not looking into a workspace");
+                return;
+            }
+        };
+        let due = storage.wake_at(settings.queues(), settings.now_ms()).await;
+        storage.close().await;
+        match due {
+            Ok(due) => self.dormant().insert(name.clone(), due),
+            Err(error) => {
+                tracing::warn!(workspace = %name, %error, "cannot tell when a workspace is due")
+            }
+        }
+    }
+
+    /// Tells workspace `name`'s queue that there are jobs, opening it if it is not open.
+    pub(super) async fn wake(&self, name: &WorkspaceName) -> Result<()> {
+        match self.open_workspace(name) {
+            Some(workspace) => workspace.wake(),
+            None => drop(self.workspace(name.as_str()).await?),
+        }
+        Ok(())
+    }
+
+    /// Tells every open workspace's queue to look for jobs.
+    pub(super) fn wake_all(&self) {
+        for workspace in self.inner.workspaces.iter() {
+            workspace.wake();
+        }
     }
 
     /// Creates or updates the storage of workspace `name` to the current schema, without
     /// starting it (what `stoker migrate` does).
     pub async fn migrate(storage: &StorageConfig, name: &str) -> Result<()> {
         let name = WorkspaceName::new(name)?;
-        Storage::open(storage, &name).await?.close().await;
+        let (databases, _) = Databases::new(storage.clone(), 1);
+        databases.open(&name).await?.close().await;
+        databases.close().await;
         Ok(())
     }
 
-    /// The names of the open workspaces, sorted.
+    /// The names of the workspaces this server knows, sorted: those open now, those released
+    /// while idle, and those found in storage when it started.
     pub fn workspace_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.known_names().iter().map(ToString::to_string).collect();
+        names.sort_unstable();
+        names.dedup();
+        names
+    }
+
+    /// The names of the workspaces open now, sorted (the others are released while idle).
+    pub fn open_workspaces(&self) -> Vec<String> {
         let mut names: Vec<String> = self
             .inner
             .workspaces
@@ -143,9 +294,22 @@ impl Stoker {
         names
     }
 
+    fn known_names(&self) -> Vec<WorkspaceName> {
+        let mut names: Vec<WorkspaceName> = self
+            .inner
+            .workspaces
+            .iter()
+            .map(|entry| entry.key().clone())
+            .collect();
+        names.extend(self.dormant().names().cloned());
+        names
+    }
+
     /// Shuts workspace `name` down gracefully and forgets it; its data stays.
     pub async fn remove_workspace(&self, name: &str) -> Result<()> {
         let name = WorkspaceName::new(name)?;
+        let _turn = self.turn(&name).await;
+        self.dormant().remove(&name);
         let (_, workspace) = self
             .inner
             .workspaces
@@ -158,10 +322,12 @@ impl Stoker {
     /// Shuts every workspace down gracefully (running jobs finish or go back to their queue),
     /// then stops the runtime's threads.
     pub async fn shutdown(&self) {
-        let _opening = self.inner.opening.lock().await;
-        self.inner
-            .closed
-            .store(true, std::sync::atomic::Ordering::Release);
+        if self.inner.closed.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        if let Some(keeper) = self.inner.keeper.get() {
+            let _ = keeper.send(super::supervisor::Stop).await;
+        }
         let workspaces: Vec<Workspace> = self
             .inner
             .workspaces
@@ -170,9 +336,15 @@ impl Stoker {
             .collect();
         self.inner.workspaces.clear();
         futures::future::join_all(workspaces.iter().map(Workspace::shutdown)).await;
+        self.inner.settings.databases.close().await;
         for arbiter in self.inner.arbiters.lock().expect("arbiters lock").drain(..) {
             arbiter.stop();
         }
+    }
+
+    /// Whether `shutdown` was called.
+    pub(super) fn is_closed(&self) -> bool {
+        self.inner.closed.load(Ordering::Acquire)
     }
 
     /// This process's server id, as recorded in workspaces and job leases.

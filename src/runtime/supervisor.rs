@@ -1,5 +1,5 @@
-//! The workspace Supervisor actor: starts the workspace's Queue, Workers, Completer,
-//! Scheduler and Janitor, wires them to each other, and takes them down in order at shutdown
+//! The workspace Supervisor actor: starts the workspace's Queue (which starts its Workers as
+//! it needs them), Completer, Scheduler and Janitor, wires them to each other, and takes them down in order at shutdown
 //! so that no job is lost: stop claiming, let running jobs finish (up to the timeout), cancel
 //! the rest (and wait as long again), store every outcome, give back what still runs, and leave the server registry.
 //!
@@ -12,9 +12,10 @@ use std::time::Duration;
 use actix::prelude::*;
 use tokio::sync::oneshot;
 
+use super::activity::Activity;
 use super::completer::{Completer, Flush};
 use super::janitor::Janitor;
-use super::queue::{CancelRunning, Drain, Queue, Wake};
+use super::queue::{CancelRunning, Drain, Queue, Wake, WorkerFactory};
 use super::scheduler::{DueAt, Scheduler};
 use super::settings::SharedSettings;
 use super::worker::Worker;
@@ -25,9 +26,10 @@ use crate::storage::Storage;
 #[rtype(result = "()")]
 pub(crate) struct Stop;
 
-/// Shuts the workspace down gracefully; answers when it is done.
+/// Shuts the workspace down gracefully; answers when it is done, with the instant at which
+/// the workspace next has something to do by itself (see `Storage::wake_at`).
 #[derive(Message)]
-#[rtype(result = "()")]
+#[rtype(result = "Option<i64>")]
 pub(crate) struct Shutdown;
 
 /// The addresses the workspace handle talks to.
@@ -58,6 +60,7 @@ impl Supervisor {
         storage: Storage,
         settings: SharedSettings,
         workspace: Arc<str>,
+        activity: Arc<Activity>,
     ) -> WorkspaceActors {
         let queue_ctx = Context::<Queue>::new();
         let completer_ctx = Context::<Completer>::new();
@@ -67,16 +70,6 @@ impl Supervisor {
             completer_ctx.address(),
             scheduler_ctx.address(),
         );
-        let workers = (0..settings.workers)
-            .map(|index| {
-                let arbiter = &settings.worker_arbiters[index % settings.worker_arbiters.len()];
-                let (completer, queue) = (completer.clone().recipient(), queue.clone().recipient());
-                let (workspace, settings) = (workspace.clone(), settings.clone());
-                Worker::start_in_arbiter(arbiter, move |_| {
-                    Worker::new(index, workspace, settings, completer, queue)
-                })
-            })
-            .collect();
         let wake: Recipient<Wake> = queue.clone().recipient();
         let due: Recipient<DueAt> = scheduler.clone().recipient();
         completer_ctx.run(Completer::new(
@@ -90,7 +83,16 @@ impl Supervisor {
             settings.clone(),
             wake.clone(),
         ));
-        queue_ctx.run(Queue::new(storage.clone(), settings.clone(), workers));
+        let hire = WorkerFactory {
+            workspace: workspace.clone(),
+            completer: completer.clone().recipient(),
+        };
+        queue_ctx.run(Queue::new(
+            storage.clone(),
+            settings.clone(),
+            hire,
+            activity,
+        ));
         let janitor = Janitor::new(storage.clone(), settings.clone(), wake).start();
         let supervisor = Supervisor {
             storage,
@@ -129,7 +131,7 @@ where
 }
 
 impl Handler<Shutdown> for Supervisor {
-    type Result = ResponseActFuture<Self, ()>;
+    type Result = ResponseActFuture<Self, Option<i64>>;
 
     fn handle(&mut self, _: Shutdown, _: &mut Context<Self>) -> Self::Result {
         let (queue, completer) = (self.queue.clone(), self.completer.clone());
@@ -164,13 +166,25 @@ impl Handler<Shutdown> for Supervisor {
             if let Err(error) = storage.remove_server(&settings.server_id).await {
                 tracing::warn!(%workspace, %error, "leaving the server registry failed");
             }
+            let now = settings.now_ms();
+            let wake_at = match storage.wake_at(settings.queues(), now).await {
+                Ok(at) => at,
+                Err(error) => {
+                    tracing::warn!(%workspace, %error, "cannot tell when the workspace is due again; it will be opened again soon");
+                    Some(now)
+                }
+            };
             queue.do_send(Stop);
             completer.do_send(Stop);
             children.0.do_send(Stop);
             children.1.do_send(Stop);
             storage.close().await;
+            wake_at
         };
-        Box::pin(work.into_actor(self).map(|(), _, ctx| ctx.stop()))
+        Box::pin(work.into_actor(self).map(|wake_at, _, ctx| {
+            ctx.stop();
+            wake_at
+        }))
     }
 }
 

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+use super::activity::Activity;
 use super::group_commit::GroupCommit;
 use super::lock::DistributedLock;
 use super::prepare::prepare;
@@ -49,6 +50,7 @@ struct Inner {
     enqueues: GroupCommit,
     settings: SharedSettings,
     actors: WorkspaceActors,
+    activity: Arc<Activity>,
     closed: AtomicBool,
 }
 
@@ -66,6 +68,7 @@ impl Workspace {
         storage: Storage,
         settings: SharedSettings,
         actors: WorkspaceActors,
+        activity: Arc<Activity>,
     ) -> Self {
         Workspace {
             inner: Arc::new(Inner {
@@ -74,6 +77,7 @@ impl Workspace {
                 storage,
                 settings,
                 actors,
+                activity,
                 closed: AtomicBool::new(false),
             }),
         }
@@ -350,14 +354,35 @@ impl Workspace {
         }
     }
 
-    /// Shuts the workspace's actors down gracefully.
-    pub(super) async fn shutdown(&self) {
+    /// Shuts the workspace's actors down gracefully; returns when it next has something to do
+    /// by itself (see `Storage::wake_at`).
+    pub(super) async fn shutdown(&self) -> Option<i64> {
         if self.inner.closed.swap(true, Ordering::AcqRel) {
-            return;
+            return None;
         }
         let supervisor: &Addr<Supervisor> = &self.inner.actors.supervisor;
-        if supervisor.send(Shutdown).await.is_err() {
-            tracing::warn!(workspace = %self.inner.name, "workspace supervisor was already gone");
+        match supervisor.send(Shutdown).await {
+            Ok(wake_at) => wake_at,
+            Err(_) => {
+                tracing::warn!(workspace = %self.inner.name, "workspace supervisor was already gone");
+                None
+            }
         }
+    }
+
+    /// Whether the runtime may release the workspace: nobody else holds this handle, no job
+    /// runs and nothing happened for `quiet`.
+    pub(super) fn releasable(&self, quiet: Duration) -> bool {
+        Arc::strong_count(&self.inner) == 1 && self.inner.activity.idle_for(quiet)
+    }
+
+    /// Marks the workspace as in use now.
+    pub(super) fn touch(&self) {
+        self.inner.activity.touch();
+    }
+
+    /// Tells the queue there may be jobs to claim.
+    pub(super) fn wake(&self) {
+        self.inner.actors.queue.do_send(Wake);
     }
 }

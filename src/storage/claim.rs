@@ -68,7 +68,9 @@ impl Storage {
                 job::Column::OnExhausted,
             ]))
             .to_owned();
-        let rows = self.claimer.query_all(&claim).await?;
+        let txn = self.claiming().await?;
+        let rows = txn.query_all(&claim).await?;
+        txn.commit().await?;
         let mut claimed = rows
             .iter()
             .map(|row| {

@@ -6,7 +6,6 @@
 //! history row's data) before it goes on to `scheduled` for a retry or `deleted`.
 
 use entities::job;
-use sea_orm::TransactionTrait;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use serde_json::json;
 
@@ -68,7 +67,7 @@ impl Storage {
         now: i64,
         retention_ms: i64,
     ) -> StorageResult<CompletionReport> {
-        let txn = self.writer.begin().await?;
+        let txn = self.write().await?;
         let mut report = CompletionReport::default();
         let mut tally = Tally::default();
         let mut succeeded = Vec::new();

@@ -7,10 +7,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use entities::job;
 use sea_orm::sea_query::{Query, SimpleExpr};
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    TransactionTrait,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::{Storage, StorageError, StorageResult, continuations};
 use crate::state::{ContinueOn, JobState};
@@ -98,7 +95,7 @@ impl Storage {
         jobs: Vec<NewJobRow>,
         now: i64,
     ) -> StorageResult<Vec<(i64, JobState)>> {
-        let txn = self.writer.begin().await?;
+        let txn = self.write().await?;
         let created = insert(&txn, jobs, now).await?;
         txn.commit().await?;
         Ok(created)

@@ -25,25 +25,24 @@ impl Storage {
         let held = Expr::col((lock::Entity, lock::Column::Owner))
             .eq(owner)
             .or(Expr::col((lock::Entity, lock::Column::ExpiresAt)).lte(now));
-        let taken = lock::Entity::insert(row)
-            .on_conflict(
-                OnConflict::column(lock::Column::Name)
-                    .update_columns([lock::Column::Owner, lock::Column::ExpiresAt])
-                    .action_and_where(held)
-                    .to_owned(),
-            )
-            .exec_without_returning(&self.writer)
+        let insert = lock::Entity::insert(row).on_conflict(
+            OnConflict::column(lock::Column::Name)
+                .update_columns([lock::Column::Owner, lock::Column::ExpiresAt])
+                .action_and_where(held)
+                .to_owned(),
+        );
+        let taken = self
+            .writing(async |db| insert.exec_without_returning(db).await)
             .await?;
         Ok(taken == 1)
     }
 
     /// Gives up `owner`'s lease on `name`; false when `owner` did not hold it.
     pub(crate) async fn release_lease(&self, name: &str, owner: &str) -> StorageResult<bool> {
-        let released = lock::Entity::delete_many()
+        let delete = lock::Entity::delete_many()
             .filter(lock::Column::Name.eq(name))
-            .filter(lock::Column::Owner.eq(owner))
-            .exec(&self.writer)
-            .await?;
+            .filter(lock::Column::Owner.eq(owner));
+        let released = self.writing(async |db| delete.exec(db).await).await?;
         Ok(released.rows_affected == 1)
     }
 }

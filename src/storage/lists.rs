@@ -138,7 +138,10 @@ impl Storage {
             (Some(state), None, None, false) => {
                 self.count_in(state, filter.queue.as_deref()).await?
             }
-            _ => query.clone().count(&self.reader).await?,
+            _ => {
+                let count = query.clone();
+                self.reading(async |db| count.count(db).await).await?
+            }
         };
         let paged = match filter.from {
             None => query.order_by_desc(job::Column::Id).offset(filter.offset),
@@ -149,7 +152,8 @@ impl Storage {
                 .filter(job::Column::Id.gt(id.0))
                 .order_by_asc(job::Column::Id),
         };
-        let mut rows = paged.limit(filter.limit).all(&self.reader).await?;
+        let paged = paged.limit(filter.limit);
+        let mut rows = self.reading(async |db| paged.all(db).await).await?;
         if matches!(filter.from, Some(PageStart::After(_))) {
             rows.reverse();
         }
@@ -162,10 +166,8 @@ impl Storage {
 
     /// The servers that announced themselves, by id.
     pub(crate) async fn servers(&self) -> StorageResult<Vec<ServerInfo>> {
-        let rows = server::Entity::find()
-            .order_by_asc(server::Column::Id)
-            .all(&self.reader)
-            .await?;
+        let find = server::Entity::find().order_by_asc(server::Column::Id);
+        let rows = self.reading(async |db| find.all(db).await).await?;
         Ok(rows
             .into_iter()
             .map(|row| ServerInfo {
@@ -200,9 +202,9 @@ impl Storage {
             .iter()
             .flat_map(|&at| [key(JobState::Succeeded, at), key(JobState::Failed, at)])
             .collect();
-        let values: std::collections::HashMap<String, i64> = counter::Entity::find()
-            .filter(counter::Column::Key.is_in(keys))
-            .all(&self.reader)
+        let find = counter::Entity::find().filter(counter::Column::Key.is_in(keys));
+        let values: std::collections::HashMap<String, i64> = self
+            .reading(async |db| find.all(db).await)
             .await?
             .into_iter()
             .map(|row| (row.key, row.value))

@@ -1,11 +1,11 @@
 //! Upkeep: server heartbeats and lease renewal, recovery of jobs whose server died, release of
 //! running jobs at shutdown, promotion of due scheduled jobs, and expiry of finished jobs.
 
-use entities::{counter, job, job_history, lock, server};
+use entities::{counter, job, job_history, lock, recurring_job, server};
 use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType, OnConflict, Query};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, TransactionTrait,
+    QuerySelect,
 };
 
 use super::moves::{self, Move};
@@ -49,7 +49,7 @@ impl Storage {
         now: i64,
         lease_until: i64,
     ) -> StorageResult<()> {
-        let txn = self.writer.begin().await?;
+        let txn = self.write().await?;
         let row = server::ActiveModel {
             id: Set(server.id.clone()),
             workers: Set(server.workers),
@@ -87,7 +87,7 @@ impl Storage {
     /// Forgets `server` (it stopped): its row, and the leases it holds, so another server
     /// takes them over at once.
     pub(crate) async fn remove_server(&self, server: &str) -> StorageResult<()> {
-        let txn = self.writer.begin().await?;
+        let txn = self.write().await?;
         server::Entity::delete_by_id(server.to_owned())
             .exec(&txn)
             .await?;
@@ -106,7 +106,7 @@ impl Storage {
             .and_where(Expr::col(server::Column::HeartbeatAt).lt(cutoff))
             .returning_col(server::Column::Id)
             .to_owned();
-        let rows = self.writer.query_all(&prune).await?;
+        let rows = self.writing(async |db| db.query_all(&prune).await).await?;
         Ok(rows
             .iter()
             .map(|row| row.try_get_by_index::<String>(0))
@@ -116,7 +116,7 @@ impl Storage {
     /// Recovers `processing` jobs whose lease ends before `cutoff`: back to `enqueued`, or to
     /// their exhausted state when the lost run was their last. Returns how many.
     pub(crate) async fn recover_abandoned(&self, cutoff: i64, now: i64) -> StorageResult<usize> {
-        let txn = self.writer.begin().await?;
+        let txn = self.write().await?;
         let abandoned: Vec<Abandoned> = job::Entity::find()
             .select_only()
             .columns([
@@ -178,7 +178,8 @@ impl Storage {
             .and_where(Expr::col(job::Column::State).eq(JobState::Processing.as_str()))
             .and_where(Expr::col(job::Column::LeaseOwner).eq(server))
             .to_owned();
-        Ok(self.writer.execute(&release).await?.rows_affected() as usize)
+        let released = self.writing(async |db| db.execute(&release).await).await?;
+        Ok(released.rows_affected() as usize)
     }
 
     /// Moves `scheduled` jobs due at `now` to `enqueued`; returns how many.
@@ -189,26 +190,26 @@ impl Storage {
             .and_where(Expr::col(job::Column::State).eq(JobState::Scheduled.as_str()))
             .and_where(Expr::col(job::Column::RunAt).lte(now))
             .to_owned();
-        Ok(self.writer.execute(&promote).await?.rows_affected() as usize)
+        let promoted = self.writing(async |db| db.execute(&promote).await).await?;
+        Ok(promoted.rows_affected() as usize)
     }
 
     /// When the earliest `scheduled` job is due.
     pub(crate) async fn next_due(&self) -> StorageResult<Option<i64>> {
-        let due = job::Entity::find()
+        let find = job::Entity::find()
             .select_only()
             .column(job::Column::RunAt)
             .filter(job::Column::State.eq(JobState::Scheduled.as_str()))
             .order_by_asc(job::Column::RunAt)
-            .into_tuple::<Option<i64>>()
-            .one(&self.writer)
-            .await?;
+            .into_tuple::<Option<i64>>();
+        let due = self.writing(async |db| find.one(db).await).await?;
         Ok(due.flatten())
     }
 
     /// Removes up to `limit` jobs whose expiry passed, with their history, and expired
     /// counters. Returns how many jobs went.
     pub(crate) async fn expire(&self, now: i64, limit: u64) -> StorageResult<usize> {
-        let txn = self.writer.begin().await?;
+        let txn = self.write().await?;
         let ids: Vec<i64> = job::Entity::find()
             .select_only()
             .column(job::Column::Id)
@@ -233,5 +234,50 @@ impl Storage {
             .await?;
         txn.commit().await?;
         Ok(ids.len())
+    }
+}
+
+impl Storage {
+    /// The earliest instant at which this workspace has something to do by itself: `now` if
+    /// jobs wait in `queues`, else when a scheduled job (retries included) falls due, a
+    /// recurring job fires or a finished job expires. A workspace released while idle must
+    /// be open again by then.
+    pub(crate) async fn wake_at(&self, queues: &[String], now: i64) -> StorageResult<Option<i64>> {
+        let waiting = job::Entity::find()
+            .select_only()
+            .column(job::Column::Id)
+            .filter(job::Column::State.eq(JobState::Enqueued.as_str()))
+            .filter(job::Column::Queue.is_in(queues.iter().map(String::as_str)))
+            .limit(1);
+        let scheduled = job::Entity::find()
+            .select_only()
+            .column_as(job::Column::RunAt.min(), "at")
+            .filter(job::Column::State.eq(JobState::Scheduled.as_str()));
+        let expiring = job::Entity::find()
+            .select_only()
+            .column_as(job::Column::ExpireAt.min(), "at");
+        let recurring = recurring_job::Entity::find()
+            .select_only()
+            .column_as(recurring_job::Column::NextExecution.min(), "at")
+            .filter(recurring_job::Column::Paused.eq(false));
+        let db = self.snapshot().await?;
+        if waiting.into_tuple::<i64>().one(&db).await?.is_some() {
+            db.commit().await?;
+            return Ok(Some(now));
+        }
+        let mut earliest = None;
+        for at in [
+            scheduled.into_tuple::<Option<i64>>().one(&db).await?,
+            expiring.into_tuple::<Option<i64>>().one(&db).await?,
+            recurring.into_tuple::<Option<i64>>().one(&db).await?,
+        ]
+        .into_iter()
+        .flatten()
+        .flatten()
+        {
+            earliest = Some(earliest.map_or(at, |e: i64| std::cmp::min(e, at)));
+        }
+        db.commit().await?;
+        Ok(earliest)
     }
 }

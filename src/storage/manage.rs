@@ -2,7 +2,7 @@
 //! the move is allowed from it, and moves the job only if the state is still the one read.
 
 use entities::job;
-use sea_orm::{EntityTrait, TransactionTrait};
+use sea_orm::EntityTrait;
 
 use super::moves::{self, Move};
 use super::{Storage, StorageError, StorageResult, counters};
@@ -76,7 +76,7 @@ impl Storage {
         now: i64,
         retention_ms: i64,
     ) -> StorageResult<Option<Transition>> {
-        let txn = self.writer.begin().await?;
+        let txn = self.write().await?;
         let Some(row) = job::Entity::find_by_id(id).one(&txn).await? else {
             return Ok(Some(Transition::NotFound));
         };

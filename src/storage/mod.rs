@@ -1,7 +1,10 @@
 //! Storage: every database read and write, on SeaORM. The only module that names `entities`.
 //!
-//! A workspace's [`Storage`] is opened (and migrated) when the workspace is, and is shared by its
-//! actors and its handle. Writes are batched by the callers: one claim, one completion batch,
+//! A workspace's [`Storage`] is opened (and migrated) through the server's [`Databases`] when
+//! the workspace is, and is shared by its actors and its handle. Every statement runs in a
+//! transaction from [`Storage::read`], [`Storage::write`], [`Storage::claiming`] or
+//! [`Storage::snapshot`], which on PostgreSQL first points the shared connection at the
+//! workspace's schema. Writes are batched by the callers: one claim, one completion batch,
 //! one enqueue batch is one transaction. Times cross this boundary as Unix milliseconds. The
 //! statements are the same on both backends; only opening differs.
 //!
@@ -13,12 +16,14 @@
 //!
 //! PostgreSQL keeps one schema per workspace and is shared by many servers: claims skip rows
 //! other servers locked, jobs of a dead server come back when their leases run out, and a
-//! trigger notifies listening servers when jobs become `enqueued`.
+//! trigger notifies listening servers when jobs become `enqueued`. A server's workspaces share
+//! one pool and one listener per database.
 
 mod claim;
 pub(crate) mod complete;
 mod continuations;
 mod counters;
+mod databases;
 mod enqueue;
 mod leases;
 mod lists;
@@ -35,14 +40,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use futures::Stream;
-
-use sea_orm::DatabaseConnection;
-
-use crate::name::WorkspaceName;
+use sea_orm::{DatabaseConnection, DatabaseTransaction, DbBackend, Statement, TransactionTrait};
 
 pub(crate) use claim::ClaimedJob;
 pub(crate) use complete::{Completion, CompletionReport};
+pub(crate) use databases::{Databases, Notice};
 pub(crate) use enqueue::NewJobRow;
 
 pub use lists::{Granularity, HistoryPoint, JobFilter, JobPage, PageStart, ServerInfo};
@@ -92,14 +94,6 @@ impl StorageConfig {
             Err(StorageError::Config(format!(
                 "unsupported database URL `{url}`: use postgres://… or sqlite://DIR"
             )))
-        }
-    }
-
-    /// Whether workspace `name` has storage already (it was created before).
-    pub(crate) async fn exists(&self, name: &WorkspaceName) -> StorageResult<bool> {
-        match self {
-            StorageConfig::Sqlite { dir } => Ok(dir.join(format!("{name}.db")).exists()),
-            StorageConfig::Postgres { url } => postgres::exists(url, name).await,
         }
     }
 }
@@ -155,12 +149,10 @@ impl From<sea_orm::sqlx::Error> for StorageError {
 /// A workspace's database, opened and migrated.
 #[derive(Clone)]
 pub(crate) struct Storage {
+    /// Runs writes: SQLite's single writing connection, or the database's shared pool.
     writer: DatabaseConnection,
+    /// Runs reads: SQLite's read-only connections, or the database's shared pool.
     reader: DatabaseConnection,
-    /// Runs claims. On PostgreSQL its commits do not wait for the disk: a claim lost in a
-    /// database crash only puts its job back in the queue, which at-least-once allows, and the
-    /// next durable commit (such as the job's completion) makes it durable anyway.
-    claimer: DatabaseConnection,
     /// Statements run so far, for diagnostics (an idle workspace should run none).
     statements: Arc<AtomicU64>,
     backend: Backend,
@@ -171,25 +163,28 @@ pub(crate) struct Storage {
 enum Backend {
     /// The lock file that makes this process the workspace's only server.
     Sqlite { lock: Arc<std::fs::File> },
-    /// The listener's own pool, and the schema whose notifications matter.
+    /// The workspace's schema (quoted) and the database whose pool it shares.
     Postgres {
-        listen: sea_orm::sqlx::PgPool,
-        schema: String,
+        search_path: String,
+        database: Arc<postgres::Database>,
+        own_database: bool,
     },
 }
 
-impl Storage {
-    /// Opens (creating and migrating as needed) the storage of `workspace`.
-    pub(crate) async fn open(
-        config: &StorageConfig,
-        workspace: &WorkspaceName,
-    ) -> StorageResult<Self> {
-        match config {
-            StorageConfig::Sqlite { dir } => sqlite::open(dir, workspace).await,
-            StorageConfig::Postgres { url } => postgres::open(url, workspace).await,
-        }
-    }
+/// What a transaction is for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Purpose {
+    Read,
+    Write,
+    /// A claim: on PostgreSQL its commit does not wait for the disk. A claim lost in a
+    /// database crash only puts its job back in the queue, which at-least-once allows, and
+    /// the next durable commit (such as the job's completion) makes it durable anyway.
+    Claim,
+    /// Reads that must all see the same moment.
+    Snapshot,
+}
 
+impl Storage {
     /// Whether this process is the workspace's only server: then any job still `processing`
     /// when it opens was left by a process that died. Otherwise other servers share it, and
     /// their jobs come back only when their leases run out.
@@ -197,29 +192,76 @@ impl Storage {
         matches!(self.backend, Backend::Sqlite { .. })
     }
 
-    /// Wake-ups for the queue when other servers enqueue (none where no other server can).
-    pub(crate) fn wakeups(&self) -> Option<impl Stream<Item = ()> + use<>> {
-        match &self.backend {
-            Backend::Sqlite { .. } => None,
-            Backend::Postgres { listen, schema } => {
-                Some(postgres::wakeups(listen.clone(), schema.clone()))
-            }
-        }
+    /// A transaction for reads.
+    pub(crate) async fn read(&self) -> StorageResult<DatabaseTransaction> {
+        self.begin(Purpose::Read).await
+    }
+
+    /// A transaction for writes.
+    pub(crate) async fn write(&self) -> StorageResult<DatabaseTransaction> {
+        self.begin(Purpose::Write).await
+    }
+
+    /// A transaction for a claim.
+    pub(crate) async fn claiming(&self) -> StorageResult<DatabaseTransaction> {
+        self.begin(Purpose::Claim).await
     }
 
     /// A read transaction whose statements all see the same moment. SQLite's transactions do
     /// by themselves; PostgreSQL's default (read committed) gives each statement a new one.
-    pub(crate) async fn snapshot(&self) -> StorageResult<sea_orm::DatabaseTransaction> {
-        use sea_orm::{AccessMode, IsolationLevel, TransactionTrait};
-        Ok(match self.backend {
-            Backend::Sqlite { .. } => self.reader.begin().await?,
-            Backend::Postgres { .. } => {
+    pub(crate) async fn snapshot(&self) -> StorageResult<DatabaseTransaction> {
+        self.begin(Purpose::Snapshot).await
+    }
+
+    /// Runs `work` in a read transaction.
+    pub(crate) async fn reading<T>(
+        &self,
+        work: impl AsyncFnOnce(&DatabaseTransaction) -> Result<T, sea_orm::DbErr>,
+    ) -> StorageResult<T> {
+        let txn = self.read().await?;
+        let value = work(&txn).await?;
+        txn.commit().await?;
+        Ok(value)
+    }
+
+    /// Runs `work` in a write transaction, committed when it succeeds.
+    pub(crate) async fn writing<T>(
+        &self,
+        work: impl AsyncFnOnce(&DatabaseTransaction) -> Result<T, sea_orm::DbErr>,
+    ) -> StorageResult<T> {
+        let txn = self.write().await?;
+        let value = work(&txn).await?;
+        txn.commit().await?;
+        Ok(value)
+    }
+
+    async fn begin(&self, purpose: Purpose) -> StorageResult<DatabaseTransaction> {
+        use sea_orm::{AccessMode, ConnectionTrait, IsolationLevel};
+        let db = match purpose {
+            Purpose::Read | Purpose::Snapshot => &self.reader,
+            Purpose::Write | Purpose::Claim => &self.writer,
+        };
+        let Backend::Postgres { search_path, .. } = &self.backend else {
+            return Ok(db.begin().await?);
+        };
+        let txn = match purpose {
+            Purpose::Snapshot => {
                 let (isolation, access) = (IsolationLevel::RepeatableRead, AccessMode::ReadOnly);
-                self.reader
-                    .begin_with_config(Some(isolation), Some(access))
-                    .await?
+                db.begin_with_config(Some(isolation), Some(access)).await?
             }
-        })
+            _ => db.begin().await?,
+        };
+        let durability = match purpose {
+            Purpose::Claim => ", set_config('synchronous_commit', 'off', true)",
+            _ => "",
+        };
+        txn.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            format!("SELECT set_config('search_path', $1, true){durability}"),
+            [search_path.clone().into()],
+        ))
+        .await?;
+        Ok(txn)
     }
 
     /// How many SQL statements this storage has run since it opened.
@@ -227,21 +269,27 @@ impl Storage {
         self.statements.load(Ordering::Relaxed)
     }
 
-    /// Closes the connections and releases the workspace's lock, so another process (or a
-    /// new runtime in this one) can open it.
+    /// Closes the workspace's connections and releases its lock, so another process (or a
+    /// new runtime in this one) can open it. A shared PostgreSQL pool stays open for the
+    /// other workspaces.
     pub(crate) async fn close(&self) {
-        for connection in [&self.writer, &self.reader] {
-            if let Err(error) = connection.clone().close().await {
-                tracing::warn!(%error, "closing a storage connection failed");
-            }
-        }
         match &self.backend {
             Backend::Sqlite { lock } => {
+                for connection in [&self.writer, &self.reader] {
+                    if let Err(error) = connection.clone().close().await {
+                        tracing::warn!(%error, "closing a storage connection failed");
+                    }
+                }
                 if let Err(error) = lock.unlock() {
                     tracing::warn!(%error, "releasing the workspace lock failed");
                 }
             }
-            Backend::Postgres { listen, .. } => listen.close().await,
+            Backend::Postgres {
+                database,
+                own_database: true,
+                ..
+            } => database.close().await,
+            Backend::Postgres { .. } => {}
         }
     }
 }

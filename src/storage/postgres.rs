@@ -1,25 +1,28 @@
-//! Opening a workspace's PostgreSQL storage: its schema (in the URL's database, or in a
-//! database of its own when the URL's database name contains `{workspace}`), its pool, its
-//! migrations, and the listener that hears other servers enqueue.
+//! PostgreSQL storage: one schema per workspace in a database shared by every workspace (and a
+//! database per workspace when the URL's database name contains `{workspace}`).
 //!
-//! Many servers share one database and coordinate through it alone: creating a schema and
-//! migrating it happen under an advisory lock, so servers starting together take turns.
+//! A server holds one [`Database`] per database it uses: one pool, bounded by the server's
+//! connection limit, and one listening connection, whatever the number of workspaces in it.
+//! Workspaces take turns on the pool; each transaction names its workspace's schema first
+//! (`set_config('search_path', …, true)`, which ends with the transaction). Many servers share
+//! one database and coordinate through it alone: creating a schema and migrating it happen
+//! under an advisory lock, so servers starting together take turns.
 
-use std::sync::Arc;
+use std::collections::HashSet;
 use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures::Stream;
+use futures::channel::mpsc::UnboundedSender;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::SqlxPostgresConnector;
 use sea_orm::sqlx::postgres::{PgConnectOptions, PgConnection, PgListener, PgPool, PgPoolOptions};
 use sea_orm::sqlx::{self, Connection};
 
+use super::databases::Notice;
 use super::{Backend, Storage, StorageError, StorageResult, count_statements};
 use crate::name::WorkspaceName;
 
-/// Connections per workspace for reads and writes (the claimer and the listener have their own).
-const POOL_SIZE: u32 = 4;
 /// The channel the `jobs_notify_enqueued` trigger notifies, with the schema as payload.
 const CHANNEL: &str = "stoker_enqueued";
 /// Marks a schema as a stoker workspace.
@@ -28,20 +31,21 @@ const SCHEMA_COMMENT: &str = "stoker workspace";
 const RECONNECT_DELAY: Duration = Duration::from_secs(1);
 /// How long connecting and acquiring a connection may take before it counts as an outage.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Pooled connections unused this long are closed, so an idle server holds few.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Where one workspace lives on a PostgreSQL server.
-struct Target {
+pub(super) struct Target {
     /// Connects to the workspace's database.
     options: PgConnectOptions,
     /// Whether that database is the workspace's own (created on first open).
-    own_database: bool,
-    /// The schema, quoted for SQL (workspace names need no escaping).
-    schema: String,
+    pub(super) own_database: bool,
+    workspace: WorkspaceName,
 }
 
 impl Target {
-    fn new(url: &str, workspace: &WorkspaceName) -> StorageResult<Self> {
-        let schema = format!("\"{}\"", workspace.schema()?);
+    pub(super) fn new(url: &str, workspace: &WorkspaceName) -> StorageResult<Self> {
+        workspace.schema()?;
         let options = url
             .replace("{workspace}", workspace.as_str())
             .parse::<PgConnectOptions>()
@@ -49,13 +53,18 @@ impl Target {
         Ok(Target {
             options: options.application_name("stoker"),
             own_database: url.contains("{workspace}"),
-            schema,
+            workspace: workspace.clone(),
         })
     }
 
     /// The workspace's database.
-    fn database(&self) -> &str {
+    pub(super) fn database(&self) -> &str {
         self.options.get_database().unwrap_or("postgres")
+    }
+
+    /// The schema, quoted for SQL (workspace names need no escaping).
+    fn schema(&self) -> String {
+        format!("\"{}\"", self.workspace)
     }
 
     /// A connection to the server's `postgres` database, to create databases from.
@@ -63,69 +72,129 @@ impl Target {
         let options = self.options.clone().database("postgres");
         Ok(PgConnection::connect_with(&options).await?)
     }
-
-    /// Options for the workspace's own connections: its schema comes first on the search path.
-    fn workspace_options(&self) -> PgConnectOptions {
-        self.options
-            .clone()
-            .options([("search_path", self.schema.as_str())])
-    }
 }
 
-pub(super) async fn open(url: &str, workspace: &WorkspaceName) -> StorageResult<Storage> {
-    let target = Target::new(url, workspace)?;
-    if target.own_database {
-        create_database(&target).await?;
+/// One database as this server uses it: a shared pool and a listener.
+pub(super) struct Database {
+    pool: PgPool,
+    listener: PgPool,
+    /// Workspaces this process created or migrated already: opening them again skips that.
+    migrated: Mutex<HashSet<WorkspaceName>>,
+}
+
+impl Database {
+    /// Connects (lazily) to the database `target` names, with at most `max_connections`
+    /// pooled, and starts its listener, which reports to `notices`.
+    pub(super) fn connect(
+        target: &Target,
+        max_connections: u32,
+        notices: UnboundedSender<Notice>,
+    ) -> Arc<Self> {
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections.max(1))
+            .min_connections(0)
+            .idle_timeout(IDLE_TIMEOUT)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_lazy_with(target.options.clone());
+        let listener = PgPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_lazy_with(target.options.clone());
+        tokio::spawn(listen(listener.clone(), notices));
+        Arc::new(Database {
+            pool,
+            listener,
+            migrated: Mutex::new(HashSet::new()),
+        })
     }
-    let mut setup = PgConnection::connect_with(&target.options).await?;
-    let lock_key = format!("stoker:{workspace}");
-    sqlx::query("SELECT pg_advisory_lock(hashtext($1))")
-        .bind(&lock_key)
-        .execute(&mut setup)
-        .await?;
-    let prepared = prepare(&target, &mut setup).await;
-    let unlocked = sqlx::query("SELECT pg_advisory_unlock(hashtext($1))")
-        .bind(&lock_key)
-        .execute(&mut setup)
-        .await;
-    let _ = setup.close().await;
-    let (writer, statements) = prepared?;
-    unlocked?;
-    let listen = single_connection(target.workspace_options());
-    let claimer = single_connection(
-        target
-            .workspace_options()
-            .options([("synchronous_commit", "off")]),
-    );
-    Ok(Storage {
-        claimer: count_statements(
-            SqlxPostgresConnector::from_sqlx_postgres_pool(claimer),
+
+    /// Opens the storage of `target`'s workspace, creating and migrating its schema first
+    /// unless this process did already.
+    pub(super) async fn open(self: &Arc<Self>, target: &Target) -> StorageResult<Storage> {
+        let workspace = &target.workspace;
+        if !self
+            .migrated
+            .lock()
+            .expect("migrated lock")
+            .contains(workspace)
+        {
+            self.prepare(target).await?;
+            let mut migrated = self.migrated.lock().expect("migrated lock");
+            migrated.insert(workspace.clone());
+        }
+        let statements = Arc::new(AtomicU64::new(0));
+        let db = count_statements(
+            SqlxPostgresConnector::from_sqlx_postgres_pool(self.pool.clone()),
             &statements,
-        ),
-        reader: writer.clone(),
-        writer,
-        statements,
-        backend: Backend::Postgres {
-            listen,
-            schema: workspace.to_string(),
-        },
-    })
+        );
+        Ok(Storage {
+            reader: db.clone(),
+            writer: db,
+            statements,
+            backend: Backend::Postgres {
+                search_path: target.schema(),
+                database: self.clone(),
+                own_database: target.own_database,
+            },
+        })
+    }
+
+    /// Creates the schema when missing and migrates it, under an advisory lock.
+    async fn prepare(&self, target: &Target) -> StorageResult<()> {
+        if target.own_database {
+            create_database(target).await?;
+        }
+        let mut setup = self.pool.acquire().await?;
+        let lock_key = format!("stoker:{}", target.workspace);
+        sqlx::query("SELECT pg_advisory_lock(hashtext($1))")
+            .bind(&lock_key)
+            .execute(&mut *setup)
+            .await?;
+        let prepared = migrate(target, &mut setup).await;
+        let unlocked = sqlx::query("SELECT pg_advisory_unlock(hashtext($1))")
+            .bind(&lock_key)
+            .execute(&mut *setup)
+            .await;
+        prepared?;
+        unlocked?;
+        Ok(())
+    }
+
+    /// Whether `target`'s workspace has a stoker schema in this database.
+    pub(super) async fn has_schema(&self, target: &Target) -> StorageResult<bool> {
+        let found: Option<i32> = sqlx::query_scalar(
+            "SELECT 1 FROM pg_namespace WHERE nspname = $1 \
+             AND obj_description(oid, 'pg_namespace') = $2",
+        )
+        .bind(target.workspace.as_str())
+        .bind(SCHEMA_COMMENT)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(found.is_some())
+    }
+
+    /// The names of the stoker schemas in this database.
+    pub(super) async fn schemas(&self) -> StorageResult<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT nspname::text FROM pg_namespace \
+             WHERE obj_description(oid, 'pg_namespace') = $1 ORDER BY 1",
+        )
+        .bind(SCHEMA_COMMENT)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Closes the pool and the listener (which ends its task).
+    pub(super) async fn close(&self) {
+        self.listener.close().await;
+        self.pool.close().await;
+    }
 }
 
-/// A pool of one connection, connected when first used.
-fn single_connection(options: PgConnectOptions) -> PgPool {
-    PgPoolOptions::new()
-        .max_connections(1)
-        .acquire_timeout(ACQUIRE_TIMEOUT)
-        .connect_lazy_with(options)
-}
-
-/// Creates the schema when missing, connects the pool and migrates. Runs under the advisory lock.
-async fn prepare(
-    target: &Target,
-    setup: &mut PgConnection,
-) -> StorageResult<(sea_orm::DatabaseConnection, Arc<AtomicU64>)> {
-    let schema = &target.schema;
+/// Creates the schema when missing and brings it to the current migration, through a
+/// connection of its own whose search path is the schema.
+async fn migrate(target: &Target, setup: &mut PgConnection) -> StorageResult<()> {
+    let schema = target.schema();
     for statement in [
         format!("CREATE SCHEMA IF NOT EXISTS {schema}"),
         format!("COMMENT ON SCHEMA {schema} IS '{SCHEMA_COMMENT}'"),
@@ -135,18 +204,19 @@ async fn prepare(
             .await?;
     }
     let pool = PgPoolOptions::new()
-        .max_connections(POOL_SIZE)
-        .min_connections(1)
+        .max_connections(1)
         .acquire_timeout(ACQUIRE_TIMEOUT)
-        .connect_with(target.workspace_options())
+        .connect_with(
+            target
+                .options
+                .clone()
+                .options([("search_path", schema.as_str())]),
+        )
         .await?;
-    let statements = Arc::new(AtomicU64::new(0));
-    let writer = count_statements(
-        SqlxPostgresConnector::from_sqlx_postgres_pool(pool),
-        &statements,
-    );
-    Migrator::up(&writer, None).await?;
-    Ok((writer, statements))
+    let migrating = SqlxPostgresConnector::from_sqlx_postgres_pool(pool.clone());
+    let migrated = Migrator::up(&migrating, None).await;
+    pool.close().await;
+    Ok(migrated?)
 }
 
 /// Creates the workspace's own database when it is missing (another server may be creating
@@ -177,67 +247,72 @@ async fn database_exists(admin: &mut PgConnection, name: &str) -> StorageResult<
     Ok(found.is_some())
 }
 
-/// Whether workspace `name` has storage on the server `url` names.
-pub(super) async fn exists(url: &str, workspace: &WorkspaceName) -> StorageResult<bool> {
-    let target = Target::new(url, workspace)?;
-    if target.own_database {
-        let mut admin = target.admin().await?;
-        if !database_exists(&mut admin, target.database()).await? {
-            return Ok(false);
-        }
-    }
-    let mut connection = PgConnection::connect_with(&target.options).await?;
-    let found: Option<i32> = sqlx::query_scalar(
-        "SELECT 1 FROM pg_namespace WHERE nspname = $1 \
-         AND obj_description(oid, 'pg_namespace') = $2",
-    )
-    .bind(workspace.as_str())
-    .bind(SCHEMA_COMMENT)
-    .fetch_optional(&mut connection)
-    .await?;
-    let _ = connection.close().await;
-    Ok(found.is_some())
+/// Whether the workspace's own database exists (URLs with `{workspace}`).
+pub(super) async fn own_database_exists(target: &Target) -> StorageResult<bool> {
+    let mut admin = target.admin().await?;
+    let exists = database_exists(&mut admin, target.database()).await;
+    let _ = admin.close().await;
+    exists
 }
 
-/// A wake-up each time another transaction made jobs of `schema` `enqueued`, and one after
-/// the listener lost its connection (notifications may have been missed meanwhile). Ends when
-/// the storage closes.
-pub(super) fn wakeups(listen: PgPool, schema: String) -> impl Stream<Item = ()> {
-    futures::stream::unfold(None::<PgListener>, move |listener| {
-        let (listen, schema) = (listen.clone(), schema.clone());
-        async move {
-            let mut listener = match listener {
-                Some(listener) => listener,
-                None => match subscribe(&listen).await {
-                    Ok(listener) => listener,
-                    Err(sqlx::Error::PoolClosed) => return None,
-                    Err(error) => {
-                        tracing::warn!(%error, "cannot listen for enqueued jobs; retrying");
-                        tokio::time::sleep(RECONNECT_DELAY).await;
-                        return Some(((), None));
-                    }
-                },
-            };
-            loop {
-                match listener.try_recv().await {
-                    Ok(Some(notification)) if notification.payload() == schema => {
-                        return Some(((), Some(listener)));
-                    }
-                    Ok(Some(_)) => {}
-                    Ok(None) => {
-                        tracing::warn!("lost the listening connection; reconnecting");
-                        return Some(((), Some(listener)));
-                    }
-                    Err(sqlx::Error::PoolClosed) => return None,
-                    Err(error) => {
-                        tracing::warn!(%error, "listening for enqueued jobs failed; retrying");
-                        tokio::time::sleep(RECONNECT_DELAY).await;
-                        return Some(((), None));
-                    }
+/// The workspaces that have a database of their own on the server `url` names: the databases
+/// whose names fit the URL's pattern around `{workspace}`.
+pub(super) async fn own_databases(url: &str) -> StorageResult<Vec<String>> {
+    let pattern = url
+        .parse::<PgConnectOptions>()
+        .map_err(|error| StorageError::Config(format!("bad PostgreSQL URL: {error}")))?;
+    let database = pattern.get_database().unwrap_or_default().to_owned();
+    let Some((prefix, suffix)) = database.split_once("{workspace}") else {
+        return Ok(Vec::new());
+    };
+    let mut admin = PgConnection::connect_with(&pattern.database("postgres")).await?;
+    let names: Vec<String> = sqlx::query_scalar("SELECT datname::text FROM pg_database")
+        .fetch_all(&mut admin)
+        .await?;
+    let _ = admin.close().await;
+    Ok(names
+        .iter()
+        .filter_map(|name| name.strip_prefix(prefix)?.strip_suffix(suffix))
+        .map(str::to_owned)
+        .collect())
+}
+
+/// Reports to `notices` each time a transaction makes jobs `enqueued` (with the workspace's
+/// name), and after each reconnection (notifications may have been missed meanwhile). Ends
+/// when the pool closes or nobody takes the notices any more.
+async fn listen(pool: PgPool, notices: UnboundedSender<Notice>) {
+    loop {
+        let mut listener = match subscribe(&pool).await {
+            Ok(listener) => listener,
+            Err(sqlx::Error::PoolClosed) => return,
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for enqueued jobs; retrying");
+                tokio::time::sleep(RECONNECT_DELAY).await;
+                continue;
+            }
+        };
+        if notices.unbounded_send(Notice::Reconnected).is_err() {
+            return;
+        }
+        loop {
+            let notice = match listener.try_recv().await {
+                Ok(Some(notification)) => Notice::Enqueued(notification.payload().to_owned()),
+                Ok(None) => {
+                    tracing::warn!("lost the listening connection; reconnecting");
+                    Notice::Reconnected
                 }
+                Err(sqlx::Error::PoolClosed) => return,
+                Err(error) => {
+                    tracing::warn!(%error, "listening for enqueued jobs failed; retrying");
+                    tokio::time::sleep(RECONNECT_DELAY).await;
+                    break;
+                }
+            };
+            if notices.unbounded_send(notice).is_err() {
+                return;
             }
         }
-    })
+    }
 }
 
 async fn subscribe(pool: &PgPool) -> Result<PgListener, sqlx::Error> {

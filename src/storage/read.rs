@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use entities::{job, job_history};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::Serialize;
 
 use super::{Storage, StorageError, StorageResult};
@@ -133,13 +133,14 @@ impl HistoryEntry {
 impl Storage {
     /// Job `id` with its history, if it exists.
     pub(crate) async fn job(&self, id: i64) -> StorageResult<Option<JobDetails>> {
-        let Some(row) = job::Entity::find_by_id(id).one(&self.reader).await? else {
+        let db = self.snapshot().await?;
+        let Some(row) = job::Entity::find_by_id(id).one(&db).await? else {
             return Ok(None);
         };
         let history = job_history::Entity::find()
             .filter(job_history::Column::JobId.eq(id))
             .order_by_desc(job_history::Column::Id)
-            .all(&self.reader)
+            .all(&db)
             .await?
             .into_iter()
             .map(HistoryEntry::from_row)
@@ -148,6 +149,8 @@ impl Storage {
             Some(text) => parse_json(text, "retry delays")?,
             None => Vec::new(),
         };
+        let continuations = waiting_continuations(&db, id).await?;
+        db.commit().await?;
         Ok(Some(JobDetails {
             summary: JobSummary::from_row(&row)?,
             args: parse_json(&row.args, "args")?,
@@ -165,22 +168,22 @@ impl Storage {
                     .unwrap_or_default(),
             }),
             history,
-            continuations: self.waiting_continuations(id).await?,
+            continuations,
         }))
     }
+}
 
-    /// The ids of the jobs waiting for job `id` to finish.
-    async fn waiting_continuations(&self, id: i64) -> StorageResult<Vec<JobId>> {
-        let ids: Vec<i64> = job::Entity::find()
-            .select_only()
-            .column(job::Column::Id)
-            .filter(job::Column::State.eq(JobState::Awaiting.as_str()))
-            .filter(job::Column::ParentId.eq(id))
-            .order_by_asc(job::Column::Id)
-            .limit(CONTINUATIONS_SHOWN)
-            .into_tuple()
-            .all(&self.reader)
-            .await?;
-        Ok(ids.into_iter().map(JobId).collect())
-    }
+/// The ids of the jobs waiting for job `id` to finish.
+async fn waiting_continuations(db: &impl ConnectionTrait, id: i64) -> StorageResult<Vec<JobId>> {
+    let ids: Vec<i64> = job::Entity::find()
+        .select_only()
+        .column(job::Column::Id)
+        .filter(job::Column::State.eq(JobState::Awaiting.as_str()))
+        .filter(job::Column::ParentId.eq(id))
+        .order_by_asc(job::Column::Id)
+        .limit(CONTINUATIONS_SHOWN)
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(ids.into_iter().map(JobId).collect())
 }

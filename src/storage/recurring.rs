@@ -9,7 +9,7 @@ use entities::{job, recurring_job};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, TransactionTrait,
+    QuerySelect,
 };
 use serde::Serialize;
 
@@ -118,75 +118,43 @@ impl Storage {
             C::Error,
             C::UpdatedAt,
         ];
-        recurring_job::Entity::insert(model)
-            .on_conflict(OnConflict::column(C::Id).update_columns(changed).to_owned())
-            .exec_without_returning(&self.writer)
+        let upsert = recurring_job::Entity::insert(model)
+            .on_conflict(OnConflict::column(C::Id).update_columns(changed).to_owned());
+        self.writing(async |db| upsert.exec_without_returning(db).await)
             .await?;
         Ok(())
     }
 
     /// Recurring job `id` as people see it.
     pub(crate) async fn recurring(&self, id: &str) -> StorageResult<Option<RecurringJob>> {
+        let db = self.snapshot().await?;
         let Some(row) = recurring_job::Entity::find_by_id(id.to_owned())
-            .one(&self.reader)
+            .one(&db)
             .await?
         else {
             return Ok(None);
         };
-        Ok(self.present(vec![row]).await?.pop())
+        let presented = present(&db, vec![row]).await?.pop();
+        db.commit().await?;
+        Ok(presented)
     }
 
     /// Every recurring job, by id.
     pub(crate) async fn recurring_jobs(&self) -> StorageResult<Vec<RecurringJob>> {
+        let db = self.snapshot().await?;
         let rows = recurring_job::Entity::find()
             .order_by_asc(recurring_job::Column::Id)
-            .all(&self.reader)
+            .all(&db)
             .await?;
-        self.present(rows).await
-    }
-
-    /// Rows as people see them, with their last jobs' states (one query for all).
-    async fn present(&self, rows: Vec<recurring_job::Model>) -> StorageResult<Vec<RecurringJob>> {
-        let last_jobs: Vec<i64> = rows.iter().filter_map(|row| row.last_job_id).collect();
-        let states: HashMap<i64, String> = job::Entity::find()
-            .select_only()
-            .columns([job::Column::Id, job::Column::State])
-            .filter(job::Column::Id.is_in(last_jobs))
-            .into_tuple::<(i64, String)>()
-            .all(&self.reader)
-            .await?
-            .into_iter()
-            .collect();
-        rows.into_iter()
-            .map(|row| {
-                let corrupt = |what: String| {
-                    StorageError::Corrupt(format!("recurring job {}: {what}", row.id))
-                };
-                Ok(RecurringJob {
-                    args: serde_json::from_str(&row.args).map_err(|e| corrupt(e.to_string()))?,
-                    misfire: row.misfire.parse().map_err(corrupt)?,
-                    last_job_state: row.last_job_id.and_then(|id| states.get(&id)?.parse().ok()),
-                    next_execution: row.next_execution.map(time),
-                    last_execution: row.last_execution.map(time),
-                    last_job_id: row.last_job_id.map(JobId),
-                    created_at: time(row.created_at),
-                    id: row.id,
-                    job_type: row.job_type,
-                    cron: row.cron,
-                    time_zone: row.time_zone,
-                    queue: row.queue,
-                    paused: row.paused,
-                    error: row.error,
-                })
-            })
-            .collect()
+        let presented = present(&db, rows).await?;
+        db.commit().await?;
+        Ok(presented)
     }
 
     /// Removes recurring job `id`; false when there was none.
     pub(crate) async fn remove_recurring(&self, id: &str) -> StorageResult<bool> {
-        let deleted = recurring_job::Entity::delete_by_id(id.to_owned())
-            .exec(&self.writer)
-            .await?;
+        let delete = recurring_job::Entity::delete_by_id(id.to_owned());
+        let deleted = self.writing(async |db| delete.exec(db).await).await?;
         Ok(deleted.rows_affected > 0)
     }
 
@@ -208,20 +176,20 @@ impl Storage {
         if !paused {
             update.value(recurring_job::Column::NextExecution, next);
         }
-        Ok(self.writer.execute(&update).await?.rows_affected() > 0)
+        let updated = self.writing(async |db| db.execute(&update).await).await?;
+        Ok(updated.rows_affected() > 0)
     }
 
     /// When the earliest unpaused recurring job is due.
     pub(crate) async fn next_recurring_due(&self) -> StorageResult<Option<i64>> {
-        let due = recurring_job::Entity::find()
+        let find = recurring_job::Entity::find()
             .select_only()
             .column(recurring_job::Column::NextExecution)
             .filter(recurring_job::Column::Paused.eq(false))
             .filter(recurring_job::Column::NextExecution.is_not_null())
             .order_by_asc(recurring_job::Column::NextExecution)
-            .into_tuple::<Option<i64>>()
-            .one(&self.writer)
-            .await?;
+            .into_tuple::<Option<i64>>();
+        let due = self.writing(async |db| find.one(db).await).await?;
         Ok(due.flatten())
     }
 
@@ -232,7 +200,7 @@ impl Storage {
         now: i64,
         plan: Planner<'_>,
     ) -> StorageResult<usize> {
-        let txn = self.writer.begin().await?;
+        let txn = self.write().await?;
         let due = recurring_job::Entity::find()
             .filter(recurring_job::Column::Paused.eq(false))
             .filter(recurring_job::Column::NextExecution.lte(now))
@@ -264,7 +232,7 @@ impl Storage {
         plan: Planner<'_>,
         now: i64,
     ) -> StorageResult<Option<Result<i64, String>>> {
-        let txn = self.writer.begin().await?;
+        let txn = self.write().await?;
         let Some(row) = recurring_job::Entity::find_by_id(id.to_owned())
             .one(&txn)
             .await?
@@ -304,4 +272,43 @@ async fn record_jobs(
         .to_owned();
     txn.execute(&record).await?;
     Ok(ids)
+}
+
+/// Rows as people see them, with their last jobs' states (one query for all).
+async fn present(
+    db: &impl ConnectionTrait,
+    rows: Vec<recurring_job::Model>,
+) -> StorageResult<Vec<RecurringJob>> {
+    let last_jobs: Vec<i64> = rows.iter().filter_map(|row| row.last_job_id).collect();
+    let states: HashMap<i64, String> = job::Entity::find()
+        .select_only()
+        .columns([job::Column::Id, job::Column::State])
+        .filter(job::Column::Id.is_in(last_jobs))
+        .into_tuple::<(i64, String)>()
+        .all(db)
+        .await?
+        .into_iter()
+        .collect();
+    rows.into_iter()
+        .map(|row| {
+            let corrupt =
+                |what: String| StorageError::Corrupt(format!("recurring job {}: {what}", row.id));
+            Ok(RecurringJob {
+                args: serde_json::from_str(&row.args).map_err(|e| corrupt(e.to_string()))?,
+                misfire: row.misfire.parse().map_err(corrupt)?,
+                last_job_state: row.last_job_id.and_then(|id| states.get(&id)?.parse().ok()),
+                next_execution: row.next_execution.map(time),
+                last_execution: row.last_execution.map(time),
+                last_job_id: row.last_job_id.map(JobId),
+                created_at: time(row.created_at),
+                id: row.id,
+                job_type: row.job_type,
+                cron: row.cron,
+                time_zone: row.time_zone,
+                queue: row.queue,
+                paused: row.paused,
+                error: row.error,
+            })
+        })
+        .collect()
 }

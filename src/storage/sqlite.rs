@@ -1,4 +1,5 @@
-//! Opening a workspace's SQLite database: the file, its lock, its pragmas, its migrations.
+//! A workspace's SQLite database: the file, its lock, its pragmas, its migrations; and the
+//! data directory's list of workspaces.
 
 use std::fs::{File, OpenOptions};
 use std::path::Path;
@@ -19,6 +20,36 @@ use crate::name::WorkspaceName;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Read-only connections per workspace (the single writer comes on top).
 const READERS: u32 = 2;
+/// Read connections unused this long are closed: each holds file descriptors.
+const READER_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+/// A workspace's database file in the data directory.
+const EXTENSION: &str = "db";
+
+/// Whether workspace `name` has a database file in `dir`.
+pub(super) fn exists(dir: &Path, workspace: &WorkspaceName) -> bool {
+    dir.join(format!("{workspace}.{EXTENSION}")).exists()
+}
+
+/// The names of the database files in `dir` (none when it does not exist yet).
+pub(super) fn workspaces(dir: &Path) -> StorageResult<Vec<String>> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(source) => {
+            return Err(StorageError::Io {
+                context: format!("listing data directory {}", dir.display()),
+                source,
+            });
+        }
+    };
+    Ok(entries
+        .filter_map(|entry| {
+            let path = entry.ok()?.path();
+            (path.extension()? == EXTENSION)
+                .then(|| path.file_stem()?.to_str().map(str::to_owned))?
+        })
+        .collect())
+}
 
 pub(super) async fn open(dir: &Path, workspace: &WorkspaceName) -> StorageResult<Storage> {
     std::fs::create_dir_all(dir).map_err(|source| StorageError::Io {
@@ -26,7 +57,7 @@ pub(super) async fn open(dir: &Path, workspace: &WorkspaceName) -> StorageResult
         source,
     })?;
     let lock = lock(&dir.join(format!("{workspace}.lock")), workspace)?;
-    let file = dir.join(format!("{workspace}.db"));
+    let file = dir.join(format!("{workspace}.{EXTENSION}"));
     let options = SqliteConnectOptions::new()
         .filename(&file)
         .create_if_missing(true)
@@ -34,15 +65,14 @@ pub(super) async fn open(dir: &Path, workspace: &WorkspaceName) -> StorageResult
         .synchronous(SqliteSynchronous::Normal)
         .busy_timeout(BUSY_TIMEOUT);
     let statements = Arc::new(AtomicU64::new(0));
-    let writer = pool(options.clone(), 1, &statements).await?;
+    let writer = pool(options.clone(), 1, 1, &statements).await?;
     Migrator::up(&writer, None).await?;
     let mode = journal_mode(&writer).await?;
     if mode != "wal" {
         tracing::warn!(%workspace, %mode, "SQLite did not switch to WAL; writers will block readers");
     }
-    let reader = pool(options.read_only(true), READERS, &statements).await?;
+    let reader = pool(options.read_only(true), 0, READERS, &statements).await?;
     Ok(Storage {
-        claimer: writer.clone(),
         writer,
         reader,
         statements,
@@ -73,15 +103,17 @@ fn lock(path: &Path, workspace: &WorkspaceName) -> StorageResult<File> {
     }
 }
 
-/// A pool of `size` connections whose statements are counted in `statements`.
+/// A pool of `min` to `max` connections whose statements are counted in `statements`.
 async fn pool(
     options: SqliteConnectOptions,
-    size: u32,
+    min: u32,
+    max: u32,
     statements: &Arc<AtomicU64>,
 ) -> StorageResult<DatabaseConnection> {
     let pool = SqlitePoolOptions::new()
-        .max_connections(size)
-        .min_connections(1)
+        .min_connections(min)
+        .max_connections(max)
+        .idle_timeout(READER_IDLE_TIMEOUT)
         .connect_with(options)
         .await?;
     Ok(count_statements(

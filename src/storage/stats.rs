@@ -131,7 +131,9 @@ impl Storage {
         if let Some(queue) = queue {
             condition = condition.add(job_count::Column::Queue.eq(queue));
         }
-        let counts = job_counts(&self.reader, condition).await?;
+        let db = self.read().await?;
+        let counts = job_counts(&db, condition).await?;
+        db.commit().await?;
         Ok(counts.iter().map(|(_, _, n)| n).sum())
     }
 }

@@ -108,3 +108,18 @@ pub async fn connect(storage: &StorageConfig, name: &str) -> DatabaseConnection 
         }
     }
 }
+
+/// How many connections stoker holds to database `database` on the server `url` names.
+pub async fn count_connections(url: &str, database: &str) -> i64 {
+    let mut connection = PgConnection::connect(url).await.unwrap();
+    let count: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_stat_activity \
+         WHERE datname = $1 AND application_name = 'stoker'",
+    )
+    .bind(database)
+    .fetch_one(&mut connection)
+    .await
+    .unwrap();
+    let _ = connection.close().await;
+    count
+}

@@ -1,0 +1,242 @@
+//! The Keeper actor, one per runtime: it keeps the set of open workspaces small. It releases
+//! workspaces that stayed idle for the idle timeout, keeps the index of when each released
+//! (or never opened) workspace is next due, and opens each again at that instant. When the
+//! runtime starts it finds the workspaces in storage and learns when each is due. It also
+//! forwards what PostgreSQL listeners hear: a workspace that got jobs is woken, or opened.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use actix::prelude::*;
+use futures::channel::mpsc::UnboundedReceiver;
+
+use super::stoker::{Inner, Stoker};
+use super::supervisor::Stop;
+use crate::name::WorkspaceName;
+use crate::storage::Notice;
+
+/// The most often idle workspaces are looked for.
+const SWEEP_AT_MOST_EVERY: Duration = Duration::from_millis(100);
+/// The least often idle workspaces are looked for.
+const SWEEP_AT_LEAST_EVERY: Duration = Duration::from_secs(10);
+
+/// When each workspace that is not open is next due (`None`: not by itself).
+#[derive(Default)]
+pub(super) struct Dormant {
+    due: HashMap<WorkspaceName, Option<i64>>,
+    by_time: BTreeSet<(i64, WorkspaceName)>,
+}
+
+impl Dormant {
+    pub(super) fn insert(&mut self, name: WorkspaceName, due: Option<i64>) {
+        self.remove(&name);
+        if let Some(at) = due {
+            self.by_time.insert((at, name.clone()));
+        }
+        self.due.insert(name, due);
+    }
+
+    pub(super) fn remove(&mut self, name: &WorkspaceName) {
+        if let Some(Some(at)) = self.due.remove(name) {
+            self.by_time.remove(&(at, name.clone()));
+        }
+    }
+
+    fn contains(&self, name: &WorkspaceName) -> bool {
+        self.due.contains_key(name)
+    }
+
+    pub(super) fn names(&self) -> impl Iterator<Item = &WorkspaceName> {
+        self.due.keys()
+    }
+
+    fn earliest(&self) -> Option<i64> {
+        self.by_time.first().map(|(at, _)| *at)
+    }
+
+    /// The workspaces due at `now`, taken out of the index.
+    fn take_due(&mut self, now: i64) -> Vec<WorkspaceName> {
+        let due: Vec<WorkspaceName> = self
+            .by_time
+            .iter()
+            .take_while(|(at, _)| *at <= now)
+            .map(|(_, name)| name.clone())
+            .collect();
+        for name in &due {
+            self.remove(name);
+        }
+        due
+    }
+}
+
+pub(super) struct Keeper {
+    stoker: Weak<Inner>,
+    notices: Option<UnboundedReceiver<Notice>>,
+    alarm: Option<SpawnHandle>,
+    sweeping: bool,
+}
+
+impl Keeper {
+    /// Starts the keeper of `stoker` on its control arbiter.
+    pub(super) fn start_for(stoker: &Stoker, notices: UnboundedReceiver<Notice>) {
+        let keeper = Keeper {
+            stoker: Arc::downgrade(&stoker.inner),
+            notices: Some(notices),
+            alarm: None,
+            sweeping: false,
+        };
+        let addr = Keeper::start_in_arbiter(&stoker.inner.settings.control, |_| keeper);
+        let _ = stoker.inner.keeper.set(addr);
+    }
+
+    fn stoker(&self) -> Option<Stoker> {
+        let inner = self.stoker.upgrade()?;
+        let stoker = Stoker { inner };
+        (!stoker.is_closed()).then_some(stoker)
+    }
+
+    /// Releases the open workspaces that are idle, one after the other.
+    fn sweep(&mut self, ctx: &mut Context<Self>) {
+        let Some(stoker) = self.stoker() else { return };
+        if self.sweeping {
+            return;
+        }
+        self.sweeping = true;
+        let quiet = stoker.inner.settings.idle_timeout;
+        let idle: Vec<WorkspaceName> = stoker
+            .inner
+            .workspaces
+            .iter()
+            .filter(|entry| entry.value().releasable(quiet))
+            .map(|entry| entry.key().clone())
+            .collect();
+        let work = async move {
+            for name in idle {
+                stoker.release_if_idle(&name).await;
+            }
+        };
+        ctx.spawn(work.into_actor(self).map(|(), keeper, ctx| {
+            keeper.sweeping = false;
+            keeper.arm(ctx);
+        }));
+    }
+
+    /// Sets the alarm for the earliest due workspace.
+    fn arm(&mut self, ctx: &mut Context<Self>) {
+        if let Some(alarm) = self.alarm.take() {
+            ctx.cancel_future(alarm);
+        }
+        let Some(stoker) = self.stoker() else { return };
+        let Some(at) = stoker.dormant().earliest() else {
+            return;
+        };
+        let wait = (at - stoker.inner.settings.now_ms()).max(0) as u64;
+        self.alarm = Some(ctx.run_later(Duration::from_millis(wait), |keeper, ctx| {
+            keeper.alarm = None;
+            keeper.open_due(ctx);
+        }));
+    }
+
+    /// Opens the workspaces that are due; their schedulers take it from there.
+    fn open_due(&mut self, ctx: &mut Context<Self>) {
+        let Some(stoker) = self.stoker() else { return };
+        let due = stoker.dormant().take_due(stoker.inner.settings.now_ms());
+        let work = async move {
+            for name in due {
+                if let Err(error) = stoker.workspace(name.as_str()).await {
+                    tracing::error!(workspace = %name, %error, "cannot open a due workspace");
+                    let retry = stoker.inner.settings.now_ms() + 1000;
+                    stoker.dormant().insert(name, Some(retry));
+                }
+            }
+        };
+        ctx.spawn(work.into_actor(self).map(|(), keeper, ctx| keeper.arm(ctx)));
+    }
+
+    /// Learns when each workspace found in storage is due.
+    fn discover(&mut self, ctx: &mut Context<Self>) {
+        let Some(stoker) = self.stoker() else { return };
+        let work = async move {
+            let names = match stoker.inner.settings.databases.workspaces().await {
+                Ok(names) => names,
+                Err(error) => {
+                    tracing::error!(%error, "cannot list the workspaces in storage");
+                    return;
+                }
+            };
+            for name in names {
+                if !stoker.dormant().contains(&name) {
+                    stoker.look_up_due(&name).await;
+                }
+            }
+        };
+        ctx.spawn(work.into_actor(self).map(|(), keeper, ctx| keeper.arm(ctx)));
+    }
+}
+
+impl Stoker {
+    /// The index of workspaces that are not open.
+    pub(super) fn dormant(&self) -> std::sync::MutexGuard<'_, Dormant> {
+        self.inner.dormant.lock().expect("dormant index lock")
+    }
+}
+
+impl Actor for Keeper {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        if let Some(notices) = self.notices.take() {
+            ctx.add_stream(notices);
+        }
+        if let Some(stoker) = self.stoker() {
+            if let Some(moves) = crate::clock::moves(stoker.inner.settings.clock.as_ref()) {
+                ctx.add_stream(moves);
+            }
+            let every = (stoker.inner.settings.idle_timeout / 4)
+                .clamp(SWEEP_AT_MOST_EVERY, SWEEP_AT_LEAST_EVERY);
+            ctx.run_interval(every, Keeper::sweep);
+        }
+        self.discover(ctx);
+    }
+}
+
+/// What a database's listener heard.
+impl StreamHandler<Notice> for Keeper {
+    fn handle(&mut self, notice: Notice, ctx: &mut Context<Self>) {
+        let Some(stoker) = self.stoker() else { return };
+        match notice {
+            Notice::Reconnected => stoker.wake_all(),
+            Notice::Enqueued(name) => {
+                let Ok(name) = WorkspaceName::new(&name) else {
+                    return;
+                };
+                let work = async move {
+                    if let Err(error) = stoker.wake(&name).await {
+                        tracing::warn!(workspace = %name, %error, "cannot open a workspace that got jobs");
+                    }
+                };
+                ctx.spawn(work.into_actor(self));
+            }
+        }
+    }
+
+    fn finished(&mut self, _: &mut Context<Self>) {}
+}
+
+/// The clock was moved by hand: what is due may have changed.
+impl StreamHandler<()> for Keeper {
+    fn handle(&mut self, (): (), ctx: &mut Context<Self>) {
+        self.arm(ctx);
+    }
+
+    fn finished(&mut self, _: &mut Context<Self>) {}
+}
+
+impl Handler<Stop> for Keeper {
+    type Result = ();
+
+    fn handle(&mut self, _: Stop, ctx: &mut Context<Self>) {
+        ctx.stop();
+    }
+}

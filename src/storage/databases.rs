@@ -1,0 +1,123 @@
+//! [`Databases`]: the storage a server's workspaces share, and the door through which each
+//! workspace's [`Storage`] is opened.
+//!
+//! On PostgreSQL every workspace of a database goes through one pool and one listener, so a
+//! thousand workspaces cost no more connections than one. A database of its own per workspace
+//! (`{workspace}` in the URL) has its pool and listener for as long as its workspace is open.
+//! On SQLite there is nothing to share: each workspace is a file with its own connections.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use futures::channel::mpsc::{UnboundedReceiver, UnboundedSender, unbounded};
+
+use super::postgres::{self, Database, Target};
+use super::{Storage, StorageConfig, StorageResult, sqlite};
+use crate::name::WorkspaceName;
+
+/// What a PostgreSQL listener heard.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Notice {
+    /// Jobs of workspace `0` became `enqueued` (on this server or another).
+    Enqueued(String),
+    /// The listener (re)connected: notifications may have been missed before.
+    Reconnected,
+}
+
+/// The databases one server uses, opened once each.
+pub(crate) struct Databases {
+    config: StorageConfig,
+    max_connections: u32,
+    shared: tokio::sync::Mutex<HashMap<String, Arc<Database>>>,
+    notices: UnboundedSender<Notice>,
+}
+
+impl Databases {
+    /// Databases as `config` describes them, with at most `max_connections` pooled per
+    /// database; listeners report to the receiver returned.
+    pub(crate) fn new(
+        config: StorageConfig,
+        max_connections: u32,
+    ) -> (Self, UnboundedReceiver<Notice>) {
+        let (notices, heard) = unbounded();
+        let databases = Databases {
+            config,
+            max_connections,
+            shared: tokio::sync::Mutex::new(HashMap::new()),
+            notices,
+        };
+        (databases, heard)
+    }
+
+    /// Opens (creating and migrating as needed) the storage of `workspace`. On PostgreSQL this
+    /// starts a listener the first time a database is used; call it where that task may live.
+    pub(crate) async fn open(&self, workspace: &WorkspaceName) -> StorageResult<Storage> {
+        match &self.config {
+            StorageConfig::Sqlite { dir } => sqlite::open(dir, workspace).await,
+            StorageConfig::Postgres { url } => {
+                let target = Target::new(url, workspace)?;
+                self.database(&target).await.open(&target).await
+            }
+        }
+    }
+
+    /// Whether workspace `name` has storage already (it was created before).
+    pub(crate) async fn exists(&self, workspace: &WorkspaceName) -> StorageResult<bool> {
+        match &self.config {
+            StorageConfig::Sqlite { dir } => Ok(sqlite::exists(dir, workspace)),
+            StorageConfig::Postgres { url } => {
+                let target = Target::new(url, workspace)?;
+                if target.own_database {
+                    return postgres::own_database_exists(&target).await;
+                }
+                self.database(&target).await.has_schema(&target).await
+            }
+        }
+    }
+
+    /// Every workspace with storage, by name (names that are not valid workspace names, such
+    /// as unrelated files or databases, are skipped).
+    pub(crate) async fn workspaces(&self) -> StorageResult<Vec<WorkspaceName>> {
+        let names = match &self.config {
+            StorageConfig::Sqlite { dir } => sqlite::workspaces(dir)?,
+            StorageConfig::Postgres { url } if url.contains("{workspace}") => {
+                postgres::own_databases(url).await?
+            }
+            StorageConfig::Postgres { url } => {
+                // Any valid name finds the shared database.
+                let target = Target::new(url, &WorkspaceName::new("default")?)?;
+                self.database(&target).await.schemas().await?
+            }
+        };
+        let mut names: Vec<WorkspaceName> = names
+            .iter()
+            .filter_map(|name| WorkspaceName::new(name).ok())
+            .collect();
+        names.sort_unstable();
+        Ok(names)
+    }
+
+    /// The database `target` lives in: the shared one (connected on first use), or a new one
+    /// of the workspace's own that its storage closes.
+    async fn database(&self, target: &Target) -> Arc<Database> {
+        if target.own_database {
+            return Database::connect(target, self.max_connections, self.notices.clone());
+        }
+        let mut shared = self.shared.lock().await;
+        shared
+            .entry(target.database().to_owned())
+            .or_insert_with(|| {
+                Database::connect(target, self.max_connections, self.notices.clone())
+            })
+            .clone()
+    }
+
+    /// Closes the shared pools and listeners.
+    pub(crate) async fn close(&self) {
+        let shared: Vec<Arc<Database>> =
+            self.shared.lock().await.drain().map(|(_, db)| db).collect();
+        for database in shared {
+            database.close().await;
+        }
+    }
+}
