@@ -44,11 +44,29 @@ impl Backend {
 
     /// `SQLite` or `PostgreSQL`, for the report.
     pub fn label(&self) -> &'static str {
-        if self.postgres.is_some() {
+        if self.is_postgres() {
             "PostgreSQL"
         } else {
             "SQLite"
         }
+    }
+
+    /// Whether this run stores in PostgreSQL.
+    pub fn is_postgres(&self) -> bool {
+        self.postgres.is_some()
+    }
+
+    /// Connections open to the database now (PostgreSQL only).
+    pub async fn connections(&self) -> Option<i64> {
+        let (url, name) = self.postgres.as_ref()?;
+        let mut admin = PgConnection::connect(url).await.unwrap();
+        let count = sqlx::query_scalar("SELECT count(*) FROM pg_stat_activity WHERE datname = $1")
+            .bind(name)
+            .fetch_one(&mut admin)
+            .await
+            .unwrap();
+        let _ = admin.close().await;
+        Some(count)
     }
 
     /// Transactions committed in the database so far (PostgreSQL only). Read after the

@@ -37,6 +37,11 @@ impl Tally {
         }
     }
 
+    /// Runs counted so far.
+    pub fn runs(&self) -> usize {
+        self.runs.load(Ordering::SeqCst)
+    }
+
     fn record(&self) {
         if self.runs.fetch_add(1, Ordering::SeqCst) + 1 >= self.target.load(Ordering::SeqCst) {
             self.reached.notify_waiters();

@@ -35,6 +35,11 @@ impl Activity {
         self.touch();
     }
 
+    /// When something last happened, in milliseconds since the process first looked.
+    pub(crate) fn last(&self) -> u64 {
+        self.last.load(Ordering::Relaxed)
+    }
+
     /// Whether no job runs and nothing happened for `quiet`.
     pub(crate) fn idle_for(&self, quiet: Duration) -> bool {
         let since = elapsed_ms().saturating_sub(self.last.load(Ordering::Relaxed));

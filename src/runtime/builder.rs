@@ -30,6 +30,7 @@ pub struct StokerBuilder {
     max_running: usize,
     max_connections: u32,
     idle_timeout: Duration,
+    max_open: usize,
     options: OptionsFor,
     clock: Arc<dyn Clock>,
 }
@@ -64,6 +65,7 @@ impl Default for StokerBuilder {
             max_running: 100,
             max_connections: 10,
             idle_timeout: Duration::from_secs(30),
+            max_open: 100,
             options: Box::new(|_| WorkspaceOptions::default()),
             clock: Arc::new(SystemClock),
         }
@@ -180,6 +182,15 @@ impl StokerBuilder {
         self
     }
 
+    /// How many workspaces may be open at once (default 100). Past it, workspaces that have
+    /// been quiet for a second are released, longest idle first, without waiting for the idle
+    /// timeout; a workspace in use is never released, so the cap can be exceeded for a while.
+    /// On SQLite each open workspace holds a connection and its files.
+    pub fn max_open_workspaces(mut self, workspaces: usize) -> Self {
+        self.max_open = workspaces.max(1);
+        self
+    }
+
     /// Reads the time from `clock` instead of the system clock (for tests that move time).
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
@@ -207,6 +218,7 @@ impl StokerBuilder {
             options: self.options,
             slots: Slots::new(self.max_running),
             idle_timeout: self.idle_timeout,
+            max_open: self.max_open,
             heartbeat: self.heartbeat,
             lease: self.lease.max(self.heartbeat * 2),
             server_timeout: self.server_timeout.max(self.heartbeat * 2),

@@ -84,9 +84,11 @@ async fn upkeep(
     storage.heartbeat(&server, now, lease_until).await?;
     let recovered = storage.recover_abandoned(now, now).await?;
     let mut dropped = Vec::new();
-    if storage
-        .acquire_lease(JANITOR_LEASE, &server.id, now, lease_until)
-        .await?
+    // Alone with its storage, a server needs no lease to be the one that does the upkeep.
+    if storage.is_exclusive()
+        || storage
+            .acquire_lease(JANITOR_LEASE, &server.id, now, lease_until)
+            .await?
     {
         while storage.expire(now, EXPIRE_BATCH).await? == EXPIRE_BATCH as usize {}
         dropped = storage

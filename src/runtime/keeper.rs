@@ -1,5 +1,6 @@
 //! The Keeper actor, one per runtime: it keeps the set of open workspaces small. It releases
-//! workspaces that stayed idle for the idle timeout, keeps the index of when each released
+//! workspaces that stayed idle for the idle timeout (and, with more open than the cap, the
+//! longest idle of those quiet for a moment), keeps the index of when each released
 //! (or never opened) workspace is next due, and opens each again at that instant. When the
 //! runtime starts it finds the workspaces in storage and learns when each is due. It also
 //! forwards what PostgreSQL listeners hear: a workspace that got jobs is woken, or opened.
@@ -9,9 +10,10 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use actix::prelude::*;
+use futures::StreamExt;
 use futures::channel::mpsc::UnboundedReceiver;
 
-use super::stoker::{Inner, Stoker};
+use super::stoker::{CROWDED_QUIET, Inner, OPENING_AT_ONCE, Stoker};
 use super::supervisor::Stop;
 use crate::name::WorkspaceName;
 use crate::storage::Notice;
@@ -21,30 +23,44 @@ const SWEEP_AT_MOST_EVERY: Duration = Duration::from_millis(100);
 /// The least often idle workspaces are looked for.
 const SWEEP_AT_LEAST_EVERY: Duration = Duration::from_secs(10);
 
-/// When each workspace that is not open is next due (`None`: not by itself).
+/// When each workspace that is not open is next due (`None`: not by itself), and how it came
+/// to be dormant.
 #[derive(Default)]
 pub(super) struct Dormant {
-    due: HashMap<WorkspaceName, Option<i64>>,
+    due: HashMap<WorkspaceName, (Option<i64>, Released)>,
     by_time: BTreeSet<(i64, WorkspaceName)>,
 }
 
+/// How a workspace came to be dormant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Released {
+    /// This process shut it down after it was idle: nothing of it was left running.
+    Here,
+    /// Found in storage: a process that died may have left jobs running.
+    Found,
+}
+
 impl Dormant {
-    pub(super) fn insert(&mut self, name: WorkspaceName, due: Option<i64>) {
+    pub(super) fn insert(&mut self, name: WorkspaceName, due: Option<i64>, released: Released) {
         self.remove(&name);
         if let Some(at) = due {
             self.by_time.insert((at, name.clone()));
         }
-        self.due.insert(name, due);
+        self.due.insert(name, (due, released));
     }
 
-    pub(super) fn remove(&mut self, name: &WorkspaceName) {
-        if let Some(Some(at)) = self.due.remove(name) {
+    /// Takes `name` out of the index; says how it got there, if it was there.
+    pub(super) fn remove(&mut self, name: &WorkspaceName) -> Option<Released> {
+        let (due, released) = self.due.remove(name)?;
+        if let Some(at) = due {
             self.by_time.remove(&(at, name.clone()));
         }
+        Some(released)
     }
 
-    fn contains(&self, name: &WorkspaceName) -> bool {
-        self.due.contains_key(name)
+    /// How `name` came to be dormant, if it is.
+    pub(super) fn released(&self, name: &WorkspaceName) -> Option<Released> {
+        self.due.get(name).map(|(_, how)| *how)
     }
 
     pub(super) fn names(&self) -> impl Iterator<Item = &WorkspaceName> {
@@ -64,7 +80,9 @@ impl Dormant {
             .map(|(_, name)| name.clone())
             .collect();
         for name in &due {
-            self.remove(name);
+            // Still known: opening it takes it out, and a failed open puts it back.
+            let released = self.released(name).unwrap_or(Released::Found);
+            self.insert(name.clone(), None, released);
         }
         due
     }
@@ -103,17 +121,35 @@ impl Keeper {
             return;
         }
         self.sweeping = true;
-        let quiet = stoker.inner.settings.idle_timeout;
-        let idle: Vec<WorkspaceName> = stoker
+        let settings = &stoker.inner.settings;
+        let open = stoker.inner.workspaces.len();
+        // Over the cap, the longest idle go first, once they have been quiet a moment.
+        let (quiet, excess) = match open.checked_sub(settings.max_open) {
+            Some(excess) if excess > 0 => (CROWDED_QUIET.min(settings.idle_timeout), excess),
+            _ => (settings.idle_timeout, 0),
+        };
+        let long_idle = settings.idle_timeout;
+        let mut idle: Vec<(u64, bool, WorkspaceName)> = stoker
             .inner
             .workspaces
             .iter()
             .filter(|entry| entry.value().releasable(quiet))
-            .map(|entry| entry.key().clone())
+            .map(|entry| {
+                let workspace = entry.value();
+                let long = workspace.releasable(long_idle);
+                (workspace.last_active(), long, entry.key().clone())
+            })
             .collect();
+        idle.sort_unstable();
+        let mut crowding = excess;
+        idle.retain(|(_, long, _)| {
+            let take = *long || crowding > 0;
+            crowding = crowding.saturating_sub(1);
+            take
+        });
         let work = async move {
-            for name in idle {
-                stoker.release_if_idle(&name).await;
+            for (_, _, name) in idle {
+                stoker.release_if_idle(&name, quiet).await;
             }
         };
         ctx.spawn(work.into_actor(self).map(|(), keeper, ctx| {
@@ -143,13 +179,19 @@ impl Keeper {
         let Some(stoker) = self.stoker() else { return };
         let due = stoker.dormant().take_due(stoker.inner.settings.now_ms());
         let work = async move {
-            for name in due {
-                if let Err(error) = stoker.workspace(name.as_str()).await {
-                    tracing::error!(workspace = %name, %error, "cannot open a due workspace");
-                    let retry = stoker.inner.settings.now_ms() + 1000;
-                    stoker.dormant().insert(name, Some(retry));
+            let open = |name: WorkspaceName| {
+                let stoker = stoker.clone();
+                async move {
+                    if let Err(error) = stoker.workspace(name.as_str()).await {
+                        tracing::error!(workspace = %name, %error, "cannot open a due workspace");
+                        let retry = stoker.inner.settings.now_ms() + 1000;
+                        stoker.dormant().insert(name, Some(retry), Released::Found);
+                    }
                 }
-            }
+            };
+            futures::stream::iter(due)
+                .for_each_concurrent(OPENING_AT_ONCE, open)
+                .await;
         };
         ctx.spawn(work.into_actor(self).map(|(), keeper, ctx| keeper.arm(ctx)));
     }
@@ -166,7 +208,7 @@ impl Keeper {
                 }
             };
             for name in names {
-                if !stoker.dormant().contains(&name) {
+                if stoker.dormant().released(&name).is_none() {
                     stoker.look_up_due(&name).await;
                 }
             }
@@ -231,6 +273,19 @@ impl StreamHandler<()> for Keeper {
     }
 
     fn finished(&mut self, _: &mut Context<Self>) {}
+}
+
+/// More workspaces are open than the cap: release the longest idle.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(super) struct Crowded;
+
+impl Handler<Crowded> for Keeper {
+    type Result = ();
+
+    fn handle(&mut self, _: Crowded, ctx: &mut Context<Self>) {
+        self.sweep(ctx);
+    }
 }
 
 impl Handler<Stop> for Keeper {

@@ -28,6 +28,8 @@ pub(crate) struct Settings {
     pub(crate) slots: Slots,
     /// How long a workspace stays open with nothing to do and nobody holding it.
     pub(crate) idle_timeout: Duration,
+    /// How many workspaces may be open at once before the idle ones are released early.
+    pub(crate) max_open: usize,
     pub(crate) heartbeat: Duration,
     pub(crate) lease: Duration,
     /// Silence after which a server is dropped from the server list.

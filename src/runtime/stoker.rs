@@ -10,13 +10,14 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use actix::{Addr, Arbiter};
 use dashmap::DashMap;
 
 use super::activity::Activity;
 use super::builder::StokerBuilder;
-use super::keeper::{Dormant, Keeper};
+use super::keeper::{Crowded, Dormant, Keeper, Released};
 use super::settings::Settings;
 use super::supervisor::Supervisor;
 use super::workspace::Workspace;
@@ -26,6 +27,8 @@ use crate::storage::{Databases, StorageConfig};
 
 /// How many workspaces open at once (each opening holds files or connections).
 pub(super) const OPENING_AT_ONCE: usize = 8;
+/// With as many workspaces open as the cap, how long one must have been quiet to make room.
+pub(super) const CROWDED_QUIET: Duration = Duration::from_millis(250);
 
 /// The runtime: cheap to clone, shared by everything that enqueues or runs jobs.
 #[derive(Clone)]
@@ -140,6 +143,9 @@ impl Stoker {
             return Err(Error::ShuttingDown);
         }
         let settings = Arc::new(self.inner.settings.for_workspace(name.as_str())?);
+        if self.inner.workspaces.len() >= self.inner.settings.max_open {
+            self.make_room().await;
+        }
         let _opening = self
             .inner
             .opening
@@ -149,6 +155,9 @@ impl Stoker {
         let (sent, started) = tokio::sync::oneshot::channel();
         let (label, actor_settings) = (Arc::<str>::from(name.as_str()), settings.clone());
         let (checked, activity) = (name.clone(), Arc::new(Activity::default()));
+        // Released here, it was shut down cleanly; otherwise a process that died may have
+        // left jobs running.
+        let recover = self.dormant().released(&name) != Some(Released::Here);
         let actor_activity = activity.clone();
         // On the control arbiter: a database's listener, started by its first workspace,
         // lives there with the actors.
@@ -161,7 +170,7 @@ impl Stoker {
                 }
             };
             // Alone with the workspace, whatever still runs belonged to a process that died.
-            if storage.is_exclusive() {
+            if recover && storage.is_exclusive() {
                 match storage.recover_abandoned(i64::MAX, actor_settings.now_ms()).await {
                     Ok(0) => {}
                     Ok(recovered) => {
@@ -189,6 +198,11 @@ impl Stoker {
             .workspaces
             .insert(name.clone(), workspace.clone());
         self.dormant().remove(&name);
+        if self.inner.workspaces.len() > self.inner.settings.max_open
+            && let Some(keeper) = self.inner.keeper.get()
+        {
+            keeper.do_send(Crowded);
+        }
         if self.is_closed() {
             // `shutdown` ran while this one opened: it did not see it.
             self.inner.workspaces.remove(&name);
@@ -198,11 +212,10 @@ impl Stoker {
         Ok(workspace)
     }
 
-    /// Releases workspace `name` if it is idle and nobody holds it: shuts it down and notes
-    /// in the dormant index when it is due again.
-    pub(super) async fn release_if_idle(&self, name: &WorkspaceName) {
+    /// Releases workspace `name` if it was `quiet` that long and nobody holds it: shuts it
+    /// down and notes in the dormant index when it is due again.
+    pub(super) async fn release_if_idle(&self, name: &WorkspaceName, quiet: Duration) {
         let _turn = self.turn(name).await;
-        let quiet = self.inner.settings.idle_timeout;
         let Some((_, workspace)) = self
             .inner
             .workspaces
@@ -211,10 +224,26 @@ impl Stoker {
             return;
         };
         // Listed all along: as dormant before it is down, due when it is.
-        self.dormant().insert(name.clone(), None);
+        self.dormant().insert(name.clone(), None, Released::Here);
         let due = workspace.shutdown().await;
         tracing::debug!(workspace = %name, ?due, "released an idle workspace");
-        self.dormant().insert(name.clone(), due);
+        self.dormant().insert(name.clone(), due, Released::Here);
+    }
+
+    /// Releases the open workspace idle longest, if one was quiet for a moment and its turn
+    /// is free (another opening, say, holds the others').
+    async fn make_room(&self) {
+        let quiet = CROWDED_QUIET.min(self.inner.settings.idle_timeout);
+        let longest_idle = self
+            .inner
+            .workspaces
+            .iter()
+            .filter(|entry| entry.value().releasable(quiet))
+            .min_by_key(|entry| entry.value().last_active())
+            .map(|entry| entry.key().clone());
+        if let Some(name) = longest_idle {
+            self.release_if_idle(&name, quiet).await;
+        }
     }
 
     /// Looks into the storage of workspace `name`, unless it is open here, and notes in the
@@ -240,7 +269,7 @@ impl Stoker {
         let due = storage.wake_at(settings.queues(), settings.now_ms()).await;
         storage.close().await;
         match due {
-            Ok(due) => self.dormant().insert(name.clone(), due),
+            Ok(due) => self.dormant().insert(name.clone(), due, Released::Found),
             Err(error) => {
                 tracing::warn!(workspace = %name, %error, "cannot tell when a workspace is due")
             }

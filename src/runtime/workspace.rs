@@ -376,6 +376,11 @@ impl Workspace {
         Arc::strong_count(&self.inner) == 1 && self.inner.activity.idle_for(quiet)
     }
 
+    /// When the workspace last did something (milliseconds on a monotonic clock).
+    pub(super) fn last_active(&self) -> u64 {
+        self.inner.activity.last()
+    }
+
     /// Marks the workspace as in use now.
     pub(super) fn touch(&self) {
         self.inner.activity.touch();

@@ -68,9 +68,7 @@ impl Storage {
                 job::Column::OnExhausted,
             ]))
             .to_owned();
-        let txn = self.claiming().await?;
-        let rows = txn.query_all(&claim).await?;
-        txn.commit().await?;
+        let rows = self.claiming(async |db| db.query_all(&claim).await).await?;
         let mut claimed = rows
             .iter()
             .map(|row| {

@@ -6,7 +6,7 @@
 //! (`{workspace}` in the URL) has its pool and listener for as long as its workspace is open.
 //! On SQLite there is nothing to share: each workspace is a file with its own connections.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use futures::channel::mpsc::{UnboundedReceiver, UnboundedSender, unbounded};
@@ -30,6 +30,8 @@ pub(crate) struct Databases {
     max_connections: u32,
     shared: tokio::sync::Mutex<HashMap<String, Arc<Database>>>,
     notices: UnboundedSender<Notice>,
+    /// SQLite workspaces this process brought to the current schema already.
+    migrated: std::sync::Mutex<HashSet<WorkspaceName>>,
 }
 
 impl Databases {
@@ -45,6 +47,7 @@ impl Databases {
             max_connections,
             shared: tokio::sync::Mutex::new(HashMap::new()),
             notices,
+            migrated: std::sync::Mutex::new(HashSet::new()),
         };
         (databases, heard)
     }
@@ -53,7 +56,15 @@ impl Databases {
     /// starts a listener the first time a database is used; call it where that task may live.
     pub(crate) async fn open(&self, workspace: &WorkspaceName) -> StorageResult<Storage> {
         match &self.config {
-            StorageConfig::Sqlite { dir } => sqlite::open(dir, workspace).await,
+            StorageConfig::Sqlite { dir } => {
+                let migrate = !self.migrated.lock().expect("migrated").contains(workspace);
+                let storage = sqlite::open(dir, workspace, migrate).await?;
+                self.migrated
+                    .lock()
+                    .expect("migrated")
+                    .insert(workspace.clone());
+                Ok(storage)
+            }
             StorageConfig::Postgres { url } => {
                 let target = Target::new(url, workspace)?;
                 self.database(&target).await.open(&target).await

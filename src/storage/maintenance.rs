@@ -260,7 +260,7 @@ impl Storage {
             .select_only()
             .column_as(recurring_job::Column::NextExecution.min(), "at")
             .filter(recurring_job::Column::Paused.eq(false));
-        let db = self.snapshot().await?;
+        let db = self.closing_snapshot().await?;
         if waiting.into_tuple::<i64>().one(&db).await?.is_some() {
             db.commit().await?;
             return Ok(Some(now));

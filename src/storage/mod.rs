@@ -33,6 +33,7 @@ mod moves;
 mod postgres;
 mod read;
 mod recurring;
+mod session;
 mod sqlite;
 mod stats;
 
@@ -46,6 +47,7 @@ pub(crate) use claim::ClaimedJob;
 pub(crate) use complete::{Completion, CompletionReport};
 pub(crate) use databases::{Databases, Notice};
 pub(crate) use enqueue::NewJobRow;
+use session::Session;
 
 pub use lists::{Granularity, HistoryPoint, JobFilter, JobPage, PageStart, ServerInfo};
 pub(crate) use maintenance::ServerRow;
@@ -182,6 +184,9 @@ enum Purpose {
     Claim,
     /// Reads that must all see the same moment.
     Snapshot,
+    /// A snapshot taken through the writer: for a workspace that is about to close, whose
+    /// writer is connected while a reader would be a new connection for one query.
+    ClosingSnapshot,
 }
 
 impl Storage {
@@ -202,50 +207,67 @@ impl Storage {
         self.begin(Purpose::Write).await
     }
 
-    /// A transaction for a claim.
-    pub(crate) async fn claiming(&self) -> StorageResult<DatabaseTransaction> {
-        self.begin(Purpose::Claim).await
-    }
-
     /// A read transaction whose statements all see the same moment. SQLite's transactions do
     /// by themselves; PostgreSQL's default (read committed) gives each statement a new one.
     pub(crate) async fn snapshot(&self) -> StorageResult<DatabaseTransaction> {
         self.begin(Purpose::Snapshot).await
     }
 
-    /// Runs `work` in a read transaction.
+    /// Runs `work`, a single read statement (see [`Session`]).
     pub(crate) async fn reading<T>(
         &self,
-        work: impl AsyncFnOnce(&DatabaseTransaction) -> Result<T, sea_orm::DbErr>,
+        work: impl AsyncFnOnce(&Session) -> Result<T, sea_orm::DbErr>,
     ) -> StorageResult<T> {
-        let txn = self.read().await?;
-        let value = work(&txn).await?;
-        txn.commit().await?;
+        self.single(Purpose::Read, work).await
+    }
+
+    /// Runs `work`, a single write statement (see [`Session`]).
+    pub(crate) async fn writing<T>(
+        &self,
+        work: impl AsyncFnOnce(&Session) -> Result<T, sea_orm::DbErr>,
+    ) -> StorageResult<T> {
+        self.single(Purpose::Write, work).await
+    }
+
+    /// Runs `work`, a single claim statement (see [`Session`] and [`Purpose::Claim`]).
+    pub(crate) async fn claiming<T>(
+        &self,
+        work: impl AsyncFnOnce(&Session) -> Result<T, sea_orm::DbErr>,
+    ) -> StorageResult<T> {
+        self.single(Purpose::Claim, work).await
+    }
+
+    async fn single<T>(
+        &self,
+        purpose: Purpose,
+        work: impl AsyncFnOnce(&Session) -> Result<T, sea_orm::DbErr>,
+    ) -> StorageResult<T> {
+        let session = match (&self.backend, purpose) {
+            (Backend::Sqlite { .. }, Purpose::Read) => Session::Direct(self.reader.clone()),
+            (Backend::Sqlite { .. }, _) => Session::Direct(self.writer.clone()),
+            (Backend::Postgres { .. }, _) => Session::Transaction(self.begin(purpose).await?),
+        };
+        let value = work(&session).await?;
+        session.finish().await?;
         Ok(value)
     }
 
-    /// Runs `work` in a write transaction, committed when it succeeds.
-    pub(crate) async fn writing<T>(
-        &self,
-        work: impl AsyncFnOnce(&DatabaseTransaction) -> Result<T, sea_orm::DbErr>,
-    ) -> StorageResult<T> {
-        let txn = self.write().await?;
-        let value = work(&txn).await?;
-        txn.commit().await?;
-        Ok(value)
+    /// A snapshot for a workspace that is about to close (see [`Purpose::ClosingSnapshot`]).
+    pub(crate) async fn closing_snapshot(&self) -> StorageResult<DatabaseTransaction> {
+        self.begin(Purpose::ClosingSnapshot).await
     }
 
     async fn begin(&self, purpose: Purpose) -> StorageResult<DatabaseTransaction> {
         use sea_orm::{AccessMode, ConnectionTrait, IsolationLevel};
         let db = match purpose {
             Purpose::Read | Purpose::Snapshot => &self.reader,
-            Purpose::Write | Purpose::Claim => &self.writer,
+            Purpose::Write | Purpose::Claim | Purpose::ClosingSnapshot => &self.writer,
         };
         let Backend::Postgres { search_path, .. } = &self.backend else {
             return Ok(db.begin().await?);
         };
         let txn = match purpose {
-            Purpose::Snapshot => {
+            Purpose::Snapshot | Purpose::ClosingSnapshot => {
                 let (isolation, access) = (IsolationLevel::RepeatableRead, AccessMode::ReadOnly);
                 db.begin_with_config(Some(isolation), Some(access)).await?
             }

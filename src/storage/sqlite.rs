@@ -22,6 +22,9 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 const READERS: u32 = 2;
 /// Read connections unused this long are closed: each holds file descriptors.
 const READER_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Prepared statements kept per connection: enough for the claim, completion and enqueue
+/// paths; each costs memory, and a server may hold many workspaces' connections.
+const STATEMENT_CACHE: usize = 32;
 /// A workspace's database file in the data directory.
 const EXTENSION: &str = "db";
 
@@ -51,7 +54,13 @@ pub(super) fn workspaces(dir: &Path) -> StorageResult<Vec<String>> {
         .collect())
 }
 
-pub(super) async fn open(dir: &Path, workspace: &WorkspaceName) -> StorageResult<Storage> {
+/// Opens workspace `workspace`'s database in `dir`; `migrate` when this process has not
+/// brought it to the current schema yet.
+pub(super) async fn open(
+    dir: &Path,
+    workspace: &WorkspaceName,
+    migrate: bool,
+) -> StorageResult<Storage> {
     std::fs::create_dir_all(dir).map_err(|source| StorageError::Io {
         context: format!("creating data directory {}", dir.display()),
         source,
@@ -63,13 +72,16 @@ pub(super) async fn open(dir: &Path, workspace: &WorkspaceName) -> StorageResult
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Normal)
-        .busy_timeout(BUSY_TIMEOUT);
+        .busy_timeout(BUSY_TIMEOUT)
+        .statement_cache_capacity(STATEMENT_CACHE);
     let statements = Arc::new(AtomicU64::new(0));
     let writer = pool(options.clone(), 1, 1, &statements).await?;
-    Migrator::up(&writer, None).await?;
-    let mode = journal_mode(&writer).await?;
-    if mode != "wal" {
-        tracing::warn!(%workspace, %mode, "SQLite did not switch to WAL; writers will block readers");
+    if migrate {
+        Migrator::up(&writer, None).await?;
+        let mode = journal_mode(&writer).await?;
+        if mode != "wal" {
+            tracing::warn!(%workspace, %mode, "SQLite did not switch to WAL; writers will block readers");
+        }
     }
     let reader = pool(options.read_only(true), 0, READERS, &statements).await?;
     Ok(Storage {
