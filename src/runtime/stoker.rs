@@ -121,7 +121,7 @@ impl Stoker {
     /// Whether workspace `name` is open here, known to be due, or has storage from before.
     async fn exists(&self, name: &WorkspaceName) -> Result<bool> {
         Ok(self.inner.workspaces.contains_key(name)
-            || self.dormant().names().any(|known| known == name)
+            || self.dormant().released(name).is_some()
             || self.inner.settings.databases.exists(name).await?)
     }
 
