@@ -25,7 +25,8 @@ fn setting(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-/// CPU seconds used so far by process `pid` (user and system), from `/proc/PID/stat`.
+/// CPU seconds used so far by process `pid` and its children that ended (user and system),
+/// from `/proc/PID/stat`: the PostgreSQL server's connections come and go.
 fn cpu_seconds(pid: &str) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     // Fields after the command name (which may hold spaces) start after the last ')'.
@@ -35,8 +36,11 @@ fn cpu_seconds(pid: &str) -> f64 {
         .split_whitespace()
         .collect();
     let ticks = |index: usize| fields.get(index).and_then(|v| v.parse::<f64>().ok());
-    // utime and stime are fields 14 and 15 of the line: 11 and 12 after the name.
-    (ticks(11).unwrap_or(0.0) + ticks(12).unwrap_or(0.0)) / 100.0
+    // utime, stime, cutime and cstime are fields 14 to 17 of the line: 11 to 14 after the name.
+    (11..=14)
+        .map(|field| ticks(field).unwrap_or(0.0))
+        .sum::<f64>()
+        / 100.0
 }
 
 /// The CPU seconds used by every `postgres` process on this machine.

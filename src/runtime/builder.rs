@@ -129,9 +129,10 @@ impl StokerBuilder {
         self
     }
 
-    /// On storage shared with other servers (PostgreSQL), how often the queue and scheduler
-    /// look for work they were not told of: a lost notification, a schedule stored elsewhere
-    /// (default 5 s). Storage of one process only is never polled.
+    /// On storage shared with other servers (PostgreSQL), how often the scheduler looks for
+    /// delayed and recurring jobs other servers stored (default 5 s). Queues need no polling:
+    /// the database's listener tells them of enqueued jobs, and after it reconnects every
+    /// queue looks once. Storage of one process only is never polled.
     pub fn poll_interval(mut self, every: Duration) -> Self {
         self.poll_interval = every;
         self

@@ -3,9 +3,9 @@
 //! workers as they are first needed. It claims when told there is work ([`Wake`]: an enqueue, a
 //! promotion, a recovery) and when workers free up after a full batch; an idle queue makes no
 //! query. Where other servers share the storage, it also claims when they notify that they
-//! enqueued (the runtime forwards what the database's listener hears as a [`Wake`]), and
-//! every poll interval in case a notification was lost. It also knows which
-//! worker runs which job, to cancel one.
+//! enqueued: the runtime forwards what the database's listener hears as a [`Wake`], and wakes
+//! every queue after the listener reconnects (notifications are lost only while it is away),
+//! so the queue does not poll. It also knows which worker runs which job, to cancel one.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -233,9 +233,6 @@ impl Actor for Queue {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        if !self.storage.is_exclusive() {
-            ctx.run_interval(self.settings.poll_interval, Queue::wake);
-        }
         self.claim(ctx);
     }
 

@@ -34,7 +34,7 @@ pub(crate) struct Settings {
     pub(crate) lease: Duration,
     /// Silence after which a server is dropped from the server list.
     pub(crate) server_timeout: Duration,
-    /// How often shared storage is polled for work nobody announced.
+    /// How often schedulers of shared storage look for schedules other servers stored.
     pub(crate) poll_interval: Duration,
     pub(crate) shutdown_timeout: Duration,
     /// This process's identity in `servers` and in job leases.
