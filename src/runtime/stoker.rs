@@ -305,7 +305,8 @@ impl Stoker {
     /// The names of the workspaces this server knows, sorted: those open now, those released
     /// while idle, and those found in storage when it started.
     pub fn workspace_names(&self) -> Vec<String> {
-        let mut names: Vec<String> = self.known_names().iter().map(ToString::to_string).collect();
+        let mut names = self.open_workspaces();
+        names.extend(self.dormant().names().map(ToString::to_string));
         names.sort_unstable();
         names.dedup();
         names
@@ -320,17 +321,6 @@ impl Stoker {
             .map(|entry| entry.key().to_string())
             .collect();
         names.sort_unstable();
-        names
-    }
-
-    fn known_names(&self) -> Vec<WorkspaceName> {
-        let mut names: Vec<WorkspaceName> = self
-            .inner
-            .workspaces
-            .iter()
-            .map(|entry| entry.key().clone())
-            .collect();
-        names.extend(self.dormant().names().cloned());
         names
     }
 
