@@ -129,6 +129,7 @@ pub(crate) fn main() -> anyhow::Result<()> {
 }
 
 async fn run_server(serve: Serve) -> anyhow::Result<()> {
+    survive_file_size_limit()?;
     let storage = serve.storage.config(Some("stoker-data"))?;
     let mut builder = jobs::register(Stoker::builder())
         .storage(storage.clone())
@@ -176,6 +177,15 @@ async fn run_server(serve: Serve) -> anyhow::Result<()> {
     http.stop(true).await;
     tracing::info!("shutting down: running jobs finish or go back to their queues");
     stoker.shutdown().await;
+    Ok(())
+}
+
+/// Makes a write past the file-size limit (`ulimit -f`) an error the storage reports, as a
+/// full disk is, rather than SIGXFSZ killing the process: PostgreSQL's servers do the same.
+/// A handler registered once replaces the default action for the life of the process.
+fn survive_file_size_limit() -> anyhow::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let _registered = signal(SignalKind::from_raw(libc::SIGXFSZ))?;
     Ok(())
 }
 

@@ -2,8 +2,10 @@
 //! rows; if no write is under way it starts one, which takes everything queued by then, stores
 //! it in one transaction and hands each call its own ids; calls that arrive meanwhile go in the
 //! next round. The write runs as its own task, so a caller that goes away (a client that hung
-//! up) cannot strand the others. If a shared transaction fails, each call is tried alone, so
-//! one call's bad batch never fails another's.
+//! up) cannot strand the others. If a shared transaction fails because of one call's rows (a
+//! continuation whose parent is missing), each call is tried alone, so one call's bad batch
+//! never fails another's; if storage itself failed, every call gets that answer at once rather
+//! than waiting out the outage once per call.
 
 use std::sync::{Arc, Mutex};
 
@@ -11,7 +13,7 @@ use tokio::sync::oneshot;
 
 use super::settings::SharedSettings;
 use crate::state::JobState;
-use crate::storage::{NewJobRow, Storage, StorageResult};
+use crate::storage::{NewJobRow, Storage, StorageError, StorageResult};
 
 type Created = StorageResult<Vec<(i64, JobState)>>;
 
@@ -94,11 +96,17 @@ impl GroupCommit {
                     let _ = call.done.send(Ok(created.by_ref().take(size).collect()));
                 }
             }
-            Err(_) => {
+            Err(StorageError::MissingParent(_)) => {
                 for call in calls {
                     let _ = call
                         .done
                         .send(self.storage.insert_jobs(call.rows, now).await);
+                }
+            }
+            Err(error) => {
+                let shared = Arc::new(error);
+                for call in calls {
+                    let _ = call.done.send(Err(StorageError::Shared(shared.clone())));
                 }
             }
         }

@@ -135,6 +135,9 @@ pub enum StorageError {
     /// A stored value is not what stoker wrote.
     #[error("corrupt stored data: {0}")]
     Corrupt(String),
+    /// One failure answered to every call that shared the failed write.
+    #[error(transparent)]
+    Shared(Arc<StorageError>),
 }
 
 pub(crate) type StorageResult<T> = Result<T, StorageError>;

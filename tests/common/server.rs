@@ -102,6 +102,11 @@ impl Server {
         server
     }
 
+    /// The data directory of a SQLite server from [`Server::start`].
+    pub fn data_dir(&self) -> &std::path::Path {
+        self._dir.path()
+    }
+
     /// The server's process id (part of its server id).
     pub fn pid(&self) -> u32 {
         self.child.id()
@@ -188,6 +193,30 @@ impl Server {
             (answer.body["state"] == state).then_some(answer.body)
         })
         .await
+    }
+}
+
+impl Server {
+    /// Waits until workspace `ws` holds exactly `count` jobs, every one of them succeeded:
+    /// all accepted jobs ran, and none was lost or left failed.
+    pub async fn wait_for_all_succeeded(&self, ws: &str, count: u64) {
+        let path = format!("/api/workspaces/{ws}/stats");
+        let what = format!("all {count} jobs of {ws} to succeed");
+        let unfinished = [
+            "enqueued",
+            "scheduled",
+            "processing",
+            "failed",
+            "deleted",
+            "awaiting",
+        ];
+        wait_for(&what, PATIENCE * 2, || async {
+            let stats = self.get(&path).await.body;
+            let done =
+                stats["succeeded"] == count && unfinished.iter().all(|state| stats[state] == 0);
+            done.then_some(())
+        })
+        .await;
     }
 }
 
