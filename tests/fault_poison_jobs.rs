@@ -152,7 +152,9 @@ async fn poison_jobs_fail_with_their_reason_and_the_runtime_goes_on() {
     let (attempts, reasons) = failed_attempts(&workspace, hang).await;
     assert_eq!(attempts, 2, "its one retry ran");
     assert!(
-        reasons.iter().all(|reason| reason.contains("timed out after 200ms")),
+        reasons
+            .iter()
+            .all(|reason| reason.contains("timed out after 200ms")),
         "{reasons:?}"
     );
 
