@@ -55,7 +55,6 @@ async fn accept_round(server: &Server, rng: &mut impl Rng) {
 }
 
 /// A job that ran more than once: its id, attempts, and the reasons it went back to its queue.
-#[derive(Debug)]
 struct Rerun {
     id: String,
     attempts: u64,
@@ -126,7 +125,9 @@ async fn every_accepted_job_survives_rounds_of_sigkill() {
         assert!(
             rerun.reasons.len() as u64 == rerun.attempts - 1
                 && rerun.reasons.iter().all(recovered_from_a_kill),
-            "an attempt that no kill explains: {rerun:?}"
+            "job {}: an attempt that no kill explains: {:?}",
+            rerun.id,
+            rerun.reasons
         );
     }
 }

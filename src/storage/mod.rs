@@ -35,6 +35,8 @@ mod read;
 mod recurring;
 mod session;
 mod sqlite;
+#[cfg(test)]
+mod state_machine_tests;
 mod stats;
 
 use std::path::PathBuf;
