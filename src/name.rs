@@ -3,6 +3,13 @@
 
 use std::fmt;
 
+/// The rule of workspace names, as a regular expression (for the API's description).
+pub(crate) const WORKSPACE_PATTERN: &str = "^[a-z0-9][a-z0-9_-]{0,62}$";
+/// The rule of queue names, as a regular expression.
+pub(crate) const QUEUE_PATTERN: &str = "^[a-z0-9_-]{1,50}$";
+/// The rule of recurring job ids (and lock names), as a regular expression.
+pub(crate) const RECURRING_ID_PATTERN: &str = "^[A-Za-z0-9_.:-]{1,100}$";
+
 /// A checked workspace name: `^[a-z0-9][a-z0-9_-]{0,62}$`, safe as a file or schema name.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct WorkspaceName(String);

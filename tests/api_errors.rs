@@ -35,6 +35,15 @@ async fn malformed_oversized_and_misrouted_requests_get_clear_errors() {
 
     let unknown = server.get("/api/nothing/here").await;
     assert_eq!((unknown.status, unknown.code()), (404, "not_found"));
+    let wrong_method = server.send_with("PATCH", JOBS, &json!({}), &[]).await;
+    assert_eq!(
+        (wrong_method.status, wrong_method.code()),
+        (405, "method_not_allowed")
+    );
+    let message = wrong_method.body["error"]["message"].as_str().unwrap();
+    assert!(message.ends_with("use POST, GET"), "{message}");
+    let bad_filter = server.get(&format!("{JOBS}?queue=Not%20A%20Queue")).await;
+    assert_eq!((bad_filter.status, bad_filter.code()), (400, "bad_request"));
     let bad_workspace = server
         .post("/api/workspaces/Bad..Name/jobs", json!({"type": "noop"}))
         .await;

@@ -49,6 +49,21 @@ impl ApiError {
         ApiError::new(StatusCode::NOT_FOUND, "not_found", message)
     }
 
+    /// 405 `method_not_allowed`: the path exists, but not for this method; `allow` lists the
+    /// methods it serves.
+    pub fn method_not_allowed(request: &actix_web::HttpRequest, allow: &str) -> Self {
+        let message = format!(
+            "{} is not served at {}; use {allow}",
+            request.method(),
+            request.path()
+        );
+        ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            message,
+        )
+    }
+
     /// 413 `payload_too_large`.
     pub fn payload_too_large(limit: usize) -> Self {
         let message = format!("the body is over the limit of {limit} bytes");

@@ -169,6 +169,10 @@ impl ListQuery {
             .map(|state| state.parse::<JobState>())
             .transpose()
             .map_err(|error| ApiError::bad_request(error.to_string()))?;
+        if let Some(queue) = &self.queue {
+            crate::name::check_queue(queue)
+                .map_err(|error| ApiError::bad_request(error.to_string()))?;
+        }
         let limit = self.limit.unwrap_or(50);
         if !(1..=500).contains(&limit) {
             return Err(ApiError::bad_request("`limit` must be between 1 and 500"));

@@ -28,7 +28,9 @@ mod recurring;
 mod workspaces;
 
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
-use actix_web::{HttpRequest, web};
+use actix_web::http::Method;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpRequest, Resource, ResponseError, Route, web};
 
 pub use access::{Access, Authorize, Caller, Scope, Token};
 pub use dashboard::dashboard;
@@ -37,6 +39,11 @@ pub use jobs::MAX_BATCH;
 pub use openapi::document_json as openapi_json;
 
 use crate::{Stoker, Workspace};
+
+const GET: Method = Method::GET;
+const POST: Method = Method::POST;
+const PUT: Method = Method::PUT;
+const DELETE: Method = Method::DELETE;
 
 /// The largest body accepted (API.md: 1 MiB).
 pub const BODY_LIMIT: usize = 1024 * 1024;
@@ -54,11 +61,22 @@ pub fn api(stoker: Stoker, access: Access) -> impl FnOnce(&mut web::ServiceConfi
             )
             .app_data(web::QueryConfig::default().error_handler(query_error))
             .app_data(web::PathConfig::default().error_handler(path_error))
-            .route("/healthz", web::get().to(monitoring::health))
-            .route("/api/cron/next", web::get().to(monitoring::cron_next))
-            .route("/api/openapi.json", web::get().to(openapi::document))
-            .route("/api/workspaces", web::get().to(workspaces::list))
-            .route("/api/workspaces", web::post().to(workspaces::create))
+            .service(resource("/healthz", [(GET, web::to(monitoring::health))]))
+            .service(resource(
+                "/api/cron/next",
+                [(GET, web::to(monitoring::cron_next))],
+            ))
+            .service(resource(
+                "/api/openapi.json",
+                [(GET, web::to(openapi::document))],
+            ))
+            .service(resource(
+                "/api/workspaces",
+                [
+                    (GET, web::to(workspaces::list)),
+                    (POST, web::to(workspaces::create)),
+                ],
+            ))
             .service(web::scope("/api/workspaces/{ws}").configure(workspace_routes))
             .default_service(web::to(not_found));
     }
@@ -66,26 +84,71 @@ pub fn api(stoker: Stoker, access: Access) -> impl FnOnce(&mut web::ServiceConfi
 
 fn workspace_routes(config: &mut web::ServiceConfig) {
     config
-        .route("/jobs", web::post().to(jobs::enqueue))
-        .route("/jobs", web::get().to(jobs::list))
-        .route("/jobs/batch", web::post().to(jobs::enqueue_batch))
-        .route("/jobs/{id}", web::get().to(jobs::details))
-        .route("/jobs/{id}/requeue", web::post().to(jobs::requeue))
-        .route("/jobs/{id}/enqueue", web::post().to(jobs::enqueue_now))
-        .route("/jobs/{id}/delete", web::post().to(jobs::delete))
-        .route("/recurring", web::get().to(recurring::list))
-        .route("/recurring/{rid}", web::put().to(recurring::put))
-        .route("/recurring/{rid}", web::get().to(recurring::get))
-        .route("/recurring/{rid}", web::delete().to(recurring::remove))
-        .route(
+        .service(resource(
+            "/jobs",
+            [(POST, web::to(jobs::enqueue)), (GET, web::to(jobs::list))],
+        ))
+        .service(resource(
+            "/jobs/batch",
+            [(POST, web::to(jobs::enqueue_batch))],
+        ))
+        .service(resource("/jobs/{id}", [(GET, web::to(jobs::details))]))
+        .service(resource(
+            "/jobs/{id}/requeue",
+            [(POST, web::to(jobs::requeue))],
+        ))
+        .service(resource(
+            "/jobs/{id}/enqueue",
+            [(POST, web::to(jobs::enqueue_now))],
+        ))
+        .service(resource(
+            "/jobs/{id}/delete",
+            [(POST, web::to(jobs::delete))],
+        ))
+        .service(resource("/recurring", [(GET, web::to(recurring::list))]))
+        .service(resource(
+            "/recurring/{rid}",
+            [
+                (PUT, web::to(recurring::put)),
+                (GET, web::to(recurring::get)),
+                (DELETE, web::to(recurring::remove)),
+            ],
+        ))
+        .service(resource(
             "/recurring/{rid}/trigger",
-            web::post().to(recurring::trigger),
-        )
-        .route("/recurring/{rid}/pause", web::post().to(recurring::pause))
-        .route("/recurring/{rid}/resume", web::post().to(recurring::resume))
-        .route("/stats", web::get().to(monitoring::stats))
-        .route("/history", web::get().to(monitoring::history))
-        .route("/servers", web::get().to(monitoring::servers));
+            [(POST, web::to(recurring::trigger))],
+        ))
+        .service(resource(
+            "/recurring/{rid}/pause",
+            [(POST, web::to(recurring::pause))],
+        ))
+        .service(resource(
+            "/recurring/{rid}/resume",
+            [(POST, web::to(recurring::resume))],
+        ))
+        .service(resource("/stats", [(GET, web::to(monitoring::stats))]))
+        .service(resource("/history", [(GET, web::to(monitoring::history))]))
+        .service(resource("/servers", [(GET, web::to(monitoring::servers))]));
+}
+
+/// `path` served by `routes`, each for its method; any other method gets 405
+/// `method_not_allowed` with the methods served in `Allow`.
+fn resource<const N: usize>(path: &str, routes: [(Method, Route); N]) -> Resource {
+    let allow = routes
+        .iter()
+        .map(|(method, _)| method.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut resource = web::resource(path);
+    for (method, route) in routes {
+        resource = resource.route(route.method(method));
+    }
+    resource.default_service(web::to(move |request: HttpRequest| {
+        let mut answer = ApiError::method_not_allowed(&request, &allow).error_response();
+        let methods = HeaderValue::from_str(&allow).expect("method names are header-safe");
+        answer.headers_mut().insert(header::ALLOW, methods);
+        std::future::ready(answer)
+    }))
 }
 
 /// The workspace named in a path: open, or with storage from before; never created here.

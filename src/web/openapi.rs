@@ -4,7 +4,10 @@
 use std::sync::OnceLock;
 
 use actix_web::HttpResponse;
-use utoipa::OpenApi;
+use utoipa::openapi::path::{Operation, Parameter};
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+use utoipa::openapi::{Content, Ref, RefOr, ResponseBuilder};
+use utoipa::{Modify, OpenApi};
 
 use super::{jobs, monitoring, recurring, workspaces};
 
@@ -37,9 +40,130 @@ use super::{jobs, monitoring, recurring, workspaces};
         monitoring::stats,
         monitoring::history,
         monitoring::servers,
-    )
+    ),
+    modifiers(&Rules)
 )]
 struct ApiDoc;
+
+/// What the handlers' annotations leave to one place: the rules every name and number in a
+/// path or query follows (the same checks the handlers make), and the error answers any
+/// operation may give (API.md's table), so that a client or a fuzzer knows them all.
+struct Rules;
+
+impl Modify for Rules {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let schemas = openapi
+            .components
+            .iter_mut()
+            .flat_map(|c| c.schemas.iter_mut());
+        for (name, schema) in schemas {
+            if let RefOr::T(Schema::Object(object)) = schema {
+                for (property, schema) in object.properties.iter_mut() {
+                    if let (Some(pattern), RefOr::T(Schema::Object(value))) =
+                        (property_pattern(name, property), schema)
+                    {
+                        value.pattern = Some(pattern.to_owned());
+                    }
+                }
+            }
+        }
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+            ];
+            for operation in operations.into_iter().flatten() {
+                for parameter in operation.parameters.iter_mut().flatten() {
+                    if let RefOr::T(parameter) = parameter {
+                        constrain(parameter);
+                    }
+                }
+                describe_errors(path, operation);
+            }
+        }
+    }
+}
+
+/// The pattern of a named property of a body: queue names everywhere, the workspace name of
+/// `POST /api/workspaces`.
+fn property_pattern(schema: &str, property: &str) -> Option<&'static str> {
+    match (schema, property) {
+        (_, "queue") => Some(crate::name::QUEUE_PATTERN),
+        ("CreateRequest", "name") => Some(crate::name::WORKSPACE_PATTERN),
+        _ => None,
+    }
+}
+
+/// A string parameter's pattern, or a number's range, by the parameter's name.
+fn constrain(parameter: &mut Parameter) {
+    let string = |pattern: &str| {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some(pattern))
+    };
+    let number = |min: u64, max: Option<u64>| {
+        ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .minimum(Some(min))
+            .maximum(max)
+    };
+    let schema = match parameter.name.as_str() {
+        "ws" => string(crate::name::WORKSPACE_PATTERN),
+        "queue" => string(crate::name::QUEUE_PATTERN),
+        "rid" => string(crate::name::RECURRING_ID_PATTERN),
+        "id" => string("^[1-9][0-9]{0,17}$"),
+        "state" => ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(crate::JobState::ALL.map(crate::JobState::as_str))),
+        "granularity" => ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(["hour", "day"])),
+        "limit" => number(1, Some(500)),
+        "count" => number(1, Some(100)),
+        "offset" => number(0, None),
+        _ => return,
+    };
+    parameter.schema = Some(RefOr::T(Schema::Object(schema.build())));
+}
+
+/// Adds the error answers `operation` on `path` may give besides its own.
+fn describe_errors(path: &str, operation: &mut Operation) {
+    if path == "/healthz" || path == "/api/openapi.json" {
+        return;
+    }
+    let mut errors = vec![
+        ("400", "bad input: malformed, ill-typed or breaking a rule"),
+        ("401", "no or wrong credentials"),
+        (
+            "403",
+            "credentials that do not reach this workspace, or a read-only server",
+        ),
+        ("503", "the workspace's storage cannot be reached right now"),
+    ];
+    if path.contains("{ws}") {
+        errors.push(("404", "no such workspace, job or recurring job"));
+    }
+    if operation.request_body.is_some() {
+        errors.push(("413", "body over the limit"));
+    }
+    let responses = &mut operation.responses.responses;
+    for (status, description) in errors {
+        let body = Content::new(Some(Ref::from_schema_name("ErrorBody")));
+        let error = ResponseBuilder::new()
+            .description(description)
+            .content("application/json", body);
+        let response = responses
+            .entry(status.to_owned())
+            .or_insert_with(|| RefOr::T(error.build()));
+        if let RefOr::T(response) = response
+            && response.description.is_empty()
+        {
+            response.description = description.to_owned();
+        }
+    }
+}
 
 /// The description, as JSON text (built once).
 pub fn document_json() -> &'static str {
