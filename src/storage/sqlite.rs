@@ -16,7 +16,9 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, SqlxSqliteConnecto
 use super::{Backend, Storage, StorageError, StorageResult, count_statements};
 use crate::name::WorkspaceName;
 
-/// How long a connection waits for a lock held by another connection before giving up.
+/// How long a connection waits for a lock held by another connection before giving up, and
+/// how long a caller waits for a connection of the pool: together they bound how long a
+/// request waits while another process holds the database.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Read-only connections per workspace (the single writer comes on top).
 const READERS: u32 = 2;
@@ -126,6 +128,7 @@ async fn pool(
         .min_connections(min)
         .max_connections(max)
         .idle_timeout(READER_IDLE_TIMEOUT)
+        .acquire_timeout(BUSY_TIMEOUT)
         .connect_with(options)
         .await?;
     Ok(count_statements(
