@@ -4,53 +4,21 @@
 
 mod common;
 
-use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use common::percentile;
+use common::server::ServerProcess;
 use serde_json::json;
 
 const CLIENTS: usize = 64;
 const REQUESTS: usize = 20_000;
 const TIME_LIMIT: Duration = Duration::from_secs(60);
 
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = Command::new("kill").arg(self.0.id().to_string()).status();
-        let _ = self.0.wait();
-    }
-}
-
 fn main() {
-    let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let _server = Server(
-        Command::new(env!("CARGO_BIN_EXE_stoker"))
-            .args([
-                "serve",
-                "--bind",
-                &format!("127.0.0.1:{port}"),
-                "--data-dir",
-            ])
-            .arg(dir.path())
-            .env("RUST_LOG", "warn")
-            .spawn()
-            .unwrap(),
-    );
-    let base = format!("http://127.0.0.1:{port}");
     actix_rt::System::new().block_on(async move {
+        let server = ServerProcess::start(&[]).await;
+        let base = &server.base;
         let client = awc::Client::builder().timeout(Duration::from_secs(10)).finish();
-        let started = Instant::now();
-        while client.get(format!("{base}/healthz")).send().await.is_err() {
-            assert!(started.elapsed() < TIME_LIMIT, "the server did not start");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
         // Jobs go to a queue nobody works: only enqueueing is measured.
         let body = json!({"type": "noop", "queue": "parked"});
         let url = format!("{base}/api/workspaces/default/jobs");

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::backend::Backend;
-use common::{Noop, Tally, memory_mib};
+use common::{Noop, Tally, cpu_seconds, memory_mib};
 use stoker::{NewJob, RecurringOptions, Stoker};
 
 fn setting(name: &str, default: u64) -> u64 {
@@ -23,24 +23,6 @@ fn setting(name: &str, default: u64) -> u64 {
         .ok()
         .and_then(|text| text.parse().ok())
         .unwrap_or(default)
-}
-
-/// CPU seconds used so far by process `pid` and its children that ended (user and system),
-/// from `/proc/PID/stat`: the PostgreSQL server's connections come and go.
-fn cpu_seconds(pid: &str) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the command name (which may hold spaces) start after the last ')'.
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map_or("", |(_, rest)| rest)
-        .split_whitespace()
-        .collect();
-    let ticks = |index: usize| fields.get(index).and_then(|v| v.parse::<f64>().ok());
-    // utime, stime, cutime and cstime are fields 14 to 17 of the line: 11 to 14 after the name.
-    (11..=14)
-        .map(|field| ticks(field).unwrap_or(0.0))
-        .sum::<f64>()
-        / 100.0
 }
 
 /// The CPU seconds used by every `postgres` process on this machine.

@@ -45,13 +45,7 @@ async fn accept_round(server: &Server, rng: &mut impl Rng) {
     let jobs: Vec<Value> = (0..JOBS_PER_ROUND)
         .map(|_| json!({"type": "sleep", "args": {"ms": rng.random_range(0..30)}}))
         .collect();
-    let answer = server
-        .post(
-            &format!("/api/workspaces/{WS}/jobs/batch"),
-            json!({"jobs": jobs}),
-        )
-        .await;
-    assert_eq!(answer.status, 201, "{:?}", answer.body);
+    server.enqueue_batch(WS, jobs).await;
 }
 
 /// A job that ran more than once: its id, attempts, and the reasons it went back to its queue.

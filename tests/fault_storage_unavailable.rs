@@ -22,13 +22,7 @@ async fn accept_jobs(server: &Server) -> u64 {
     let jobs: Vec<Value> = (0..JOBS)
         .map(|_| json!({"type": "sleep", "args": {"ms": 20}}))
         .collect();
-    let answer = server
-        .post(
-            &format!("/api/workspaces/{WS}/jobs/batch"),
-            json!({"jobs": jobs}),
-        )
-        .await;
-    assert_eq!(answer.status, 201, "{:?}", answer.body);
+    server.enqueue_batch(WS, jobs).await;
     JOBS as u64
 }
 
@@ -106,6 +100,24 @@ impl Drop for LockHolder {
     }
 }
 
+/// Accepts jobs, starts an outage with `outage` (dropping what it returns ends it), checks
+/// the server's answers while it lasts (reads too, when `readers_go_on`), then that the
+/// server recovers by itself and runs every job it accepted.
+async fn survives<G>(server: &Server, readers_go_on: bool, outage: impl FnOnce() -> G) {
+    let accepted = accept_jobs(server).await;
+    let ongoing = outage();
+    assert_unavailable(server).await;
+    if readers_go_on {
+        let read = server
+            .get(&format!("/api/workspaces/{WS}/jobs?limit=1"))
+            .await;
+        assert_eq!(read.status, 200, "{:?}", read.body);
+    }
+    drop(ongoing);
+    assert_accepts_again(server).await;
+    server.wait_for_all_succeeded(WS, accepted + 1).await;
+}
+
 #[actix_rt::test]
 async fn a_sqlite_file_locked_by_another_process() {
     if backend::on_postgres() {
@@ -113,23 +125,29 @@ async fn a_sqlite_file_locked_by_another_process() {
         return;
     }
     let server = Server::start(&["--workers", "4"]).await;
-    let accepted = accept_jobs(&server).await;
-
-    let lock = LockHolder::take(&server.data_dir().join(format!("{WS}.db")));
-    assert_unavailable(&server).await;
-    let read = server
-        .get(&format!("/api/workspaces/{WS}/jobs?limit=1"))
-        .await;
-    assert_eq!(read.status, 200, "readers are not blocked: {:?}", read.body);
-    drop(lock);
-
-    assert_accepts_again(&server).await;
-    server.wait_for_all_succeeded(WS, accepted + 1).await;
+    let file = server.data_dir().join(format!("{WS}.db"));
+    survives(&server, true, || LockHolder::take(&file)).await;
 }
 
-/// Sets the soft file-size limit of process `pid` (`None`: no limit), as `ulimit -f` would.
-fn limit_file_size(pid: u32, bytes: Option<u64>) {
-    let soft = bytes.map_or("unlimited".to_owned(), |bytes| bytes.to_string());
+/// A soft file-size limit on a process, as `ulimit -f` sets it, until dropped.
+struct FileSizeLimit {
+    pid: u32,
+}
+
+impl FileSizeLimit {
+    fn set(pid: u32, bytes: u64) -> FileSizeLimit {
+        prlimit(pid, &bytes.to_string());
+        FileSizeLimit { pid }
+    }
+}
+
+impl Drop for FileSizeLimit {
+    fn drop(&mut self) {
+        prlimit(self.pid, "unlimited");
+    }
+}
+
+fn prlimit(pid: u32, soft: &str) {
     let status = Command::new("prlimit")
         .args([
             "--pid",
@@ -148,15 +166,17 @@ async fn a_full_disk() {
         return;
     }
     let server = Server::start(&["--workers", "4"]).await;
-    let accepted = accept_jobs(&server).await;
-
     // No file of the server's may grow any more: every write fails as on a full disk.
-    limit_file_size(server.pid(), Some(0));
-    assert_unavailable(&server).await;
-    limit_file_size(server.pid(), None);
+    survives(&server, true, || FileSizeLimit::set(server.pid(), 0)).await;
+}
 
-    assert_accepts_again(&server).await;
-    server.wait_for_all_succeeded(WS, accepted + 1).await;
+/// A PostgreSQL server stopped until dropped.
+struct Stopped<'a>(&'a PrivatePostgres);
+
+impl Drop for Stopped<'_> {
+    fn drop(&mut self) {
+        self.0.resume();
+    }
 }
 
 #[actix_rt::test]
@@ -167,12 +187,9 @@ async fn postgresql_stopped() {
     }
     let postgres = PrivatePostgres::start();
     let server = Server::start_on_postgres(&postgres.url(), &["--workers", "4"]).await;
-    let accepted = accept_jobs(&server).await;
-
-    postgres.stop();
-    assert_unavailable(&server).await;
-    postgres.resume();
-
-    assert_accepts_again(&server).await;
-    server.wait_for_all_succeeded(WS, accepted + 1).await;
+    survives(&server, false, || {
+        postgres.stop();
+        Stopped(&postgres)
+    })
+    .await;
 }

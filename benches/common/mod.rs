@@ -4,6 +4,7 @@
 #![allow(dead_code, missing_docs, unreachable_pub)]
 
 pub mod backend;
+pub mod server;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -64,7 +65,12 @@ impl Job for Noop {
 
 /// Resident memory now and at its peak, in MiB (from /proc/self/status).
 pub fn memory_mib() -> (f64, f64) {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    process_memory_mib("self")
+}
+
+/// Resident memory of process `pid` (or `self`) now and at its peak, in MiB.
+pub fn process_memory_mib(pid: &str) -> (f64, f64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let field = |name: &str| {
         status
             .lines()
@@ -74,6 +80,24 @@ pub fn memory_mib() -> (f64, f64) {
             .map_or(0.0, |kib| kib / 1024.0)
     };
     (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// CPU seconds used so far by process `pid` and its children that ended (user and system),
+/// from `/proc/PID/stat` (a PostgreSQL server's connections come and go).
+pub fn cpu_seconds(pid: &str) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or("", |(_, rest)| rest)
+        .split_whitespace()
+        .collect();
+    let ticks = |index: usize| fields.get(index).and_then(|v| v.parse::<f64>().ok());
+    // utime, stime, cutime and cstime are fields 14 to 17 of the line: 11 to 14 after the name.
+    (11..=14)
+        .map(|field| ticks(field).unwrap_or(0.0))
+        .sum::<f64>()
+        / 100.0
 }
 
 /// The `p`th percentile (0..=100) of `samples`, sorted in place.

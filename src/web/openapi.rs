@@ -52,19 +52,9 @@ struct Rules;
 
 impl Modify for Rules {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let schemas = openapi
-            .components
-            .iter_mut()
-            .flat_map(|c| c.schemas.iter_mut());
-        for (name, schema) in schemas {
-            if let RefOr::T(Schema::Object(object)) = schema {
-                for (property, schema) in object.properties.iter_mut() {
-                    if let (Some(pattern), RefOr::T(Schema::Object(value))) =
-                        (property_pattern(name, property), schema)
-                    {
-                        value.pattern = Some(pattern.to_owned());
-                    }
-                }
+        for components in openapi.components.iter_mut() {
+            for (name, schema) in components.schemas.iter_mut() {
+                constrain_properties(name, schema);
             }
         }
         for (path, item) in openapi.paths.paths.iter_mut() {
@@ -82,6 +72,20 @@ impl Modify for Rules {
                 }
                 describe_errors(path, operation);
             }
+        }
+    }
+}
+
+/// Gives the properties of body schema `name` their patterns.
+fn constrain_properties(name: &str, schema: &mut RefOr<Schema>) {
+    let RefOr::T(Schema::Object(object)) = schema else {
+        return;
+    };
+    for (property, schema) in object.properties.iter_mut() {
+        if let (Some(pattern), RefOr::T(Schema::Object(value))) =
+            (property_pattern(name, property), schema)
+        {
+            value.pattern = Some(pattern.to_owned());
         }
     }
 }

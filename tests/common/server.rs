@@ -197,6 +197,13 @@ impl Server {
 }
 
 impl Server {
+    /// Enqueues `jobs` into workspace `ws` in one batch, which must be accepted.
+    pub async fn enqueue_batch(&self, ws: &str, jobs: Vec<Value>) {
+        let path = format!("/api/workspaces/{ws}/jobs/batch");
+        let answer = self.post(&path, serde_json::json!({ "jobs": jobs })).await;
+        assert_eq!(answer.status, 201, "{:?}", answer.body);
+    }
+
     /// Waits until workspace `ws` holds exactly `count` jobs, every one of them succeeded:
     /// all accepted jobs ran, and none was lost or left failed.
     pub async fn wait_for_all_succeeded(&self, ws: &str, count: u64) {
