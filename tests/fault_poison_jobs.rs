@@ -91,6 +91,7 @@ impl Job for Hoard {
         let mut held = Vec::new();
         loop {
             held.push(vec![1u8; 256 * 1024]);
+            // The job's own pace (it yields, as async jobs do), not a wait of the test's.
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
     }

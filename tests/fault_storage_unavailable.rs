@@ -11,7 +11,7 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 
 use common::backend;
 use common::private_postgres::PrivatePostgres;
-use common::server::Server;
+use common::server::{Answer, Server};
 use serde_json::{Value, json};
 
 const WS: &str = "default";
@@ -26,15 +26,18 @@ async fn accept_jobs(server: &Server) -> u64 {
     JOBS as u64
 }
 
+/// Asks to enqueue one no-op job.
+async fn enqueue_one(server: &Server) -> Answer {
+    let job = json!({"type": "noop"});
+    server
+        .post(&format!("/api/workspaces/{WS}/jobs"), job)
+        .await
+}
+
 /// What a server says while its storage is gone: 503 `unavailable` for an enqueue, and still
 /// 200 for its health check.
 async fn assert_unavailable(server: &Server) {
-    let refused = server
-        .post(
-            &format!("/api/workspaces/{WS}/jobs"),
-            json!({"type": "noop"}),
-        )
-        .await;
+    let refused = enqueue_one(server).await;
     assert_eq!(
         (refused.status, refused.code()),
         (503, "unavailable"),
@@ -46,12 +49,7 @@ async fn assert_unavailable(server: &Server) {
 
 /// Enqueues one job once storage is back (the server found it again by itself).
 async fn assert_accepts_again(server: &Server) {
-    let accepted = server
-        .post(
-            &format!("/api/workspaces/{WS}/jobs"),
-            json!({"type": "noop"}),
-        )
-        .await;
+    let accepted = enqueue_one(server).await;
     assert_eq!(accepted.status, 201, "{:?}", accepted.body);
 }
 

@@ -28,7 +28,7 @@ pub(crate) enum Action {
 }
 
 impl Action {
-    fn allowed_from(self, state: JobState) -> bool {
+    pub(super) fn allowed_from(self, state: JobState) -> bool {
         match self {
             Action::Requeue => state.can_requeue(),
             Action::Delete => state.can_delete(),
@@ -36,7 +36,7 @@ impl Action {
         }
     }
 
-    fn target(self) -> JobState {
+    pub(super) fn target(self) -> JobState {
         match self {
             Action::Requeue | Action::EnqueueNow => JobState::Enqueued,
             Action::Delete => JobState::Deleted,

@@ -281,17 +281,9 @@ impl Sequence<'_> {
             .apply(id, action, self.now, RETENTION)
             .await
             .unwrap();
-        let allowed = match action {
-            Action::Requeue => expected.state.can_requeue(),
-            Action::Delete => expected.state.can_delete(),
-            Action::EnqueueNow => expected.state.can_enqueue_now(),
-        };
-        if allowed {
+        if action.allowed_from(expected.state) {
             expected.owner = None;
-            expected.state = match action {
-                Action::Delete => JobState::Deleted,
-                Action::Requeue | Action::EnqueueNow => JobState::Enqueued,
-            };
+            expected.state = action.target();
             if action == Action::Requeue {
                 expected.attempt = 0; // a fresh start, with all its retries
             }
