@@ -9,21 +9,91 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Child, ChildStdin, Command, Stdio};
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use actix_web::dev::ServerHandle;
+use actix_web::{App, HttpResponse, HttpServer, web};
 use common::backend;
 use common::private_postgres::PrivatePostgres;
 use common::server::{Answer, Server};
+use common::{PATIENCE, wait_for};
 use serde_json::{Value, json};
+use tokio::sync::watch;
 
 const WS: &str = "default";
 const JOBS: usize = 200;
 
-/// Accepts `JOBS` short sleeping jobs in one batch; their count.
-async fn accept_jobs(server: &Server) -> u64 {
-    let jobs: Vec<Value> = (0..JOBS)
-        .map(|_| json!({"type": "sleep", "args": {"ms": 20}}))
-        .collect();
+/// Accepts, in one batch, a job that calls `gate` and then `JOBS` short sleeping jobs; their
+/// count.
+async fn accept_jobs(server: &Server, gate: &Gate) -> u64 {
+    let call = json!({"type": "http", "args": {"url": gate.url()}});
+    let sleeps = (0..JOBS).map(|_| json!({"type": "sleep", "args": {"ms": 20}}));
+    let jobs: Vec<Value> = std::iter::once(call).chain(sleeps).collect();
+    let count = jobs.len() as u64;
     server.enqueue_batch(WS, jobs).await;
-    JOBS as u64
+    count
+}
+
+/// An HTTP endpoint that answers only once opened: an `http` job calling it keeps running
+/// until the test lets it finish.
+struct Gate {
+    port: u16,
+    calls: Arc<AtomicUsize>,
+    open: watch::Sender<bool>,
+    server: ServerHandle,
+}
+
+impl Gate {
+    async fn start() -> Gate {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let (open, opened) = watch::channel(false);
+        let counted = calls.clone();
+        let server = HttpServer::new(move || {
+            let (calls, opened) = (counted.clone(), opened.clone());
+            App::new().default_service(web::to(move || {
+                calls.fetch_add(1, Ordering::SeqCst);
+                let mut opened = opened.clone();
+                async move {
+                    let _ = opened.wait_for(|open| *open).await;
+                    HttpResponse::NoContent().finish()
+                }
+            }))
+        })
+        .workers(1)
+        .disable_signals()
+        .bind(("127.0.0.1", 0))
+        .unwrap();
+        let port = server.addrs()[0].port();
+        let server = server.run();
+        let handle = server.handle();
+        actix_rt::spawn(server);
+        Gate {
+            port,
+            calls,
+            open,
+            server: handle,
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/", self.port)
+    }
+
+    async fn wait_for_a_call(&self) {
+        wait_for("the gated job to call", PATIENCE, || async {
+            (self.calls.load(Ordering::SeqCst) > 0).then_some(())
+        })
+        .await
+    }
+
+    fn open(&self) {
+        self.open.send_replace(true);
+    }
+
+    async fn stop(self) {
+        self.server.stop(true).await;
+    }
 }
 
 /// Asks to enqueue one no-op job.
@@ -101,8 +171,15 @@ impl Drop for LockHolder {
 /// Accepts jobs, starts an outage with `outage` (dropping what it returns ends it), checks
 /// the server's answers while it lasts (reads too, when `readers_go_on`), then that the
 /// server recovers by itself and runs every job it accepted.
+///
+/// A job is running when the outage begins and finishes during it, and the outage lasts
+/// until the server has failed to store that job's outcome: a failed write inside the
+/// runtime, not only in a request, is what once left SQLite's writer in a transaction that
+/// never committed.
 async fn survives<G>(server: &Server, readers_go_on: bool, outage: impl FnOnce() -> G) {
-    let accepted = accept_jobs(server).await;
+    let gate = Gate::start().await;
+    let accepted = accept_jobs(server, &gate).await;
+    gate.wait_for_a_call().await;
     let ongoing = outage();
     assert_unavailable(server).await;
     if readers_go_on {
@@ -111,9 +188,12 @@ async fn survives<G>(server: &Server, readers_go_on: bool, outage: impl FnOnce()
             .await;
         assert_eq!(read.status, 200, "{:?}", read.body);
     }
+    gate.open();
+    server.wait_for_log("storing outcomes failed").await;
     drop(ongoing);
     assert_accepts_again(server).await;
     server.wait_for_all_succeeded(WS, accepted + 1).await;
+    gate.stop().await;
 }
 
 #[actix_rt::test]

@@ -8,8 +8,9 @@ use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
+use sea_orm::sqlx::Connection;
 use sea_orm::sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
 };
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, SqlxSqliteConnector, Statement};
 
@@ -129,12 +130,22 @@ async fn pool(
         .max_connections(max)
         .idle_timeout(READER_IDLE_TIMEOUT)
         .acquire_timeout(BUSY_TIMEOUT)
+        .before_acquire(|connection, _| Box::pin(async move { Ok(reusable(connection)) }))
         .connect_with(options)
         .await?;
     Ok(count_statements(
         SqlxSqliteConnector::from_sqlx_sqlite_pool(pool),
         statements,
     ))
+}
+
+/// Whether a pooled connection may be handed out again: not while sqlx still counts it inside
+/// a transaction. A COMMIT that fails with an I/O error (a full disk) ends the transaction
+/// inside SQLite, but sqlx's count stays up and the ROLLBACK that follows fails. Reused, such
+/// a connection would make every later transaction a savepoint of a transaction that never
+/// commits: writes acknowledged, never stored. The pool closes it and opens a fresh one.
+fn reusable(connection: &SqliteConnection) -> bool {
+    !connection.is_in_transaction()
 }
 
 /// What `PRAGMA journal_mode` answers: `wal` when WAL took effect.

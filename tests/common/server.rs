@@ -1,6 +1,8 @@
 //! The real `stoker` binary serving on a loopback port, and a client for it.
 
-use std::process::{Child, Command};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -10,6 +12,7 @@ use super::{PATIENCE, wait_for};
 /// A `stoker serve` process on a temporary data directory (or a fresh PostgreSQL database); stopped with SIGTERM when dropped.
 pub struct Server {
     child: Child,
+    log: Log,
     pub base: String,
     pub client: awc::Client,
     killed: bool,
@@ -69,19 +72,22 @@ impl Server {
 
     async fn spawn(dir: tempfile::TempDir, storage: &[String], args: &[&str]) -> Server {
         let port = free_port();
-        let child = Command::new(env!("CARGO_BIN_EXE_stoker"))
+        let mut child = Command::new(env!("CARGO_BIN_EXE_stoker"))
             .arg("serve")
             .args(["--bind", &format!("127.0.0.1:{port}")])
             .args(storage)
             .args(args)
             .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
             .spawn()
             .unwrap();
+        let log = Log::follow(child.stdout.take().unwrap());
         let client = awc::Client::builder()
             .timeout(Duration::from_secs(30))
             .finish();
         let server = Server {
             child,
+            log,
             base: format!("http://127.0.0.1:{port}"),
             client,
             killed: false,
@@ -105,6 +111,15 @@ impl Server {
     /// The data directory of a SQLite server from [`Server::start`].
     pub fn data_dir(&self) -> &std::path::Path {
         self._dir.path()
+    }
+
+    /// Waits until the server has logged a line containing `text`.
+    pub async fn wait_for_log(&self, text: &str) {
+        let what = format!("the server to log {text:?}");
+        wait_for(&what, PATIENCE, || async {
+            self.log.contains(text).then_some(())
+        })
+        .await
     }
 
     /// The server's process id (part of its server id).
@@ -224,6 +239,31 @@ impl Server {
             done.then_some(())
         })
         .await;
+    }
+}
+
+/// What a server logs: each line is passed on to the test's own output and kept, so that a
+/// test can wait for the server to report something.
+#[derive(Clone, Default)]
+struct Log(Arc<Mutex<String>>);
+
+impl Log {
+    fn follow(output: ChildStdout) -> Log {
+        let log = Log::default();
+        let kept = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(output).lines().map_while(Result::ok) {
+                println!("{line}");
+                let mut text = kept.0.lock().unwrap();
+                text.push_str(&line);
+                text.push('\n');
+            }
+        });
+        log
+    }
+
+    fn contains(&self, text: &str) -> bool {
+        self.0.lock().unwrap().contains(text)
     }
 }
 
