@@ -2,10 +2,10 @@
 //! running jobs at shutdown, promotion of due scheduled jobs, and expiry of finished jobs.
 
 use entities::{counter, job, job_history, lock, recurring_job, server};
-use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType, OnConflict, Query};
+use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType, OnConflict, Query, UnionType};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    QuerySelect, QueryTrait,
 };
 
 use super::moves::{self, Move};
@@ -243,12 +243,18 @@ impl Storage {
     /// recurring job fires or a finished job expires. A workspace released while idle must
     /// be open again by then.
     pub(crate) async fn wake_at(&self, queues: &[String], now: i64) -> StorageResult<Option<i64>> {
-        let waiting = job::Entity::find()
-            .select_only()
-            .column(job::Column::Id)
-            .filter(job::Column::State.eq(JobState::Enqueued.as_str()))
-            .filter(job::Column::Queue.is_in(queues.iter().map(String::as_str)))
-            .limit(1);
+        // Now, if jobs wait; then the earliest of the rest.
+        let mut candidates = Query::select()
+            .expr_as(Expr::val(now), "at")
+            .and_where(Expr::exists(
+                Query::select()
+                    .expr(Expr::val(1))
+                    .from(job::Entity)
+                    .and_where(job::Column::State.eq(JobState::Enqueued.as_str()))
+                    .and_where(job::Column::Queue.is_in(queues.iter().map(String::as_str)))
+                    .to_owned(),
+            ))
+            .to_owned();
         let scheduled = job::Entity::find()
             .select_only()
             .column_as(job::Column::RunAt.min(), "at")
@@ -260,24 +266,20 @@ impl Storage {
             .select_only()
             .column_as(recurring_job::Column::NextExecution.min(), "at")
             .filter(recurring_job::Column::Paused.eq(false));
-        let db = self.closing_snapshot().await?;
-        if waiting.into_tuple::<i64>().one(&db).await?.is_some() {
-            db.commit().await?;
-            return Ok(Some(now));
-        }
-        let mut earliest = None;
-        for at in [
-            scheduled.into_tuple::<Option<i64>>().one(&db).await?,
-            expiring.into_tuple::<Option<i64>>().one(&db).await?,
-            recurring.into_tuple::<Option<i64>>().one(&db).await?,
-        ]
-        .into_iter()
-        .flatten()
-        .flatten()
-        {
-            earliest = Some(earliest.map_or(at, |e: i64| std::cmp::min(e, at)));
-        }
-        db.commit().await?;
-        Ok(earliest)
+        candidates
+            .union(UnionType::All, scheduled.into_query())
+            .union(UnionType::All, expiring.into_query())
+            .union(UnionType::All, recurring.into_query());
+        let earliest = Query::select()
+            .expr_as(Expr::col("at").min(), "at")
+            .from_subquery(candidates, "due")
+            .to_owned();
+        let row = self
+            .reading_at_close(async |db| db.query_one(&earliest).await)
+            .await?;
+        let at = row
+            .map(|row| row.try_get::<Option<i64>>("", "at"))
+            .transpose()?;
+        Ok(at.flatten())
     }
 }

@@ -189,9 +189,9 @@ enum Purpose {
     Claim,
     /// Reads that must all see the same moment.
     Snapshot,
-    /// A snapshot taken through the writer: for a workspace that is about to close, whose
-    /// writer is connected while a reader would be a new connection for one query.
-    ClosingSnapshot,
+    /// A read through the writer: for a workspace that is about to close, whose writer is
+    /// connected while a reader would be a new connection for one query.
+    ClosingRead,
 }
 
 impl Storage {
@@ -257,22 +257,26 @@ impl Storage {
         Ok(value)
     }
 
-    /// A snapshot for a workspace that is about to close (see [`Purpose::ClosingSnapshot`]).
-    pub(crate) async fn closing_snapshot(&self) -> StorageResult<DatabaseTransaction> {
-        self.begin(Purpose::ClosingSnapshot).await
+    /// Runs `work`, a single read statement for a workspace that is about to close (see
+    /// [`Purpose::ClosingRead`]).
+    pub(crate) async fn reading_at_close<T>(
+        &self,
+        work: impl AsyncFnOnce(&Session) -> Result<T, sea_orm::DbErr>,
+    ) -> StorageResult<T> {
+        self.single(Purpose::ClosingRead, work).await
     }
 
     async fn begin(&self, purpose: Purpose) -> StorageResult<DatabaseTransaction> {
         use sea_orm::{AccessMode, ConnectionTrait, IsolationLevel};
         let db = match purpose {
             Purpose::Read | Purpose::Snapshot => &self.reader,
-            Purpose::Write | Purpose::Claim | Purpose::ClosingSnapshot => &self.writer,
+            Purpose::Write | Purpose::Claim | Purpose::ClosingRead => &self.writer,
         };
         let Backend::Postgres { search_path, .. } = &self.backend else {
             return Ok(db.begin().await?);
         };
         let txn = match purpose {
-            Purpose::Snapshot | Purpose::ClosingSnapshot => {
+            Purpose::Snapshot | Purpose::ClosingRead => {
                 let (isolation, access) = (IsolationLevel::RepeatableRead, AccessMode::ReadOnly);
                 db.begin_with_config(Some(isolation), Some(access)).await?
             }

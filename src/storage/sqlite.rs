@@ -118,21 +118,26 @@ fn lock(path: &Path, workspace: &WorkspaceName) -> StorageResult<File> {
     }
 }
 
-/// A pool of `min` to `max` connections whose statements are counted in `statements`.
+/// A pool of `min` to `max` connections whose statements are counted in `statements`. With
+/// `min` 0 no connection opens before one is needed: a workspace opened to run its due jobs
+/// often reads nothing through its readers, and each connection costs a thread, files and a
+/// schema parse (sqlx's `connect_with` would open one at once to try the options).
 async fn pool(
     options: SqliteConnectOptions,
     min: u32,
     max: u32,
     statements: &Arc<AtomicU64>,
 ) -> StorageResult<DatabaseConnection> {
-    let pool = SqlitePoolOptions::new()
+    let pool_options = SqlitePoolOptions::new()
         .min_connections(min)
         .max_connections(max)
         .idle_timeout(READER_IDLE_TIMEOUT)
         .acquire_timeout(BUSY_TIMEOUT)
-        .before_acquire(|connection, _| Box::pin(async move { Ok(reusable(connection)) }))
-        .connect_with(options)
-        .await?;
+        .before_acquire(|connection, _| Box::pin(async move { Ok(reusable(connection)) }));
+    let pool = match min {
+        0 => pool_options.connect_lazy_with(options),
+        _ => pool_options.connect_with(options).await?,
+    };
     Ok(count_statements(
         SqlxSqliteConnector::from_sqlx_sqlite_pool(pool),
         statements,
