@@ -108,24 +108,29 @@ impl Scheduler {
     }
 }
 
-/// One round: promote, fire, and find the next due instant. Returns how many jobs became
-/// enqueued and when to look again.
+/// One round: find what is due, promote due jobs, fire due recurring jobs, and find the next
+/// due instant. Returns how many jobs became enqueued and when to look again. A round that
+/// finds nothing due (a poll of an idle workspace) is its first statement alone.
 async fn due_work(
     storage: Storage,
     settings: SharedSettings,
 ) -> StorageResult<(usize, Option<i64>)> {
+    let due = storage.due().await?;
     let now = settings.now_ms();
-    let promoted = storage.promote_due(now).await?;
-    let planner = |row: &entities::recurring_job::Model| plan(&settings, row, now, Cause::Schedule);
-    let fired = storage.fire_due_recurring(now, &planner).await?;
-    let next = match (
-        storage.next_due().await?,
-        storage.next_recurring_due().await?,
-    ) {
-        (Some(job), Some(recurring)) => Some(job.min(recurring)),
-        (job, recurring) => job.or(recurring),
-    };
-    Ok((promoted + fired, next))
+    let is_due = |at: Option<i64>| at.is_some_and(|at| at <= now);
+    if !is_due(due.jobs) && !is_due(due.occurrences) {
+        return Ok((0, due.earliest()));
+    }
+    let mut created = 0;
+    if is_due(due.jobs) {
+        created += storage.promote_due(now).await?;
+    }
+    if is_due(due.occurrences) {
+        let planner =
+            |row: &entities::recurring_job::Model| plan(&settings, row, now, Cause::Schedule);
+        created += storage.fire_due_recurring(now, &planner).await?;
+    }
+    Ok((created, storage.due().await?.earliest()))
 }
 
 impl Actor for Scheduler {

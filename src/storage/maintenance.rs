@@ -2,10 +2,12 @@
 //! running jobs at shutdown, promotion of due scheduled jobs, and expiry of finished jobs.
 
 use entities::{counter, job, job_history, lock, recurring_job, server};
-use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType, OnConflict, Query, UnionType};
+use sea_orm::sea_query::{
+    Expr, ExprTrait, LockBehavior, LockType, OnConflict, Query, SelectStatement, UnionType,
+};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, QueryTrait,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect,
+    QueryTrait,
 };
 
 use super::moves::{self, Move};
@@ -19,6 +21,25 @@ pub(crate) struct ServerRow {
     pub(crate) workers: i32,
     pub(crate) queues: Vec<String>,
     pub(crate) started_at: i64,
+}
+
+/// When the Scheduler has something to do (Unix ms).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Due {
+    /// The earliest `scheduled` job (retries included) falls due.
+    pub(crate) jobs: Option<i64>,
+    /// The earliest unpaused recurring job fires.
+    pub(crate) occurrences: Option<i64>,
+}
+
+impl Due {
+    /// The earlier of the two.
+    pub(crate) fn earliest(self) -> Option<i64> {
+        match (self.jobs, self.occurrences) {
+            (Some(jobs), Some(occurrences)) => Some(Ord::min(jobs, occurrences)),
+            (jobs, occurrences) => jobs.or(occurrences),
+        }
+    }
 }
 
 /// A job found `processing` with nobody left to finish it.
@@ -194,18 +215,6 @@ impl Storage {
         Ok(promoted.rows_affected() as usize)
     }
 
-    /// When the earliest `scheduled` job is due.
-    pub(crate) async fn next_due(&self) -> StorageResult<Option<i64>> {
-        let find = job::Entity::find()
-            .select_only()
-            .column(job::Column::RunAt)
-            .filter(job::Column::State.eq(JobState::Scheduled.as_str()))
-            .order_by_asc(job::Column::RunAt)
-            .into_tuple::<Option<i64>>();
-        let due = self.writing(async |db| find.one(db).await).await?;
-        Ok(due.flatten())
-    }
-
     /// Removes up to `limit` jobs whose expiry passed, with their history, and expired
     /// counters. Returns how many jobs went.
     pub(crate) async fn expire(&self, now: i64, limit: u64) -> StorageResult<usize> {
@@ -238,6 +247,25 @@ impl Storage {
 }
 
 impl Storage {
+    /// What the Scheduler has to do next, in one statement.
+    pub(crate) async fn due(&self) -> StorageResult<Due> {
+        let scalar = |select: SelectStatement| Expr::SubQuery(None, Box::new(select.into()));
+        let due = Query::select()
+            .expr_as(scalar(earliest_scheduled()), "jobs")
+            .expr_as(scalar(earliest_occurrence()), "occurrences")
+            .to_owned();
+        let row = self
+            .reading_on_writer(async |db| db.query_one(&due).await)
+            .await?;
+        let Some(row) = row else {
+            return Ok(Due::default());
+        };
+        Ok(Due {
+            jobs: row.try_get("", "jobs")?,
+            occurrences: row.try_get("", "occurrences")?,
+        })
+    }
+
     /// The earliest instant at which this workspace has something to do by itself: `now` if
     /// jobs wait in `queues`, else when a scheduled job (retries included) falls due, a
     /// recurring job fires or a finished job expires. A workspace released while idle must
@@ -255,31 +283,46 @@ impl Storage {
                     .to_owned(),
             ))
             .to_owned();
-        let scheduled = job::Entity::find()
-            .select_only()
-            .column_as(job::Column::RunAt.min(), "at")
-            .filter(job::Column::State.eq(JobState::Scheduled.as_str()));
         let expiring = job::Entity::find()
             .select_only()
             .column_as(job::Column::ExpireAt.min(), "at");
-        let recurring = recurring_job::Entity::find()
-            .select_only()
-            .column_as(recurring_job::Column::NextExecution.min(), "at")
-            .filter(recurring_job::Column::Paused.eq(false));
         candidates
-            .union(UnionType::All, scheduled.into_query())
+            .union(UnionType::All, earliest_scheduled())
             .union(UnionType::All, expiring.into_query())
-            .union(UnionType::All, recurring.into_query());
+            .union(UnionType::All, earliest_occurrence());
+        self.earliest_of(candidates).await
+    }
+
+    /// The smallest `at` of `candidates`, in one statement.
+    async fn earliest_of(&self, candidates: SelectStatement) -> StorageResult<Option<i64>> {
         let earliest = Query::select()
             .expr_as(Expr::col("at").min(), "at")
             .from_subquery(candidates, "due")
             .to_owned();
         let row = self
-            .reading_at_close(async |db| db.query_one(&earliest).await)
+            .reading_on_writer(async |db| db.query_one(&earliest).await)
             .await?;
         let at = row
             .map(|row| row.try_get::<Option<i64>>("", "at"))
             .transpose()?;
         Ok(at.flatten())
     }
+}
+
+/// When the earliest `scheduled` job is due, as `at`.
+fn earliest_scheduled() -> SelectStatement {
+    job::Entity::find()
+        .select_only()
+        .column_as(job::Column::RunAt.min(), "at")
+        .filter(job::Column::State.eq(JobState::Scheduled.as_str()))
+        .into_query()
+}
+
+/// When the earliest unpaused recurring job fires next, as `at`.
+fn earliest_occurrence() -> SelectStatement {
+    recurring_job::Entity::find()
+        .select_only()
+        .column_as(recurring_job::Column::NextExecution.min(), "at")
+        .filter(recurring_job::Column::Paused.eq(false))
+        .into_query()
 }

@@ -189,9 +189,10 @@ enum Purpose {
     Claim,
     /// Reads that must all see the same moment.
     Snapshot,
-    /// A read through the writer: for a workspace that is about to close, whose writer is
-    /// connected while a reader would be a new connection for one query.
-    ClosingRead,
+    /// A read the workspace's own actors make between their writes. On SQLite it goes
+    /// through the writer, which is connected, where a reader might be a new connection
+    /// opened for one query (a workspace about to close, a scheduler that finds nothing due).
+    WriterRead,
 }
 
 impl Storage {
@@ -257,26 +258,26 @@ impl Storage {
         Ok(value)
     }
 
-    /// Runs `work`, a single read statement for a workspace that is about to close (see
-    /// [`Purpose::ClosingRead`]).
-    pub(crate) async fn reading_at_close<T>(
+    /// Runs `work`, a single read statement of the workspace's own actors (see
+    /// [`Purpose::WriterRead`]).
+    pub(crate) async fn reading_on_writer<T>(
         &self,
         work: impl AsyncFnOnce(&Session) -> Result<T, sea_orm::DbErr>,
     ) -> StorageResult<T> {
-        self.single(Purpose::ClosingRead, work).await
+        self.single(Purpose::WriterRead, work).await
     }
 
     async fn begin(&self, purpose: Purpose) -> StorageResult<DatabaseTransaction> {
         use sea_orm::{AccessMode, ConnectionTrait, IsolationLevel};
         let db = match purpose {
             Purpose::Read | Purpose::Snapshot => &self.reader,
-            Purpose::Write | Purpose::Claim | Purpose::ClosingRead => &self.writer,
+            Purpose::Write | Purpose::Claim | Purpose::WriterRead => &self.writer,
         };
         let Backend::Postgres { search_path, .. } = &self.backend else {
             return Ok(db.begin().await?);
         };
         let txn = match purpose {
-            Purpose::Snapshot | Purpose::ClosingRead => {
+            Purpose::Snapshot => {
                 let (isolation, access) = (IsolationLevel::RepeatableRead, AccessMode::ReadOnly);
                 db.begin_with_config(Some(isolation), Some(access)).await?
             }

@@ -180,19 +180,6 @@ impl Storage {
         Ok(updated.rows_affected() > 0)
     }
 
-    /// When the earliest unpaused recurring job is due.
-    pub(crate) async fn next_recurring_due(&self) -> StorageResult<Option<i64>> {
-        let find = recurring_job::Entity::find()
-            .select_only()
-            .column(recurring_job::Column::NextExecution)
-            .filter(recurring_job::Column::Paused.eq(false))
-            .filter(recurring_job::Column::NextExecution.is_not_null())
-            .order_by_asc(recurring_job::Column::NextExecution)
-            .into_tuple::<Option<i64>>();
-        let due = self.writing(async |db| find.one(db).await).await?;
-        Ok(due.flatten())
-    }
-
     /// Fires every unpaused recurring job due at `now`, as `plan` says; returns how many jobs
     /// were created.
     pub(crate) async fn fire_due_recurring(
