@@ -1,9 +1,11 @@
 //! Workspaces open when they are needed and are released when idle: a released workspace
 //! keeps its data, opens again when used, and its scheduled and recurring jobs still run on
-//! time. Workspaces in storage that this process never opened are found when it starts.
+//! time, in turn under the cap on open workspaces when many fall due together. Workspaces in
+//! storage that this process never opened are found when it starts.
 
 mod common;
 
+use std::cell::Cell;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -145,4 +147,46 @@ async fn workspaces_in_storage_are_found_at_start_and_run_when_due_without_being
         wait_for_state(&workspace, id, JobState::Succeeded).await;
     }
     second.shutdown().await;
+}
+
+#[actix_rt::test]
+async fn workspaces_falling_due_together_open_in_turn_under_the_cap() {
+    const CAP: usize = 3;
+    const WORKSPACES: usize = 12;
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(at("2026-11-22T10:00:00Z")));
+    let starts = Starts::default();
+    let stoker = builder(dir.path(), &Runs::default())
+        .data(starts.clone())
+        .clock(clock.clone())
+        .idle_timeout(IDLE)
+        .max_open_workspaces(CAP)
+        .build()
+        .unwrap();
+    for n in 0..WORKSPACES {
+        let workspace = stoker.workspace(&format!("tenant{n}")).await.unwrap();
+        workspace
+            .schedule_at(Log {}, at("2026-11-22T10:05:00Z"))
+            .await
+            .unwrap();
+    }
+    wait_for("every workspace to be released", PATIENCE, async || {
+        stoker.open_workspaces().is_empty().then_some(())
+    })
+    .await;
+
+    // All fall due at the same instant: each runs its job, none opens beyond the cap.
+    clock.set(at("2026-11-22T10:05:00Z"));
+    let most_open = Cell::new(0);
+    wait_for("every delayed job to run", PATIENCE, async || {
+        most_open.set(most_open.get().max(stoker.open_workspaces().len()));
+        (starts.len() == WORKSPACES).then_some(())
+    })
+    .await;
+    let most_open = most_open.get();
+    assert!(
+        most_open <= CAP,
+        "{most_open} workspaces open under a cap of {CAP}"
+    );
+    stoker.shutdown().await;
 }

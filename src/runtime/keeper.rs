@@ -148,9 +148,14 @@ impl Keeper {
             take
         });
         let work = async move {
-            for (_, _, name) in idle {
-                stoker.release_if_idle(&name, quiet).await;
-            }
+            futures::stream::iter(idle)
+                .for_each_concurrent(OPENING_AT_ONCE, |(_, _, name)| {
+                    let stoker = stoker.clone();
+                    async move {
+                        stoker.release_if_idle(&name, quiet).await;
+                    }
+                })
+                .await;
         };
         ctx.spawn(work.into_actor(self).map(|(), keeper, ctx| {
             keeper.sweeping = false;
@@ -182,6 +187,7 @@ impl Keeper {
             let open = |name: WorkspaceName| {
                 let stoker = stoker.clone();
                 async move {
+                    let _room = stoker.room().await;
                     if let Err(error) = stoker.workspace(name.as_str()).await {
                         tracing::error!(workspace = %name, %error, "cannot open a due workspace");
                         let retry = stoker.inner.settings.now_ms() + 1000;

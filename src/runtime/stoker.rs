@@ -9,7 +9,7 @@
 //! when the runtime starts and enter the same index.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use actix::{Addr, Arbiter};
@@ -29,6 +29,11 @@ use crate::storage::{Databases, StorageConfig};
 pub(super) const OPENING_AT_ONCE: usize = 8;
 /// With as many workspaces open as the cap, how long one must have been quiet to make room.
 pub(super) const CROWDED_QUIET: Duration = Duration::from_millis(250);
+/// How long a due workspace waits for room under the cap before it opens over it (so that
+/// workspaces an application holds open cannot keep the others from running).
+pub(super) const ROOM_WAIT: Duration = Duration::from_secs(10);
+/// How often a due workspace waiting for room looks again.
+const ROOM_RETRY: Duration = Duration::from_millis(20);
 
 /// The runtime: cheap to clone, shared by everything that enqueues or runs jobs.
 #[derive(Clone)]
@@ -44,12 +49,23 @@ pub(super) struct Inner {
     /// take turns, so a workspace is never open twice.
     turns: DashMap<WorkspaceName, Arc<tokio::sync::Mutex<()>>>,
     opening: tokio::sync::Semaphore,
+    /// Room under the cap taken by due workspaces that are opening (see [`Stoker::room`]).
+    reserved: AtomicUsize,
     /// When each workspace that is not open is due.
     pub(super) dormant: std::sync::Mutex<Dormant>,
     pub(super) keeper: std::sync::OnceLock<Addr<Keeper>>,
     pub(super) arbiters: std::sync::Mutex<Vec<Arbiter>>,
     /// Set by `shutdown`: no workspace opens any more.
     closed: AtomicBool,
+}
+
+/// Room under the cap for one opening workspace, held until it drops.
+pub(super) struct Room<'a>(&'a AtomicUsize);
+
+impl Drop for Room<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 impl std::fmt::Debug for Stoker {
@@ -74,6 +90,7 @@ impl Stoker {
                 workspaces: DashMap::new(),
                 turns: DashMap::new(),
                 opening: tokio::sync::Semaphore::new(OPENING_AT_ONCE),
+                reserved: AtomicUsize::new(0),
                 dormant: std::sync::Mutex::new(Dormant::default()),
                 keeper: std::sync::OnceLock::new(),
                 arbiters: std::sync::Mutex::new(arbiters),
@@ -213,26 +230,27 @@ impl Stoker {
     }
 
     /// Releases workspace `name` if it was `quiet` that long and nobody holds it: shuts it
-    /// down and notes in the dormant index when it is due again.
-    pub(super) async fn release_if_idle(&self, name: &WorkspaceName, quiet: Duration) {
+    /// down and notes in the dormant index when it is due again. Says whether it did.
+    pub(super) async fn release_if_idle(&self, name: &WorkspaceName, quiet: Duration) -> bool {
         let _turn = self.turn(name).await;
         let Some((_, workspace)) = self
             .inner
             .workspaces
             .remove_if(name, |_, workspace| workspace.releasable(quiet))
         else {
-            return;
+            return false;
         };
         // Listed all along: as dormant before it is down, due when it is.
         self.dormant().insert(name.clone(), None, Released::Here);
         let due = workspace.shutdown().await;
         tracing::debug!(workspace = %name, ?due, "released an idle workspace");
         self.dormant().insert(name.clone(), due, Released::Here);
+        true
     }
 
     /// Releases the open workspace idle longest, if one was quiet for a moment and its turn
-    /// is free (another opening, say, holds the others').
-    async fn make_room(&self) {
+    /// is free (another opening, say, holds the others'). Says whether one was.
+    async fn make_room(&self) -> bool {
         let quiet = CROWDED_QUIET.min(self.inner.settings.idle_timeout);
         let longest_idle = self
             .inner
@@ -241,8 +259,32 @@ impl Stoker {
             .filter(|entry| entry.value().releasable(quiet))
             .min_by_key(|entry| entry.value().last_active())
             .map(|entry| entry.key().clone());
-        if let Some(name) = longest_idle {
-            self.release_if_idle(&name, quiet).await;
+        match longest_idle {
+            Some(name) => self.release_if_idle(&name, quiet).await,
+            None => false,
+        }
+    }
+
+    /// Waits, up to [`ROOM_WAIT`], for room under the cap, releasing the longest idle as they
+    /// quiet down, and holds it until the returned [`Room`] drops. Due workspaces open in
+    /// it, so that a burst of them (a thousand recurring jobs at the same minute) goes
+    /// through the cap in turn rather than all at once, and so do workspaces another server
+    /// enqueued jobs in. An application's call opens at once.
+    pub(super) async fn room(&self) -> Room<'_> {
+        let deadline = tokio::time::Instant::now() + ROOM_WAIT;
+        loop {
+            let held = self.inner.reserved.fetch_add(1, Ordering::AcqRel);
+            let room = Room(&self.inner.reserved);
+            if self.inner.workspaces.len() + held < self.inner.settings.max_open
+                || self.is_closed()
+                || tokio::time::Instant::now() >= deadline
+            {
+                return room;
+            }
+            drop(room);
+            if !self.make_room().await {
+                tokio::time::sleep(ROOM_RETRY).await;
+            }
         }
     }
 
@@ -276,11 +318,15 @@ impl Stoker {
         }
     }
 
-    /// Tells workspace `name`'s queue that there are jobs, opening it if it is not open.
+    /// Tells workspace `name`'s queue that there are jobs, opening it (in its turn under
+    /// the cap) if it is not open.
     pub(super) async fn wake(&self, name: &WorkspaceName) -> Result<()> {
         match self.open_workspace(name) {
             Some(workspace) => workspace.wake(),
-            None => drop(self.workspace(name.as_str()).await?),
+            None => {
+                let _room = self.room().await;
+                drop(self.workspace(name.as_str()).await?);
+            }
         }
         Ok(())
     }
