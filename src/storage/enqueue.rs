@@ -1,7 +1,8 @@
 //! Creating jobs: many rows per statement, all of a batch in one transaction; the database
 //! appends their first history rows. Only the columns that vary are bound; the rest take
 //! their defaults (no attempt yet, no lease). A continuation whose parent is already final is
-//! released in the same transaction.
+//! released in the same transaction; one whose parent is still queued announces the parent
+//! again (see [`insert`]).
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -9,7 +10,7 @@ use entities::job;
 use sea_orm::sea_query::{Query, SimpleExpr};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
-use super::{Storage, StorageError, StorageResult, continuations};
+use super::{Storage, StorageError, StorageResult, continuations, postgres};
 use crate::state::{ContinueOn, JobState};
 
 /// How long a continuation waits for its parent before it expires (Hangfire: a year).
@@ -121,6 +122,15 @@ pub(super) async fn insert(
     if let Some(missing) = parents.iter().find(|id| !parent_states.contains_key(id)) {
         return Err(StorageError::MissingParent(*missing));
     }
+    // A claim passes over rows that others lock (`SKIP LOCKED`): one that ran while this
+    // transaction held an enqueued parent took nothing of it, and nothing else might ever
+    // tell the queue again. So the commit announces the parents' workspace once more.
+    if parent_states
+        .values()
+        .any(|state| *state == JobState::Enqueued)
+    {
+        postgres::announce_enqueued(txn).await?;
+    }
     let mut jobs = jobs.into_iter().peekable();
     while jobs.peek().is_some() {
         let chunk: Vec<NewJobRow> = jobs.by_ref().take(ROWS_PER_STATEMENT).collect();
@@ -194,4 +204,100 @@ async fn states_of(
         }
     }
     Ok(states)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use futures::StreamExt;
+
+    use super::*;
+    use crate::name::WorkspaceName;
+    use crate::storage::{Databases, Notice, StorageConfig};
+
+    fn job(parent: Option<i64>) -> NewJobRow {
+        NewJobRow {
+            job_type: "test".into(),
+            queue: "default".into(),
+            args: "{}".into(),
+            max_retries: 0,
+            retry_delays: None,
+            on_exhausted: JobState::Failed,
+            run_at: None,
+            parent: parent.map(|id| (id, ContinueOn::Succeeded)),
+            reason: None,
+            data: None,
+        }
+    }
+
+    /// The next thing the listener hears of workspace `name` (other tests' workspaces share
+    /// the database), within a deadline.
+    async fn heard(
+        notices: &mut (impl StreamExt<Item = Notice> + Unpin),
+        name: &str,
+    ) -> Option<Notice> {
+        let of_name = async {
+            loop {
+                match notices.next().await {
+                    Some(Notice::Enqueued(other)) if other != name => continue,
+                    notice => return notice,
+                }
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(10), of_name)
+            .await
+            .ok()
+            .flatten()
+    }
+
+    /// On PostgreSQL a claim skips the rows other transactions lock, and adding a
+    /// continuation locks its parent: a claim at that moment leaves the parent queued, and
+    /// the queue must hear of it again once the continuation is stored.
+    #[test]
+    fn a_queued_parent_a_claim_passed_over_while_its_continuation_was_added_is_announced_again() {
+        let url = match std::env::var("STOKER_TEST_DATABASE_URL") {
+            Ok(url) if !url.is_empty() => url,
+            _ => return eprintln!("skipped: SQLite claims skip nothing (one writer)"),
+        };
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let (databases, mut notices) = Databases::new(StorageConfig::postgres(url), 4);
+            let name = format!("passed_over_{}", std::process::id());
+            let storage = databases
+                .open(&WorkspaceName::new(&name).unwrap())
+                .await
+                .unwrap();
+            assert_eq!(heard(&mut notices, &name).await, Some(Notice::Reconnected));
+            let parent = storage.insert_jobs(vec![job(None)], 1).await.unwrap()[0].0;
+            assert_eq!(
+                heard(&mut notices, &name).await,
+                Some(Notice::Enqueued(name.clone()))
+            );
+
+            let queues = ["default".to_owned()];
+            let adding = storage.write().await.unwrap();
+            insert(&adding, vec![job(Some(parent))], 2).await.unwrap();
+            let claimed = storage.claim(&queues, 10, "server", 3, 1000).await.unwrap();
+            assert!(
+                claimed.is_empty(),
+                "the claim passed over the locked parent"
+            );
+            adding.commit().await.unwrap();
+
+            assert_eq!(
+                heard(&mut notices, &name).await,
+                Some(Notice::Enqueued(name.clone()))
+            );
+            let claimed = storage.claim(&queues, 10, "server", 4, 1000).await.unwrap();
+            assert_eq!(
+                claimed.iter().map(|job| job.id).collect::<Vec<_>>(),
+                [parent]
+            );
+            databases.close().await;
+        });
+    }
 }

@@ -15,9 +15,9 @@ use std::time::Duration;
 
 use futures::channel::mpsc::UnboundedSender;
 use migration::{Migrator, MigratorTrait};
-use sea_orm::SqlxPostgresConnector;
 use sea_orm::sqlx::postgres::{PgConnectOptions, PgConnection, PgListener, PgPool, PgPoolOptions};
 use sea_orm::sqlx::{self, Connection};
+use sea_orm::{ConnectionTrait, DbBackend, DbErr, SqlxPostgresConnector, Statement};
 
 use super::databases::Notice;
 use super::{Backend, Storage, StorageError, StorageResult, count_statements};
@@ -275,6 +275,22 @@ pub(super) async fn own_databases(url: &str) -> StorageResult<Vec<String>> {
         .filter_map(|name| name.strip_prefix(prefix)?.strip_suffix(suffix))
         .map(str::to_owned)
         .collect())
+}
+
+/// Tells the listeners of the workspace's database, when `db`'s transaction commits, that
+/// jobs of the workspace wait, as the `jobs_notify_enqueued` trigger does for the jobs it
+/// sees become `enqueued`. Nothing on SQLite, where nobody listens.
+pub(super) async fn announce_enqueued(db: &impl ConnectionTrait) -> Result<(), DbErr> {
+    if db.get_database_backend() != DbBackend::Postgres {
+        return Ok(());
+    }
+    let notify = Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT pg_notify($1, current_schema())",
+        [CHANNEL.into()],
+    );
+    db.execute_raw(notify).await?;
+    Ok(())
 }
 
 /// Reports to `notices` each time a transaction makes jobs `enqueued` (with the workspace's
