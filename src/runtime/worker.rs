@@ -91,7 +91,7 @@ impl Handler<Run> for Worker {
         let run = self.run(&job, token.clone());
         ctx.spawn(run.into_actor(self).map(move |end, worker, _| {
             let stop = worker.running.take().and_then(|(_, reason)| reason);
-            let completion = completion(&job, end, stop, worker.settings.now_ms());
+            let completion = completion(&job, end, stop);
             worker.completer.do_send(Completed(completion));
             worker.queue.do_send(WorkerIdle {
                 worker: worker.index,
@@ -186,7 +186,7 @@ fn retry_policy(job: &ClaimedJob) -> RetryPolicy {
 }
 
 /// What to store for a run of `job` that ended with `end`.
-fn completion(job: &ClaimedJob, end: RunEnd, stop: Option<StopReason>, now: i64) -> Completion {
+fn completion(job: &ClaimedJob, end: RunEnd, stop: Option<StopReason>) -> Completion {
     let error = match end {
         RunEnd::Ok => return Completion::Succeeded { id: job.id },
         RunEnd::Err(error) => error,
@@ -203,7 +203,7 @@ fn completion(job: &ClaimedJob, end: RunEnd, stop: Option<StopReason>, now: i64)
         AfterFailure::Retry { retry, delay } => AfterFailed::Retry {
             retry,
             retries: policy.attempts,
-            at: now + millis(delay),
+            delay_ms: millis(delay),
         },
         AfterFailure::Exhausted(state) => AfterFailed::Exhausted(state),
     };

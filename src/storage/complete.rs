@@ -35,8 +35,13 @@ pub(crate) enum Completion {
 /// Where a failed job goes.
 #[derive(Clone, Debug)]
 pub(crate) enum AfterFailed {
-    /// Waits as `scheduled` for retry `retry` of `retries`, due at `at`.
-    Retry { retry: u32, retries: u32, at: i64 },
+    /// Waits as `scheduled` for retry `retry` of `retries`, due `delay_ms` after the failure
+    /// is stored (so the wait a person sees between the two is the policy's delay).
+    Retry {
+        retry: u32,
+        retries: u32,
+        delay_ms: i64,
+    },
     /// No retry: `failed` or `deleted`.
     Exhausted(JobState),
 }
@@ -92,7 +97,12 @@ impl Storage {
                         continue;
                     }
                     let onward = match next {
-                        AfterFailed::Retry { retry, retries, at } => {
+                        AfterFailed::Retry {
+                            retry,
+                            retries,
+                            delay_ms,
+                        } => {
+                            let at = now + delay_ms;
                             report.earliest_retry =
                                 Some(report.earliest_retry.map_or(at, |t| std::cmp::min(t, at)));
                             Move::to(JobState::Scheduled)

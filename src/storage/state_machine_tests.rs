@@ -198,7 +198,7 @@ impl Sequence<'_> {
                 AfterFailed::Retry {
                     retry: attempt,
                     retries: expected.retries as u32,
-                    at: self.now + DUE_AFTER,
+                    delay_ms: DUE_AFTER,
                 }
             } else {
                 AfterFailed::Exhausted(JobState::Failed)
