@@ -35,10 +35,7 @@ pub(crate) struct Due {
 impl Due {
     /// The earlier of the two.
     pub(crate) fn earliest(self) -> Option<i64> {
-        match (self.jobs, self.occurrences) {
-            (Some(jobs), Some(occurrences)) => Some(Ord::min(jobs, occurrences)),
-            (jobs, occurrences) => jobs.or(occurrences),
-        }
+        self.jobs.into_iter().chain(self.occurrences).min()
     }
 }
 
