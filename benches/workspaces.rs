@@ -2,7 +2,8 @@
 //! scheduled hours ahead, then the server is left alone while the recurring jobs keep firing.
 //! Over the idle window it reports resident memory, CPU time per minute (this process, and
 //! the PostgreSQL server's processes when it runs here), database connections and open files
-//! (sampled every second, the largest seen), and how many workspaces were open.
+//! (sampled every second, the largest seen), how many workspaces were open, and on
+//! PostgreSQL the transactions committed per minute.
 //!
 //! `cargo bench --bench workspaces` (SQLite) or `scripts/bench-postgres` (PostgreSQL).
 //! `STOKER_BENCH_WORKSPACES` (default 1000) and `STOKER_BENCH_IDLE_SECONDS` (default 120)
@@ -90,6 +91,7 @@ async fn main() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let (cpu, pg_cpu) = (cpu_seconds("self"), postgres_cpu_seconds());
+    let commits = backend.commits().await;
     let (mut connections, mut files, mut open) = (0, 0, 0);
     let started = Instant::now();
     let runs_before = tally.runs();
@@ -120,10 +122,18 @@ async fn main() {
     );
     if backend.is_postgres() {
         let server = per_minute(postgres_cpu_seconds() - pg_cpu);
+        // Counted from the backends' reports, which lag by about a second: near enough over
+        // a window of minutes.
+        let committed = backend
+            .commits()
+            .await
+            .zip(commits)
+            .map(|(end, start)| end - start);
         println!(
-            "  PostgreSQL server CPU {:.2} s per minute ({:.1}% of a core); connections at most {connections}",
+            "  PostgreSQL server CPU {:.2} s per minute ({:.1}% of a core); {:.0} transactions per minute; connections at most {connections}",
             server,
             server / 60.0 * 100.0,
+            per_minute(committed.unwrap_or(0) as f64),
         );
     }
     println!("  open files at most {files}");

@@ -1,19 +1,13 @@
-//! The Janitor actor: the workspace's upkeep on one timer — the server's heartbeat (which
-//! renews the leases of its running jobs) and recovery of jobs whose lease ran out, on every
-//! server; expiry of finished jobs and dropping silent servers from the list, on the one
-//! server that holds the janitor lease. This is the only thing an idle workspace does.
+//! The Janitor actor: the workspace's upkeep on one timer, a round in one transaction (see
+//! `Storage::upkeep`) — the server's heartbeat (which renews the leases of its running jobs)
+//! and recovery of jobs whose lease ran out, on every server; expiry of finished jobs and
+//! dropping silent servers from the list, on the one server that holds the upkeep lease.
 
 use actix::prelude::*;
 
 use super::queue::Wake;
 use super::settings::SharedSettings;
-use crate::storage::{ServerRow, Storage, StorageResult};
-
-/// Jobs removed per expiry statement.
-const EXPIRE_BATCH: u64 = 1000;
-
-/// The lease whose holder does the upkeep only one server should do.
-pub(crate) const JANITOR_LEASE: &str = "stoker:janitor";
+use crate::storage::{Round, ServerRow, Storage, StorageResult, Upkept};
 
 pub(crate) struct Janitor {
     storage: Storage,
@@ -66,36 +60,25 @@ impl Janitor {
     }
 }
 
-/// What a round of upkeep did that is worth telling.
-struct Upkeep {
-    /// Abandoned jobs put back.
-    recovered: usize,
-    /// Silent servers dropped from the list.
-    dropped: Vec<String>,
-}
-
+/// A round of upkeep as of now; then the rest of a long expiry, a batch per transaction so
+/// that the round's own does not hold its locks for long.
 async fn upkeep(
     storage: Storage,
     server: ServerRow,
     settings: SharedSettings,
-) -> StorageResult<Upkeep> {
+) -> StorageResult<Upkept> {
     let now = settings.now_ms();
-    let lease_until = now + settings.lease_ms();
-    storage.heartbeat(&server, now, lease_until).await?;
-    let recovered = storage.recover_abandoned(now, now).await?;
-    let mut dropped = Vec::new();
-    // Alone with its storage, a server needs no lease to be the one that does the upkeep.
-    if storage.is_exclusive()
-        || storage
-            .acquire_lease(JANITOR_LEASE, &server.id, now, lease_until)
-            .await?
-    {
-        while storage.expire(now, EXPIRE_BATCH).await? == EXPIRE_BATCH as usize {}
-        dropped = storage
-            .prune_servers(now - settings.server_timeout_ms())
-            .await?;
+    let round = Round {
+        server: &server,
+        now,
+        lease_until: now + settings.lease_ms(),
+        silent_before: now - settings.server_timeout_ms(),
+    };
+    let done = storage.upkeep(&round).await?;
+    if done.more_to_expire {
+        while storage.expire(now).await? {}
     }
-    Ok(Upkeep { recovered, dropped })
+    Ok(done)
 }
 
 impl Actor for Janitor {

@@ -108,29 +108,22 @@ impl Scheduler {
     }
 }
 
-/// One round: find what is due, promote due jobs, fire due recurring jobs, and find the next
-/// due instant. Returns how many jobs became enqueued and when to look again. A round that
-/// finds nothing due (a poll of an idle workspace) is its first statement alone.
+/// One round: find what is due; if anything is, promote due jobs, fire due recurring jobs
+/// and find the next due instant, in one transaction. Returns how many jobs became enqueued
+/// and when to look again. A round that finds nothing due (a poll of an idle workspace) is
+/// its first statement alone.
 async fn due_work(
     storage: Storage,
     settings: SharedSettings,
 ) -> StorageResult<(usize, Option<i64>)> {
     let due = storage.due().await?;
     let now = settings.now_ms();
-    let is_due = |at: Option<i64>| at.is_some_and(|at| at <= now);
-    if !is_due(due.jobs) && !is_due(due.occurrences) {
+    if !due.any_due(now) {
         return Ok((0, due.earliest()));
     }
-    let mut created = 0;
-    if is_due(due.jobs) {
-        created += storage.promote_due(now).await?;
-    }
-    if is_due(due.occurrences) {
-        let planner =
-            |row: &entities::recurring_job::Model| plan(&settings, row, now, Cause::Schedule);
-        created += storage.fire_due_recurring(now, &planner).await?;
-    }
-    Ok((created, storage.due().await?.earliest()))
+    let planner = |row: &entities::recurring_job::Model| plan(&settings, row, now, Cause::Schedule);
+    let (created, next) = storage.catch_up(due, now, &planner).await?;
+    Ok((created, next.earliest()))
 }
 
 impl Actor for Scheduler {

@@ -151,26 +151,18 @@ impl Handler<Shutdown> for Supervisor {
             if !ask(&completer, Flush, settings.shutdown_timeout).await {
                 tracing::error!(%workspace, "outcomes could not be stored; their jobs will be recovered at the next start");
             }
-            match storage
-                .release_owned(&settings.server_id, settings.now_ms())
+            let now = settings.now_ms();
+            let wake_at = match storage
+                .leave(&settings.server_id, settings.queues(), now)
                 .await
             {
-                Ok(0) => {}
-                Ok(released) => {
-                    tracing::warn!(%workspace, released, "gave back jobs that did not stop")
+                Ok((0, wake_at)) => wake_at,
+                Ok((released, wake_at)) => {
+                    tracing::warn!(%workspace, released, "gave back jobs that did not stop");
+                    wake_at
                 }
                 Err(error) => {
-                    tracing::error!(%workspace, %error, "giving back running jobs failed; their leases will expire")
-                }
-            }
-            if let Err(error) = storage.remove_server(&settings.server_id).await {
-                tracing::warn!(%workspace, %error, "leaving the server registry failed");
-            }
-            let now = settings.now_ms();
-            let wake_at = match storage.wake_at(settings.queues(), now).await {
-                Ok(at) => at,
-                Err(error) => {
-                    tracing::warn!(%workspace, %error, "cannot tell when the workspace is due again; it will be opened again soon");
+                    tracing::error!(%workspace, %error, "leaving the workspace failed: the leases of jobs still running will run out, and it will be opened again soon");
                     Some(now)
                 }
             };

@@ -3,7 +3,7 @@
 
 use entities::lock;
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
 
 use super::{Storage, StorageResult};
 
@@ -17,24 +17,8 @@ impl Storage {
         now: i64,
         until: i64,
     ) -> StorageResult<bool> {
-        let row = lock::ActiveModel {
-            name: Set(name.to_owned()),
-            owner: Set(owner.to_owned()),
-            expires_at: Set(until),
-        };
-        let held = Expr::col((lock::Entity, lock::Column::Owner))
-            .eq(owner)
-            .or(Expr::col((lock::Entity, lock::Column::ExpiresAt)).lte(now));
-        let insert = lock::Entity::insert(row).on_conflict(
-            OnConflict::column(lock::Column::Name)
-                .update_columns([lock::Column::Owner, lock::Column::ExpiresAt])
-                .action_and_where(held)
-                .to_owned(),
-        );
-        let taken = self
-            .writing(async |db| insert.exec_without_returning(db).await)
-            .await?;
-        Ok(taken == 1)
+        self.writing(async |db| take(db, name, owner, now, until).await)
+            .await
     }
 
     /// Gives up `owner`'s lease on `name`; false when `owner` did not hold it.
@@ -45,4 +29,29 @@ impl Storage {
         let released = self.writing(async |db| delete.exec(db).await).await?;
         Ok(released.rows_affected == 1)
     }
+}
+
+/// [`Storage::acquire_lease`] in `db`'s transaction.
+pub(super) async fn take(
+    db: &impl ConnectionTrait,
+    name: &str,
+    owner: &str,
+    now: i64,
+    until: i64,
+) -> Result<bool, DbErr> {
+    let row = lock::ActiveModel {
+        name: Set(name.to_owned()),
+        owner: Set(owner.to_owned()),
+        expires_at: Set(until),
+    };
+    let held = Expr::col((lock::Entity, lock::Column::Owner))
+        .eq(owner)
+        .or(Expr::col((lock::Entity, lock::Column::ExpiresAt)).lte(now));
+    let insert = lock::Entity::insert(row).on_conflict(
+        OnConflict::column(lock::Column::Name)
+            .update_columns([lock::Column::Owner, lock::Column::ExpiresAt])
+            .action_and_where(held)
+            .to_owned(),
+    );
+    Ok(insert.exec_without_returning(db).await? == 1)
 }

@@ -24,10 +24,10 @@ pub(crate) mod complete;
 mod continuations;
 mod counters;
 mod databases;
+mod due;
 mod enqueue;
 mod leases;
 mod lists;
-mod maintenance;
 mod manage;
 mod moves;
 mod postgres;
@@ -38,6 +38,7 @@ mod sqlite;
 #[cfg(test)]
 mod state_machine_tests;
 mod stats;
+mod upkeep;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -52,12 +53,12 @@ pub(crate) use enqueue::NewJobRow;
 use session::Session;
 
 pub use lists::{Granularity, HistoryPoint, JobFilter, JobPage, PageStart, ServerInfo};
-pub(crate) use maintenance::ServerRow;
 pub(crate) use manage::{Action, Transition};
 pub use read::{Continuation, HistoryEntry, JobDetails, JobSummary, StoredRetry};
 pub use recurring::RecurringJob;
 pub(crate) use recurring::{Firing, RecurringRow};
 pub use stats::{QueueStats, Stats};
+pub(crate) use upkeep::{Round, ServerRow, Upkept};
 
 /// Where workspaces keep their jobs.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -180,37 +180,6 @@ impl Storage {
         Ok(updated.rows_affected() > 0)
     }
 
-    /// Fires every unpaused recurring job due at `now`, as `plan` says; returns how many jobs
-    /// were created.
-    pub(crate) async fn fire_due_recurring(
-        &self,
-        now: i64,
-        plan: Planner<'_>,
-    ) -> StorageResult<usize> {
-        let txn = self.write().await?;
-        let due = recurring_job::Entity::find()
-            .filter(recurring_job::Column::Paused.eq(false))
-            .filter(recurring_job::Column::NextExecution.lte(now))
-            .all(&txn)
-            .await?;
-        let mut created = 0;
-        for row in due {
-            let firing = plan(&row);
-            let swap = Query::update()
-                .table(recurring_job::Entity)
-                .value(recurring_job::Column::NextExecution, firing.next)
-                .value(recurring_job::Column::Error, firing.error.clone())
-                .and_where(Expr::col(recurring_job::Column::Id).eq(row.id.as_str()))
-                .and_where(Expr::col(recurring_job::Column::NextExecution).eq(row.next_execution))
-                .to_owned();
-            if txn.execute(&swap).await?.rows_affected() == 1 {
-                created += record_jobs(&txn, &row.id, firing.jobs, now).await?.len();
-            }
-        }
-        txn.commit().await?;
-        Ok(created)
-    }
-
     /// Creates the job `plan` makes of recurring job `id` now, outside its schedule; `None`
     /// when there is no such recurring job. The plan's error, if any, is returned as is.
     pub(crate) async fn trigger_recurring(
@@ -234,6 +203,35 @@ impl Storage {
         txn.commit().await?;
         Ok(ids.last().map(|&id| Ok(id)))
     }
+}
+
+/// Fires every unpaused recurring job due at `now`, as `plan` says, in `db`'s transaction;
+/// returns how many jobs were created.
+pub(super) async fn fire_due(
+    db: &impl ConnectionTrait,
+    now: i64,
+    plan: Planner<'_>,
+) -> StorageResult<usize> {
+    let due = recurring_job::Entity::find()
+        .filter(recurring_job::Column::Paused.eq(false))
+        .filter(recurring_job::Column::NextExecution.lte(now))
+        .all(db)
+        .await?;
+    let mut created = 0;
+    for row in due {
+        let firing = plan(&row);
+        let swap = Query::update()
+            .table(recurring_job::Entity)
+            .value(recurring_job::Column::NextExecution, firing.next)
+            .value(recurring_job::Column::Error, firing.error.clone())
+            .and_where(Expr::col(recurring_job::Column::Id).eq(row.id.as_str()))
+            .and_where(Expr::col(recurring_job::Column::NextExecution).eq(row.next_execution))
+            .to_owned();
+        if db.execute(&swap).await?.rows_affected() == 1 {
+            created += record_jobs(db, &row.id, firing.jobs, now).await?.len();
+        }
+    }
+    Ok(created)
 }
 
 /// Creates `jobs` for recurring job `id` and records the last of them on it.

@@ -13,7 +13,7 @@ use proptest::prelude::*;
 
 use super::{
     Action, Completion, Databases, NewJobRow, ServerRow, Storage, StorageConfig,
-    complete::AfterFailed,
+    complete::AfterFailed, due, upkeep,
 };
 use crate::name::WorkspaceName;
 use crate::state::JobState;
@@ -241,10 +241,11 @@ impl Sequence<'_> {
                 started_at: 0,
             };
             let lease_until = self.now + LEASE;
-            self.storage
-                .heartbeat(&row, self.now, lease_until)
+            let txn = self.storage.write().await.unwrap();
+            upkeep::heartbeat(&txn, &row, self.now, lease_until)
                 .await
                 .unwrap();
+            txn.commit().await.unwrap();
         }
         self.storage
             .recover_abandoned(self.now, self.now)
@@ -264,7 +265,9 @@ impl Sequence<'_> {
 
     async fn promote(&mut self) {
         self.now += DUE_AFTER;
-        self.storage.promote_due(self.now).await.unwrap();
+        let txn = self.storage.write().await.unwrap();
+        due::promote(&txn, self.now).await.unwrap();
+        txn.commit().await.unwrap();
         for job in self.jobs.values_mut() {
             if job.state == JobState::Scheduled && job.run_at <= Some(self.now) {
                 job.state = JobState::Enqueued;

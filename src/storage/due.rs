@@ -1,0 +1,167 @@
+//! When a workspace has work falling due: the Scheduler's question (the next scheduled job
+//! and the next occurrence), promotion of due scheduled jobs, and the instant a released
+//! workspace must be open again.
+
+use entities::{job, recurring_job};
+use sea_orm::sea_query::{Expr, ExprTrait, Query, SelectStatement, UnionType};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect, QueryTrait,
+};
+
+use super::moves::Move;
+use super::recurring::{self, Planner};
+use super::{Storage, StorageResult};
+use crate::state::JobState;
+
+/// When the Scheduler has something to do (Unix ms).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Due {
+    /// The earliest `scheduled` job (retries included) falls due.
+    pub(crate) jobs: Option<i64>,
+    /// The earliest unpaused recurring job fires.
+    pub(crate) occurrences: Option<i64>,
+}
+
+impl Due {
+    /// The earlier of the two.
+    pub(crate) fn earliest(self) -> Option<i64> {
+        self.jobs.into_iter().chain(self.occurrences).min()
+    }
+}
+
+impl Due {
+    /// Whether scheduled jobs are due at `now`.
+    fn jobs_due(self, now: i64) -> bool {
+        self.jobs.is_some_and(|at| at <= now)
+    }
+
+    /// Whether recurring jobs fire at `now`.
+    fn occurrences_due(self, now: i64) -> bool {
+        self.occurrences.is_some_and(|at| at <= now)
+    }
+
+    /// Whether anything is due at `now`.
+    pub(crate) fn any_due(self, now: i64) -> bool {
+        self.jobs_due(now) || self.occurrences_due(now)
+    }
+}
+
+impl Storage {
+    /// What the Scheduler has to do next, in one statement.
+    pub(crate) async fn due(&self) -> StorageResult<Due> {
+        self.reading_on_writer(async |db| due(db).await).await
+    }
+
+    /// Does what `due` says is due at `now` — promotes due scheduled jobs, fires due recurring
+    /// jobs as `plan` says — and tells what is due next, in one transaction. Returns how many
+    /// jobs became enqueued.
+    pub(crate) async fn catch_up(
+        &self,
+        due_before: Due,
+        now: i64,
+        plan: Planner<'_>,
+    ) -> StorageResult<(usize, Due)> {
+        let txn = self.write().await?;
+        let mut created = 0;
+        if due_before.jobs_due(now) {
+            created += promote(&txn, now).await?;
+        }
+        if due_before.occurrences_due(now) {
+            created += recurring::fire_due(&txn, now, plan).await?;
+        }
+        let next = due(&txn).await?;
+        txn.commit().await?;
+        Ok((created, next))
+    }
+
+    /// When the workspace next has something to do by itself (see [`wake_at`]).
+    pub(crate) async fn wake_at(&self, queues: &[String], now: i64) -> StorageResult<Option<i64>> {
+        self.reading_on_writer(async |db| wake_at(db, queues, now).await)
+            .await
+    }
+}
+
+/// Moves `scheduled` jobs due at `now` to `enqueued`; returns how many.
+pub(crate) async fn promote(db: &impl ConnectionTrait, now: i64) -> StorageResult<usize> {
+    let promote = Query::update()
+        .table(job::Entity)
+        .values(Move::to(JobState::Enqueued).reason("due").assignments(now))
+        .and_where(Expr::col(job::Column::State).eq(JobState::Scheduled.as_str()))
+        .and_where(Expr::col(job::Column::RunAt).lte(now))
+        .to_owned();
+    Ok(db.execute(&promote).await?.rows_affected() as usize)
+}
+
+/// When the next scheduled job and the next occurrence are due, in one statement.
+async fn due(db: &impl ConnectionTrait) -> Result<Due, DbErr> {
+    let scalar = |select: SelectStatement| Expr::SubQuery(None, Box::new(select.into()));
+    let due = Query::select()
+        .expr_as(scalar(earliest_scheduled()), "jobs")
+        .expr_as(scalar(earliest_occurrence()), "occurrences")
+        .to_owned();
+    let Some(row) = db.query_one(&due).await? else {
+        return Ok(Due::default());
+    };
+    Ok(Due {
+        jobs: row.try_get("", "jobs")?,
+        occurrences: row.try_get("", "occurrences")?,
+    })
+}
+
+/// The earliest instant at which a workspace has something to do by itself: `now` if jobs
+/// wait in `queues`, else when a scheduled job (retries included) falls due, a recurring job
+/// fires or a finished job expires. A workspace released while idle must be open again by
+/// then. One statement.
+pub(crate) async fn wake_at(
+    db: &impl ConnectionTrait,
+    queues: &[String],
+    now: i64,
+) -> Result<Option<i64>, DbErr> {
+    // Now, if jobs wait; then the earliest of the rest.
+    let mut candidates = Query::select()
+        .expr_as(Expr::val(now), "at")
+        .and_where(Expr::exists(
+            Query::select()
+                .expr(Expr::val(1))
+                .from(job::Entity)
+                .and_where(job::Column::State.eq(JobState::Enqueued.as_str()))
+                .and_where(job::Column::Queue.is_in(queues.iter().map(String::as_str)))
+                .to_owned(),
+        ))
+        .to_owned();
+    let expiring = job::Entity::find()
+        .select_only()
+        .column_as(job::Column::ExpireAt.min(), "at");
+    candidates
+        .union(UnionType::All, earliest_scheduled())
+        .union(UnionType::All, expiring.into_query())
+        .union(UnionType::All, earliest_occurrence());
+    let earliest = Query::select()
+        .expr_as(Expr::col("at").min(), "at")
+        .from_subquery(candidates, "due")
+        .to_owned();
+    let at = db
+        .query_one(&earliest)
+        .await?
+        .map(|row| row.try_get::<Option<i64>>("", "at"))
+        .transpose()?;
+    Ok(at.flatten())
+}
+
+/// When the earliest `scheduled` job is due, as `at`.
+fn earliest_scheduled() -> SelectStatement {
+    job::Entity::find()
+        .select_only()
+        .column_as(job::Column::RunAt.min(), "at")
+        .filter(job::Column::State.eq(JobState::Scheduled.as_str()))
+        .into_query()
+}
+
+/// When the earliest unpaused recurring job fires next, as `at`.
+fn earliest_occurrence() -> SelectStatement {
+    recurring_job::Entity::find()
+        .select_only()
+        .column_as(recurring_job::Column::NextExecution.min(), "at")
+        .filter(recurring_job::Column::Paused.eq(false))
+        .into_query()
+}

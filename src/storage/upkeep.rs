@@ -1,0 +1,359 @@
+//! A server's rounds in a workspace: the janitor's upkeep round — its heartbeat (which renews
+//! the leases of the jobs it runs), recovery of jobs whose server died, and, for the one
+//! server holding the upkeep lease, expiry of finished jobs and dropping silent servers — in
+//! one transaction; and leaving at shutdown, in another. Every statement a round skips saves
+//! a round trip in each of the many idle workspaces a server keeps.
+
+use entities::{counter, job, job_history, lock, server};
+use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType, OnConflict, Query};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect,
+};
+
+use super::moves::{self, Move};
+use super::{Storage, StorageResult, counters, due, leases};
+use crate::state::JobState;
+
+/// The lease whose holder does the upkeep only one server should do.
+const UPKEEP_LEASE: &str = "stoker:janitor";
+
+/// Jobs removed per expiry statement.
+const EXPIRE_BATCH: usize = 1000;
+
+/// How a server announces itself.
+#[derive(Clone, Debug)]
+pub(crate) struct ServerRow {
+    pub(crate) id: String,
+    pub(crate) workers: i32,
+    pub(crate) queues: Vec<String>,
+    pub(crate) started_at: i64,
+}
+
+/// One round of a server's upkeep, as of `now`.
+pub(crate) struct Round<'a> {
+    pub(crate) server: &'a ServerRow,
+    pub(crate) now: i64,
+    /// Until when the jobs the server runs (and the upkeep lease) are held.
+    pub(crate) lease_until: i64,
+    /// Servers silent since before this instant are dropped from the list.
+    pub(crate) silent_before: i64,
+}
+
+/// What a round of upkeep did.
+#[derive(Debug, Default)]
+pub(crate) struct Upkept {
+    /// Abandoned jobs put back (or exhausted).
+    pub(crate) recovered: usize,
+    /// Silent servers dropped from the list.
+    pub(crate) dropped: Vec<String>,
+    /// Expiry stopped at its batch limit: more jobs may have expired (see [`Storage::expire`]).
+    pub(crate) more_to_expire: bool,
+}
+
+/// A job found `processing` with nobody left to finish it.
+struct Abandoned {
+    id: i64,
+    attempt: i32,
+    max_retries: i32,
+    on_exhausted: String,
+    owner: Option<String>,
+}
+
+impl Abandoned {
+    /// The lost run counts as an attempt: with none left the job is exhausted.
+    fn next_state(&self) -> JobState {
+        if self.attempt > self.max_retries {
+            self.on_exhausted.parse().unwrap_or(JobState::Failed)
+        } else {
+            JobState::Enqueued
+        }
+    }
+}
+
+impl Storage {
+    /// One round of upkeep in one transaction: the heartbeat first (so that a server whose
+    /// last rounds failed renews its own leases before it looks for lapsed ones), recovery,
+    /// then expiry and pruning if this server is the one that does them: alone with its
+    /// storage, or holding the upkeep lease.
+    pub(crate) async fn upkeep(&self, round: &Round<'_>) -> StorageResult<Upkept> {
+        let Round { server, now, .. } = *round;
+        let txn = self.write().await?;
+        heartbeat(&txn, server, now, round.lease_until).await?;
+        let mut done = Upkept {
+            recovered: recover(&txn, now, now).await?,
+            ..Upkept::default()
+        };
+        let sole = self.is_exclusive()
+            || leases::take(&txn, UPKEEP_LEASE, &server.id, now, round.lease_until).await?;
+        if sole {
+            done.more_to_expire = expire(&txn, now).await? == EXPIRE_BATCH;
+            done.dropped = prune_silent(&txn, round.silent_before).await?;
+        }
+        txn.commit().await?;
+        Ok(done)
+    }
+
+    /// Removes the next batch of jobs whose expiry passed at `now` (after an upkeep round
+    /// that stopped at its limit); true when this one did too.
+    pub(crate) async fn expire(&self, now: i64) -> StorageResult<bool> {
+        let txn = self.write().await?;
+        let expired = expire(&txn, now).await?;
+        txn.commit().await?;
+        Ok(expired == EXPIRE_BATCH)
+    }
+
+    /// Recovers `processing` jobs whose lease ends before `cutoff` (see [`recover`]).
+    pub(crate) async fn recover_abandoned(&self, cutoff: i64, now: i64) -> StorageResult<usize> {
+        let txn = self.write().await?;
+        let recovered = recover(&txn, cutoff, now).await?;
+        txn.commit().await?;
+        Ok(recovered)
+    }
+
+    /// Takes `server` out of the workspace at shutdown, in one transaction: gives back the
+    /// jobs it still runs (their attempt not counted), forgets its row and the leases it
+    /// holds (so another server takes them over at once), and tells when the workspace next
+    /// has something to do by itself (see [`due::wake_at`]). Returns how many jobs
+    /// went back, and that instant.
+    pub(crate) async fn leave(
+        &self,
+        server: &str,
+        queues: &[String],
+        now: i64,
+    ) -> StorageResult<(usize, Option<i64>)> {
+        let txn = self.write().await?;
+        let released = release_owned(&txn, server, now).await?;
+        server::Entity::delete_by_id(server.to_owned())
+            .exec(&txn)
+            .await?;
+        lock::Entity::delete_many()
+            .filter(lock::Column::Owner.eq(server))
+            .exec(&txn)
+            .await?;
+        let wake_at = due::wake_at(&txn, queues, now).await?;
+        txn.commit().await?;
+        Ok((released, wake_at))
+    }
+}
+
+/// Records `server`'s heartbeat at `now` and extends the leases of the jobs it runs.
+pub(crate) async fn heartbeat(
+    db: &impl ConnectionTrait,
+    server: &ServerRow,
+    now: i64,
+    lease_until: i64,
+) -> StorageResult<()> {
+    let row = server::ActiveModel {
+        id: Set(server.id.clone()),
+        workers: Set(server.workers),
+        queues: Set(server.queues.join(",")),
+        started_at: Set(server.started_at),
+        heartbeat_at: Set(now),
+    };
+    server::Entity::insert(row)
+        .on_conflict(
+            OnConflict::column(server::Column::Id)
+                .update_column(server::Column::HeartbeatAt)
+                .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?;
+    // Rows locked meanwhile are being finished (by this server's completer): skipping
+    // them, rather than waiting, keeps the two from deadlocking on PostgreSQL.
+    let running = Query::select()
+        .column(job::Column::Id)
+        .from(job::Entity)
+        .and_where(Expr::col(job::Column::State).eq(JobState::Processing.as_str()))
+        .and_where(Expr::col(job::Column::LeaseOwner).eq(server.id.as_str()))
+        .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+        .to_owned();
+    let renew = Query::update()
+        .table(job::Entity)
+        .value(job::Column::LeaseUntil, lease_until)
+        .and_where(Expr::col(job::Column::Id).in_subquery(running))
+        .to_owned();
+    db.execute(&renew).await?;
+    Ok(())
+}
+
+/// Recovers `processing` jobs whose lease ends before `cutoff`: back to `enqueued`, or to
+/// their exhausted state when the lost run was their last. Returns how many.
+pub(crate) async fn recover(
+    db: &impl ConnectionTrait,
+    cutoff: i64,
+    now: i64,
+) -> StorageResult<usize> {
+    let abandoned: Vec<Abandoned> = job::Entity::find()
+        .select_only()
+        .columns([
+            job::Column::Id,
+            job::Column::Attempt,
+            job::Column::MaxRetries,
+            job::Column::OnExhausted,
+            job::Column::LeaseOwner,
+        ])
+        .filter(job::Column::State.eq(JobState::Processing.as_str()))
+        .filter(job::Column::LeaseUntil.lt(cutoff))
+        .into_tuple::<(i64, i32, i32, String, Option<String>)>()
+        .all(db)
+        .await?
+        .into_iter()
+        .map(
+            |(id, attempt, max_retries, on_exhausted, owner)| Abandoned {
+                id,
+                attempt,
+                max_retries,
+                on_exhausted,
+                owner,
+            },
+        )
+        .collect();
+    let (mut recovered, mut failed) = (0, 0);
+    for job in &abandoned {
+        let state = job.next_state();
+        let owner = job.owner.as_deref().unwrap_or("unknown");
+        let reason = format!(
+            "abandoned: server {owner} stopped during attempt {}",
+            job.attempt
+        );
+        let change = Move::to(state).reason(reason);
+        let running = JobState::Processing;
+        if !moves::apply(db, &[job.id], running, job.owner.as_deref(), change, now)
+            .await?
+            .ids
+            .is_empty()
+        {
+            recovered += 1;
+            failed += i64::from(state == JobState::Failed);
+        }
+    }
+    counters::add(db, JobState::Failed, failed, now).await?;
+    Ok(recovered)
+}
+
+/// Puts the jobs `server` still runs back in their queues, their attempt not counted: the
+/// server is shutting down and gave them up.
+async fn release_owned(db: &impl ConnectionTrait, server: &str, now: i64) -> StorageResult<usize> {
+    let release = Move::to(JobState::Enqueued)
+        .reason("server shut down before the job finished")
+        .set(job::Column::Attempt, Expr::col(job::Column::Attempt).sub(1));
+    let release = Query::update()
+        .table(job::Entity)
+        .values(release.assignments(now))
+        .and_where(Expr::col(job::Column::State).eq(JobState::Processing.as_str()))
+        .and_where(Expr::col(job::Column::LeaseOwner).eq(server))
+        .to_owned();
+    Ok(db.execute(&release).await?.rows_affected() as usize)
+}
+
+/// Removes up to [`EXPIRE_BATCH`] jobs whose expiry passed, with their history, and expired
+/// counters. Returns how many jobs went.
+async fn expire(db: &impl ConnectionTrait, now: i64) -> StorageResult<usize> {
+    let ids: Vec<i64> = job::Entity::find()
+        .select_only()
+        .column(job::Column::Id)
+        .filter(job::Column::ExpireAt.lte(now))
+        .limit(EXPIRE_BATCH as u64)
+        .into_tuple()
+        .all(db)
+        .await?;
+    if !ids.is_empty() {
+        job_history::Entity::delete_many()
+            .filter(job_history::Column::JobId.is_in(ids.iter().copied()))
+            .exec(db)
+            .await?;
+        job::Entity::delete_many()
+            .filter(job::Column::Id.is_in(ids.iter().copied()))
+            .exec(db)
+            .await?;
+    }
+    counter::Entity::delete_many()
+        .filter(counter::Column::ExpireAt.lte(now))
+        .exec(db)
+        .await?;
+    Ok(ids.len())
+}
+
+/// Drops the servers silent since before `cutoff` from the list; returns their ids. A row
+/// locked at this moment belongs to a server writing its heartbeat: it is not silent, and
+/// skipping it keeps two upkeep rounds from waiting on each other.
+async fn prune_silent(db: &impl ConnectionTrait, cutoff: i64) -> StorageResult<Vec<String>> {
+    let silent = Query::select()
+        .column(server::Column::Id)
+        .from(server::Entity)
+        .and_where(Expr::col(server::Column::HeartbeatAt).lt(cutoff))
+        .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+        .to_owned();
+    let prune = Query::delete()
+        .from_table(server::Entity)
+        .and_where(Expr::col(server::Column::Id).in_subquery(silent))
+        .returning_col(server::Column::Id)
+        .to_owned();
+    let rows = db.query_all(&prune).await?;
+    Ok(rows
+        .iter()
+        .map(|row| row.try_get_by_index::<String>(0))
+        .collect::<Result<_, _>>()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::name::WorkspaceName;
+    use crate::storage::{Databases, StorageConfig};
+
+    fn server(id: &str) -> ServerRow {
+        ServerRow {
+            id: id.to_owned(),
+            workers: 1,
+            queues: vec!["default".to_owned()],
+            started_at: 0,
+        }
+    }
+
+    /// On PostgreSQL a server's heartbeat locks its row until the round commits. Another
+    /// server's round must not take it for silent then, nor wait for it.
+    #[test]
+    fn a_round_neither_drops_nor_waits_for_a_server_writing_its_heartbeat() {
+        let url = match std::env::var("STOKER_TEST_DATABASE_URL") {
+            Ok(url) if !url.is_empty() => url,
+            _ => return eprintln!("skipped: SQLite rounds never overlap (one writer)"),
+        };
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let (databases, _notices) = Databases::new(StorageConfig::postgres(url), 4);
+            let name = format!("beating_{}", std::process::id());
+            let storage = databases
+                .open(&WorkspaceName::new(&name).unwrap())
+                .await
+                .unwrap();
+            let (quiet, pruner) = (server("quiet"), server("pruner"));
+            let round = |server, now| Round {
+                server,
+                now,
+                lease_until: now + 1_000,
+                silent_before: now - 10_000,
+            };
+            storage.upkeep(&round(&quiet, 0)).await.unwrap();
+
+            let beating = storage.write().await.unwrap();
+            heartbeat(&beating, &quiet, 60_000, 61_000).await.unwrap();
+            let pruning = round(&pruner, 60_000);
+            let done = tokio::time::timeout(Duration::from_secs(5), storage.upkeep(&pruning))
+                .await
+                .expect("the round waited for the heartbeat's lock")
+                .unwrap();
+            assert!(done.dropped.is_empty(), "dropped {:?}", done.dropped);
+            beating.commit().await.unwrap();
+
+            let later = storage.upkeep(&round(&pruner, 80_000)).await.unwrap();
+            assert_eq!(later.dropped, ["quiet"]);
+            databases.close().await;
+        });
+    }
+}
