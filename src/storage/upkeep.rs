@@ -1,8 +1,8 @@
-//! A server's rounds in a workspace: the janitor's upkeep round — its heartbeat (which renews
-//! the leases of the jobs it runs), recovery of jobs whose server died, and, for the one
-//! server holding the upkeep lease, expiry of finished jobs and dropping silent servers — in
-//! one transaction; and leaving at shutdown, in another. Every statement a round skips saves
-//! a round trip in each of the many idle workspaces a server keeps.
+//! A server's rounds in a workspace: the janitor's upkeep round — for the one server holding
+//! the upkeep lease, expiry of finished jobs and dropping silent servers; for every server, its
+//! heartbeat (which renews the leases of the jobs it runs) and recovery of jobs whose server
+//! died — in one transaction; and leaving at shutdown, in another. Every transaction a round
+//! saves is round trips saved in each of the many idle workspaces a server keeps.
 
 use entities::{counter, job, job_history, lock, server};
 use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType, OnConflict, Query};
@@ -71,24 +71,25 @@ impl Abandoned {
 }
 
 impl Storage {
-    /// One round of upkeep in one transaction: the heartbeat first (so that a server whose
-    /// last rounds failed renews its own leases before it looks for lapsed ones), recovery,
-    /// then expiry and pruning if this server is the one that does them: alone with its
-    /// storage, or holding the upkeep lease.
+    /// One round of upkeep in one transaction. Expiry and pruning come first, if this server
+    /// is the one that does them (alone with its storage, or holding the upkeep lease); then
+    /// the heartbeat, then recovery. The heartbeat locks the rows of the server's running
+    /// jobs until the round commits, so it comes late: the completer finishing those jobs
+    /// waits for the recovery only, not for an expiry batch too. It comes before recovery so
+    /// that a server whose last rounds failed renews its own leases before it looks for
+    /// lapsed ones.
     pub(crate) async fn upkeep(&self, round: &Round<'_>) -> StorageResult<Upkept> {
         let Round { server, now, .. } = *round;
         let txn = self.write().await?;
-        heartbeat(&txn, server, now, round.lease_until).await?;
-        let mut done = Upkept {
-            recovered: recover(&txn, now, now).await?,
-            ..Upkept::default()
-        };
+        let mut done = Upkept::default();
         let sole = self.is_exclusive()
             || leases::take(&txn, UPKEEP_LEASE, &server.id, now, round.lease_until).await?;
         if sole {
             done.more_to_expire = expire(&txn, now).await? == EXPIRE_BATCH;
-            done.dropped = prune_silent(&txn, round.silent_before).await?;
+            done.dropped = prune_silent(&txn, round.silent_before, &server.id).await?;
         }
+        heartbeat(&txn, server, now, round.lease_until).await?;
+        done.recovered = recover(&txn, now, now).await?;
         txn.commit().await?;
         Ok(done)
     }
@@ -274,14 +275,20 @@ async fn expire(db: &impl ConnectionTrait, now: i64) -> StorageResult<usize> {
     Ok(ids.len())
 }
 
-/// Drops the servers silent since before `cutoff` from the list; returns their ids. A row
-/// locked at this moment belongs to a server writing its heartbeat: it is not silent, and
-/// skipping it keeps two upkeep rounds from waiting on each other.
-async fn prune_silent(db: &impl ConnectionTrait, cutoff: i64) -> StorageResult<Vec<String>> {
+/// Drops the servers silent since before `cutoff` from the list, except `own` (whose round
+/// this is: it writes its heartbeat next); returns their ids. A row locked at this moment
+/// belongs to a server writing its heartbeat: it is not silent, and skipping it keeps two
+/// upkeep rounds from waiting on each other.
+async fn prune_silent(
+    db: &impl ConnectionTrait,
+    cutoff: i64,
+    own: &str,
+) -> StorageResult<Vec<String>> {
     let silent = Query::select()
         .column(server::Column::Id)
         .from(server::Entity)
         .and_where(Expr::col(server::Column::HeartbeatAt).lt(cutoff))
+        .and_where(Expr::col(server::Column::Id).ne(own))
         .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
         .to_owned();
     let prune = Query::delete()
@@ -351,6 +358,8 @@ mod tests {
             assert!(done.dropped.is_empty(), "dropped {:?}", done.dropped);
             beating.commit().await.unwrap();
 
+            // Once the quiet server is silent past the timeout it goes; the pruning server,
+            // as silent by its last heartbeat, stays: its heartbeat comes later in the round.
             let later = storage.upkeep(&round(&pruner, 80_000)).await.unwrap();
             assert_eq!(later.dropped, ["quiet"]);
             databases.close().await;
