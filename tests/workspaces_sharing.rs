@@ -143,6 +143,60 @@ async fn the_server_wide_cap_holds_across_workspaces_and_each_keeps_its_own_limi
     stoker.shutdown().await;
 }
 
+/// Jobs that wait inside until the test opens the gate.
+struct Gate {
+    inside: AtomicUsize,
+    open: tokio::sync::watch::Sender<bool>,
+}
+
+/// Counts itself in at the [`Gate`] and waits there until it opens.
+#[derive(Serialize, Deserialize)]
+struct Held {}
+
+impl Job for Held {
+    const NAME: &'static str = "held";
+
+    async fn run(self, ctx: JobContext) -> Result<(), JobError> {
+        let gate = ctx.data::<Gate>().expect("Gate registered");
+        let mut open = gate.open.subscribe();
+        gate.inside.fetch_add(1, Ordering::SeqCst);
+        tokio::time::timeout(PATIENCE, open.wait_for(|open| *open))
+            .await
+            .map_err(|_| JobError::fatal("the gate never opened"))?
+            .map_err(|_| JobError::fatal("the gate is gone"))?;
+        Ok(())
+    }
+}
+
+#[actix_rt::test]
+async fn more_workers_than_the_default_cap_of_100_all_run_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let gate = Arc::new(Gate {
+        inside: AtomicUsize::new(0),
+        open: tokio::sync::watch::channel(false).0,
+    });
+    let stoker = builder(dir.path(), &Runs::default())
+        .register::<Held>()
+        .shared_data(gate.clone())
+        .workers(150)
+        .build()
+        .unwrap();
+    let workspace = stoker.workspace("wide").await.unwrap();
+    let held = workspace
+        .enqueue_many((0..150).map(|_| NewJob::of(&Held {})))
+        .await
+        .unwrap();
+    wait_for("150 jobs inside at once", PATIENCE, async || {
+        (gate.inside.load(Ordering::SeqCst) == 150).then_some(())
+    })
+    .await;
+    gate.open.send_replace(true);
+    for enqueued in &held {
+        wait_for_state(&workspace, enqueued.id, JobState::Succeeded).await;
+    }
+    stoker.shutdown().await;
+}
+
 #[actix_rt::test]
 async fn bad_workspace_options_are_refused_when_the_workspace_opens() {
     let dir = tempfile::tempdir().unwrap();

@@ -56,9 +56,10 @@ struct Serve {
     /// Refuse every write over HTTP.
     #[arg(long)]
     read_only: bool,
-    /// Jobs run at once on this server, all workspaces together; workspaces take turns.
-    #[arg(long, env = "STOKER_MAX_RUNNING", default_value_t = 100)]
-    max_running: usize,
+    /// Jobs run at once on this server, all workspaces together; workspaces take turns
+    /// (default: 100, or --workers if that is more).
+    #[arg(long, env = "STOKER_MAX_RUNNING")]
+    max_running: Option<usize>,
     /// PostgreSQL connections per database, shared by all workspaces (plus one listening).
     #[arg(long, env = "STOKER_MAX_CONNECTIONS", default_value_t = 10)]
     max_connections: u32,
@@ -135,12 +136,14 @@ async fn run_server(serve: Serve) -> anyhow::Result<()> {
         .storage(storage.clone())
         .heartbeat(Duration::from_secs(serve.heartbeat_seconds.max(1)))
         .lease(Duration::from_secs(serve.lease_seconds))
-        .max_running(serve.max_running)
         .max_connections(serve.max_connections)
         .idle_timeout(Duration::from_secs(serve.idle_seconds))
         .queues(serve.queues);
     if let Some(workers) = serve.workers {
         builder = builder.workers(workers);
+    }
+    if let Some(jobs) = serve.max_running {
+        builder = builder.max_running(jobs);
     }
     let stoker = builder.build()?;
     for name in &serve.workspaces {

@@ -14,6 +14,10 @@ use crate::error::Result;
 use crate::job::{AppData, Job, Registry};
 use crate::storage::{Databases, StorageConfig};
 
+/// Jobs running at once on a server, all workspaces together, unless the builder says
+/// otherwise or its worker count is more.
+const DEFAULT_MAX_RUNNING: usize = 100;
+
 /// Configures a [`Stoker`] runtime.
 pub struct StokerBuilder {
     registry: Registry,
@@ -27,7 +31,8 @@ pub struct StokerBuilder {
     poll_interval: Duration,
     retention: Duration,
     shutdown_timeout: Duration,
-    max_running: usize,
+    /// `None`: 100, or the default worker count if that is more.
+    max_running: Option<usize>,
     max_connections: u32,
     idle_timeout: Duration,
     max_open: usize,
@@ -62,7 +67,7 @@ impl Default for StokerBuilder {
             poll_interval: Duration::from_secs(5),
             retention: Duration::from_secs(24 * 3600),
             shutdown_timeout: Duration::from_secs(15),
-            max_running: 100,
+            max_running: None,
             max_connections: 10,
             idle_timeout: Duration::from_secs(30),
             max_open: 100,
@@ -161,11 +166,12 @@ impl StokerBuilder {
         self
     }
 
-    /// How many jobs run at once on this server, all workspaces together (default 100). When
-    /// workspaces want more, they take turns: each freed slot goes to the workspace that has
-    /// waited longest.
+    /// How many jobs run at once on this server, all workspaces together (default 100, or
+    /// [`workers`](Self::workers) if that is more, so that the cap never cuts a workspace's
+    /// worker count short unless asked to). When workspaces want more, they take turns: each
+    /// freed slot goes to the workspace that has waited longest.
     pub fn max_running(mut self, jobs: usize) -> Self {
-        self.max_running = jobs.max(1);
+        self.max_running = Some(jobs.max(1));
         self
     }
 
@@ -201,6 +207,9 @@ impl StokerBuilder {
     /// Starts the runtime's arbiters. Call it inside an actix system (`#[actix::main]`,
     /// `#[actix_web::main]`); workspaces open with [`Stoker::workspace`].
     pub fn build(self) -> Result<Stoker> {
+        let max_running = self
+            .max_running
+            .unwrap_or(DEFAULT_MAX_RUNNING.max(self.workers));
         let defaults = ResolvedOptions {
             workers: self.workers,
             queues: self.queues,
@@ -217,7 +226,7 @@ impl StokerBuilder {
             databases,
             defaults,
             options: self.options,
-            slots: Slots::new(self.max_running),
+            slots: Slots::new(max_running),
             idle_timeout: self.idle_timeout,
             max_open: self.max_open,
             heartbeat: self.heartbeat,
