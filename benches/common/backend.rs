@@ -1,7 +1,7 @@
 //! The backend a benchmark measures: SQLite files in a temporary directory, or — when
 //! `STOKER_BENCH_DATABASE_URL` names a PostgreSQL server (`scripts/bench-postgres` starts one)
 //! — a fresh database there, whose committed transactions are counted from
-//! `pg_stat_database.xact_commit`.
+//! `pg_stat_database.xact_commit`, and which is dropped when the run is over.
 
 use sea_orm::sqlx::postgres::PgConnection;
 use sea_orm::sqlx::{self, Connection};
@@ -81,5 +81,30 @@ impl Backend {
                 .await
                 .unwrap();
         Some(commits)
+    }
+}
+
+/// Drops the run's database, so that runs do not leave tables behind for autovacuum to work
+/// through while the next run is measured.
+impl Drop for Backend {
+    fn drop(&mut self) {
+        let Some((url, name)) = self.postgres.take() else {
+            return;
+        };
+        let dropping = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                let mut admin = PgConnection::connect(&url).await.unwrap();
+                let drop = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                sqlx::raw_sql(sqlx::AssertSqlSafe(drop))
+                    .execute(&mut admin)
+                    .await
+                    .unwrap();
+            });
+        });
+        dropping.join().unwrap();
     }
 }
