@@ -61,6 +61,18 @@ async fn job_columns(db: &DatabaseConnection) -> Vec<String> {
     .await
 }
 
+/// The index the claim reads queued jobs through, by name.
+async fn claim_index(db: &DatabaseConnection) -> Vec<String> {
+    names(
+        db,
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'jobs' \
+         AND name LIKE 'jobs_enqueued%'",
+        "SELECT indexname::text FROM pg_indexes WHERE schemaname = current_schema() \
+         AND tablename = 'jobs' AND indexname LIKE 'jobs_enqueued%'",
+    )
+    .await
+}
+
 #[actix_rt::test]
 async fn migrations_go_up_down_and_up_again() {
     let dir = tempfile::tempdir().unwrap();
@@ -77,9 +89,17 @@ async fn migrations_go_up_down_and_up_again() {
     ];
     assert_eq!(tables(&db).await, all);
     assert!(job_columns(&db).await.contains(&"parent_id".to_owned()));
+    let fifo = match db.get_database_backend() {
+        DbBackend::Postgres => "jobs_enqueued_fifo",
+        _ => "jobs_enqueued",
+    };
+    assert_eq!(claim_index(&db).await, [fifo]);
 
-    // Each step down undoes one migration: the counts, the locks, then recurring jobs and
-    // continuations.
+    // Each step down undoes one migration: the claim's order, the counts, the locks, then
+    // recurring jobs and continuations.
+    Migrator::down(&db, Some(1)).await.unwrap();
+    assert_eq!(claim_index(&db).await, ["jobs_enqueued"]);
+    assert_eq!(tables(&db).await, all);
     Migrator::down(&db, Some(1)).await.unwrap();
     let without_counts: Vec<_> = all.into_iter().filter(|t| *t != "job_counts").collect();
     assert_eq!(tables(&db).await, without_counts);
@@ -103,4 +123,5 @@ async fn migrations_go_up_down_and_up_again() {
     assert!(tables(&db).await.is_empty());
     Migrator::up(&db, None).await.unwrap();
     assert_eq!(tables(&db).await, all);
+    assert_eq!(claim_index(&db).await, [fifo]);
 }

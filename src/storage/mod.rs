@@ -204,6 +204,11 @@ impl Storage {
         matches!(self.backend, Backend::Sqlite { .. })
     }
 
+    /// Whether the workspace is stored in PostgreSQL.
+    pub(crate) fn is_postgres(&self) -> bool {
+        matches!(self.backend, Backend::Postgres { .. })
+    }
+
     /// A transaction for reads.
     pub(crate) async fn read(&self) -> StorageResult<DatabaseTransaction> {
         self.begin(Purpose::Read).await
