@@ -198,6 +198,46 @@ async fn more_workers_than_the_default_cap_of_100_all_run_at_once() {
 }
 
 #[actix_rt::test]
+async fn queues_are_worked_in_the_order_they_are_listed_whatever_was_enqueued_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let filling = builder(dir.path(), &Runs::default())
+        .queues(["nobody"])
+        .build()
+        .unwrap();
+    let workspace = filling.workspace("ordered").await.unwrap();
+    let mut critical = Vec::new();
+    for queue in [
+        "default", "critical", "default", "critical", "default", "critical",
+    ] {
+        let enqueued = workspace
+            .enqueue_job(NewJob::of(&Log {}).queue(queue))
+            .await
+            .unwrap();
+        if queue == "critical" {
+            critical.push(enqueued.id);
+        }
+    }
+    drop(workspace);
+    filling.shutdown().await;
+
+    let starts = Starts::default();
+    let stoker = builder(dir.path(), &Runs::default())
+        .data(starts.clone())
+        .queues(["critical", "default"])
+        .workers(1)
+        .build()
+        .unwrap();
+    let _workspace = stoker.workspace("ordered").await.unwrap();
+    wait_for("all six jobs to start", PATIENCE, async || {
+        (starts.len() == 6).then_some(())
+    })
+    .await;
+    let first: Vec<_> = starts.all().iter().take(3).map(|(id, _)| *id).collect();
+    assert_eq!(first, critical, "the critical queue's jobs, oldest first");
+    stoker.shutdown().await;
+}
+
+#[actix_rt::test]
 async fn bad_workspace_options_are_refused_when_the_workspace_opens() {
     let dir = tempfile::tempdir().unwrap();
     let stoker = builder(dir.path(), &Runs::default())

@@ -1,6 +1,7 @@
-//! The claim: the oldest enqueued jobs of some queues become `processing` under this server's
-//! lease, in one statement (`UPDATE … WHERE id IN (SELECT … LIMIT n) RETURNING …`); the
-//! database appends their history rows.
+//! The claim: enqueued jobs become `processing` under this server's lease, queue by queue in
+//! the order the queues are worked, oldest first within a queue. Each queue's share is one
+//! statement (`UPDATE … WHERE id IN (SELECT … LIMIT n) RETURNING …`); the database appends
+//! the history rows.
 
 use entities::job;
 use sea_orm::ConnectionTrait;
@@ -13,6 +14,14 @@ use crate::state::JobState;
 
 /// `'enqueued'` as an SQL literal (see [`JobState::Enqueued`]).
 const ENQUEUED_LITERAL: &str = "'enqueued'";
+
+/// Who claims, when, and until when the claim holds.
+#[derive(Clone, Copy)]
+struct Lease<'a> {
+    server: &'a str,
+    now: i64,
+    until: i64,
+}
 
 /// A job this server now runs.
 #[derive(Clone, Debug)]
@@ -36,8 +45,9 @@ impl Storage {
         if self.is_postgres() { id.add(0) } else { id }
     }
 
-    /// Claims up to `limit` enqueued jobs of `queues`, oldest first, leased to `server` until
-    /// `lease_until`.
+    /// Claims up to `limit` enqueued jobs of `queues`, leased to `server` until
+    /// `lease_until`: from the first queue, oldest first, then what is left of `limit` from
+    /// the next, so that a queue listed earlier always goes first.
     pub(crate) async fn claim(
         &self,
         queues: &[String],
@@ -46,15 +56,36 @@ impl Storage {
         now: i64,
         lease_until: i64,
     ) -> StorageResult<Vec<ClaimedJob>> {
-        if limit == 0 {
-            return Ok(Vec::new());
+        let lease = Lease {
+            server,
+            now,
+            until: lease_until,
+        };
+        let mut claimed = Vec::new();
+        for queue in queues {
+            let left = limit - claimed.len();
+            if left == 0 {
+                break;
+            }
+            claimed.extend(self.claim_from(queue, left, &lease).await?);
         }
+        Ok(claimed)
+    }
+
+    /// Claims up to `limit` enqueued jobs of `queue`, oldest first.
+    async fn claim_from(
+        &self,
+        queue: &str,
+        limit: usize,
+        lease: &Lease<'_>,
+    ) -> StorageResult<Vec<ClaimedJob>> {
+        let Lease { server, now, until } = *lease;
         let oldest = Query::select()
             .column(job::Column::Id)
             .from(job::Entity)
             // A literal, not a parameter: the planner proves the partial index's `WHERE` from it.
             .and_where(Expr::col(job::Column::State).eq(Expr::cust(ENQUEUED_LITERAL)))
-            .and_where(Expr::col(job::Column::Queue).is_in(queues.iter().cloned()))
+            .and_where(Expr::col(job::Column::Queue).eq(queue))
             .order_by_expr(self.claim_order(), Order::Asc)
             .limit(limit as u64)
             .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
@@ -66,7 +97,7 @@ impl Storage {
                     .data(json!({ "server": server }))
                     .set(job::Column::Attempt, Expr::col(job::Column::Attempt).add(1))
                     .set(job::Column::LeaseOwner, server)
-                    .set(job::Column::LeaseUntil, lease_until)
+                    .set(job::Column::LeaseUntil, until)
                     .assignments(now),
             )
             .and_where(Expr::col(job::Column::Id).in_subquery(oldest))
