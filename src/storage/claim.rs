@@ -36,15 +36,20 @@ pub(crate) struct ClaimedJob {
     pub(crate) on_exhausted: String,
 }
 
-impl Storage {
-    /// Oldest first. On PostgreSQL as `id + 0`, the order of the claim's own index
-    /// (`jobs_enqueued_fifo`), which the primary key cannot give: a planner misled by
-    /// statistics from before a burst cannot walk the primary key past every finished job.
-    fn claim_order(&self) -> Expr {
-        let id = Expr::col(job::Column::Id);
-        if self.is_postgres() { id.add(0) } else { id }
+/// Oldest first. On PostgreSQL as `id + 0`, the order of the claim's own index
+/// (`jobs_enqueued_fifo`), which the primary key cannot give: a planner misled by
+/// statistics from before a burst cannot walk the primary key past every finished job.
+/// The `0` is a literal: `id + $1` is not the index's expression, and the planner would
+/// sort every enqueued job on each claim.
+fn claim_order(postgres: bool) -> Expr {
+    if postgres {
+        Expr::cust(r#""id" + 0"#)
+    } else {
+        Expr::col(job::Column::Id)
     }
+}
 
+impl Storage {
     /// Claims up to `limit` enqueued jobs of `queues`, leased to `server` until
     /// `lease_until`: from the first queue, oldest first, then what is left of `limit` from
     /// the next, so that a queue listed earlier always goes first.
@@ -86,7 +91,7 @@ impl Storage {
             // A literal, not a parameter: the planner proves the partial index's `WHERE` from it.
             .and_where(Expr::col(job::Column::State).eq(Expr::cust(ENQUEUED_LITERAL)))
             .and_where(Expr::col(job::Column::Queue).eq(queue))
-            .order_by_expr(self.claim_order(), Order::Asc)
+            .order_by_expr(claim_order(self.is_postgres()), Order::Asc)
             .limit(limit as u64)
             .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
             .to_owned();
@@ -140,5 +145,15 @@ mod tests {
     fn the_literal_names_the_enqueued_state() {
         let quoted = format!("'{}'", JobState::Enqueued.as_str());
         assert_eq!(ENQUEUED_LITERAL, quoted);
+    }
+
+    #[test]
+    fn the_postgresql_claim_orders_by_its_index_expression_without_a_parameter() {
+        use sea_orm::sea_query::PostgresQueryBuilder;
+        let (sql, values) = Query::select()
+            .expr(claim_order(true))
+            .build(PostgresQueryBuilder);
+        assert!(sql.ends_with(r#""id" + 0"#), "{sql}");
+        assert!(values.0.is_empty(), "bound: {values:?}");
     }
 }
