@@ -4,7 +4,6 @@
 //! the history rows.
 
 use entities::job;
-use sea_orm::ConnectionTrait;
 use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType, Order, Query};
 use serde_json::json;
 
@@ -116,7 +115,7 @@ impl Storage {
                 job::Column::OnExhausted,
             ]))
             .to_owned();
-        let rows = self.claiming(async |db| db.query_all(&claim).await).await?;
+        let rows = self.claiming(&claim).await?;
         let mut claimed = rows
             .iter()
             .map(|row| {
