@@ -244,13 +244,10 @@ impl Storage {
     /// Runs `claim`, a single claim statement, and returns its rows.
     ///
     /// On PostgreSQL the claim is on the critical path of every job, so it goes to the server
-    /// as one simple query, values written into its text by sea-query: `SET LOCAL` points the
-    /// query's implicit transaction at the workspace's schema, then the claim runs. One round
-    /// trip instead of four (`BEGIN`, the schema, the claim, `COMMIT`); a failure rolls the
-    /// whole query back and leaves the connection clean. Its commit does not wait for the
-    /// disk: a claim lost in a database crash only puts its job back in the queue, which
-    /// at-least-once allows, and the next durable commit (the job's completion) makes it
-    /// durable anyway.
+    /// as one simple query (see [`postgres::in_one_trip`]): one round trip instead of four.
+    /// Its commit does not wait for the disk: a claim lost in a database crash only puts its
+    /// job back in the queue, which at-least-once allows, and the next durable commit (the
+    /// job's completion) makes it durable anyway.
     pub(crate) async fn claiming(
         &self,
         claim: &UpdateStatement,
@@ -265,8 +262,8 @@ impl Storage {
             claim.to_string(PostgresQueryBuilder)
         );
         self.statements.fetch_add(1, Ordering::Relaxed);
-        let rows = sea_orm::sqlx::raw_sql(sea_orm::sqlx::AssertSqlSafe(sql))
-            .fetch_all(self.writer.get_postgres_connection_pool())
+        let pool = self.writer.get_postgres_connection_pool();
+        let rows = postgres::in_one_trip(pool, sql)
             .await
             .map_err(|error| sea_orm::DbErr::Query(sea_orm::RuntimeErr::SqlxError(error.into())))?;
         Ok(rows.into_iter().map(QueryResult::from).collect())

@@ -15,7 +15,9 @@ use std::time::Duration;
 
 use futures::channel::mpsc::UnboundedSender;
 use migration::{Migrator, MigratorTrait};
-use sea_orm::sqlx::postgres::{PgConnectOptions, PgConnection, PgListener, PgPool, PgPoolOptions};
+use sea_orm::sqlx::postgres::{
+    PgConnectOptions, PgConnection, PgListener, PgPool, PgPoolOptions, PgRow,
+};
 use sea_orm::sqlx::{self, Connection};
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, SqlxPostgresConnector, Statement};
 
@@ -350,4 +352,93 @@ async fn subscribe(pool: &PgPool) -> Result<PgListener, sqlx::Error> {
     let mut listener = PgListener::connect_with(pool).await?;
     listener.listen(CHANNEL).await?;
     Ok(listener)
+}
+
+/// Runs `statements` in a transaction of their own as one simple query (`BEGIN; …; COMMIT`,
+/// values written into the text): one round trip, where `begin`, each statement and `commit`
+/// would take one each. The rows of every statement come back together.
+///
+/// The explicit `BEGIN` and `COMMIT` are not for atomicity (a simple query is one implicit
+/// transaction anyway) but for what a cancelled `BEGIN` can leave behind: sqlx does not roll
+/// back a top-level `BEGIN` whose answer it never read, so a pooled connection can come back
+/// inside a transaction. Transactions of sea-orm heal such a connection by committing it;
+/// so does this `COMMIT` (after the server's warning about the `BEGIN`). When a statement
+/// fails, the server skips the rest and keeps the transaction open and aborted, so it is
+/// rolled back here, and a connection that cannot even do that is closed.
+pub(super) async fn in_one_trip(
+    pool: &PgPool,
+    statements: String,
+) -> Result<Vec<PgRow>, sqlx::Error> {
+    let mut connection = pool.acquire().await?;
+    let query = format!("BEGIN; {statements}; COMMIT");
+    let result = sqlx::raw_sql(sqlx::AssertSqlSafe(query))
+        .fetch_all(&mut *connection)
+        .await;
+    if result.is_err()
+        && sqlx::raw_sql("ROLLBACK")
+            .execute(&mut *connection)
+            .await
+            .is_err()
+    {
+        connection.close_on_drop();
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::sqlx::Row;
+
+    use super::*;
+
+    /// A pool of one connection to the suite's PostgreSQL, or `None` when the suite runs on
+    /// SQLite only.
+    fn one_connection() -> Option<PgPool> {
+        let url = std::env::var("STOKER_TEST_DATABASE_URL").ok()?;
+        let options = url.parse::<PgConnectOptions>().ok()?;
+        Some(
+            PgPoolOptions::new()
+                .max_connections(1)
+                .connect_lazy_with(options),
+        )
+    }
+
+    /// Whether the pool's connection is outside any transaction: a simple query that starts
+    /// its own transaction runs at that transaction's start time.
+    async fn outside_a_transaction(pool: &PgPool) -> bool {
+        sqlx::raw_sql("SELECT now() = statement_timestamp() AS fresh")
+            .fetch_one(pool)
+            .await
+            .unwrap()
+            .get("fresh")
+    }
+
+    #[actix_rt::test]
+    async fn a_trip_ends_a_transaction_left_open_and_leaves_its_connection_clean_after_a_failure() {
+        let Some(pool) = one_connection() else {
+            return;
+        };
+        // A `BEGIN` that sqlx does not count, as a cancelled `begin` leaves one.
+        sqlx::raw_sql("BEGIN").execute(&pool).await.unwrap();
+        assert!(
+            !outside_a_transaction(&pool).await,
+            "the transaction was left open"
+        );
+
+        let rows = in_one_trip(&pool, "SELECT 2 AS two".to_owned())
+            .await
+            .unwrap();
+        assert_eq!(rows[0].get::<i32, _>("two"), 2);
+        assert!(outside_a_transaction(&pool).await, "the trip ended it");
+
+        assert!(in_one_trip(&pool, "SELECT 1 / 0".to_owned()).await.is_err());
+        assert!(
+            outside_a_transaction(&pool).await,
+            "the failed trip was rolled back"
+        );
+        let rows = in_one_trip(&pool, "SELECT 3 AS three".to_owned())
+            .await
+            .unwrap();
+        assert_eq!(rows[0].get::<i32, _>("three"), 3);
+    }
 }
