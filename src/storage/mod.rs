@@ -4,9 +4,10 @@
 //! the workspace is, and is shared by its actors and its handle. Every statement runs in a
 //! transaction from [`Storage::read`], [`Storage::write`] or [`Storage::snapshot`], which on
 //! PostgreSQL first points the shared connection at the workspace's schema; a claim
-//! ([`Storage::claiming`]) does the same in one round trip. Writes are batched by the callers: one claim, one completion batch,
-//! one enqueue batch is one transaction. Times cross this boundary as Unix milliseconds. The
-//! statements are the same on both backends; only opening differs.
+//! ([`Storage::claiming`]) does the same in one round trip. Writes are batched by the callers:
+//! one claim, one completion batch, one enqueue batch is one transaction. Times cross this
+//! boundary as Unix milliseconds. The statements are the same on both backends; only opening
+//! differs.
 //!
 //! SQLite (the embedded default) keeps one database file per workspace in the data directory,
 //! in WAL mode with `synchronous=NORMAL` and a `busy_timeout`, written through a single
