@@ -73,6 +73,29 @@ async fn claim_index(db: &DatabaseConnection) -> Vec<String> {
     .await
 }
 
+/// What appends history rows: SQLite's triggers by name, or the events PostgreSQL's trigger
+/// fires on.
+async fn history_triggers(db: &DatabaseConnection) -> Vec<String> {
+    names(
+        db,
+        "SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'jobs_history%' \
+         ORDER BY name",
+        "SELECT event_manipulation::text FROM information_schema.triggers \
+         WHERE event_object_schema = current_schema() AND trigger_name = 'jobs_history' \
+         ORDER BY 1",
+    )
+    .await
+}
+
+/// [`history_triggers`] when statements append their own history rows (PostgreSQL), or not.
+fn history_triggers_expected(backend: DbBackend, statements_append: bool) -> Vec<&'static str> {
+    match (backend, statements_append) {
+        (DbBackend::Postgres, true) => vec![],
+        (DbBackend::Postgres, false) => vec!["INSERT", "UPDATE"],
+        _ => vec!["jobs_history_on_insert", "jobs_history_on_update"],
+    }
+}
+
 #[actix_rt::test]
 async fn migrations_go_up_down_and_up_again() {
     let dir = tempfile::tempdir().unwrap();
@@ -94,9 +117,20 @@ async fn migrations_go_up_down_and_up_again() {
         _ => "jobs_enqueued",
     };
     assert_eq!(claim_index(&db).await, [fifo]);
+    let backend = db.get_database_backend();
+    assert_eq!(
+        history_triggers(&db).await,
+        history_triggers_expected(backend, true)
+    );
 
-    // Each step down undoes one migration: the claim's order, the counts, the locks, then
-    // recurring jobs and continuations.
+    // Each step down undoes one migration: who appends history, the claim's order, the
+    // counts, the locks, then recurring jobs and continuations.
+    Migrator::down(&db, Some(1)).await.unwrap();
+    assert_eq!(
+        history_triggers(&db).await,
+        history_triggers_expected(backend, false)
+    );
+    assert_eq!(claim_index(&db).await, [fifo]);
     Migrator::down(&db, Some(1)).await.unwrap();
     assert_eq!(claim_index(&db).await, ["jobs_enqueued"]);
     assert_eq!(tables(&db).await, all);
@@ -124,4 +158,8 @@ async fn migrations_go_up_down_and_up_again() {
     Migrator::up(&db, None).await.unwrap();
     assert_eq!(tables(&db).await, all);
     assert_eq!(claim_index(&db).await, [fifo]);
+    assert_eq!(
+        history_triggers(&db).await,
+        history_triggers_expected(backend, true)
+    );
 }

@@ -10,6 +10,7 @@ mod m20261122_000002_recurring_and_continuations;
 mod m20261122_000003_locks_and_wakeups;
 mod m20261122_000004_job_counts;
 mod m20261123_000005_claim_order;
+mod m20261123_000006_statements_append_history;
 
 /// Every migration of stoker's schema, oldest first.
 pub struct Migrator;
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000003_locks_and_wakeups::Migration),
             Box::new(m20261122_000004_job_counts::Migration),
             Box::new(m20261123_000005_claim_order::Migration),
+            Box::new(m20261123_000006_statements_append_history::Migration),
         ]
     }
 }

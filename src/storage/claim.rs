@@ -1,7 +1,7 @@
 //! The claim: enqueued jobs become `processing` under this server's lease, queue by queue in
 //! the order the queues are worked, oldest first within a queue. Each queue's share is one
-//! statement (`UPDATE … WHERE id IN (SELECT … LIMIT n) RETURNING …`); the database appends
-//! the history rows.
+//! statement (`UPDATE … WHERE id IN (SELECT … LIMIT n) RETURNING …`), which also appends the
+//! history rows (see `history`).
 
 use entities::job;
 use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType, Order, Query};
@@ -13,6 +13,17 @@ use crate::state::JobState;
 
 /// `'enqueued'` as an SQL literal (see [`JobState::Enqueued`]).
 const ENQUEUED_LITERAL: &str = "'enqueued'";
+
+/// The columns of a claimed job the worker needs.
+const CLAIMED: [job::Column; 7] = [
+    job::Column::Id,
+    job::Column::JobType,
+    job::Column::Args,
+    job::Column::Attempt,
+    job::Column::MaxRetries,
+    job::Column::RetryDelays,
+    job::Column::OnExhausted,
+];
 
 /// Who claims, when, and until when the claim holds.
 #[derive(Clone, Copy)]
@@ -105,17 +116,8 @@ impl Storage {
                     .assignments(now),
             )
             .and_where(Expr::col(job::Column::Id).in_subquery(oldest))
-            .returning(Query::returning().columns([
-                job::Column::Id,
-                job::Column::JobType,
-                job::Column::Args,
-                job::Column::Attempt,
-                job::Column::MaxRetries,
-                job::Column::RetryDelays,
-                job::Column::OnExhausted,
-            ]))
             .to_owned();
-        let rows = self.claiming(&claim).await?;
+        let rows = self.claiming(&claim, &CLAIMED).await?;
         let mut claimed = rows
             .iter()
             .map(|row| {

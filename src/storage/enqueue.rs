@@ -1,5 +1,5 @@
-//! Creating jobs: many rows per statement, all of a batch in one transaction; the database
-//! appends their first history rows. Only the columns that vary are bound; the rest take
+//! Creating jobs: many rows per statement, all of a batch in one transaction; each statement
+//! appends its jobs' first history rows (see [`history`]). Only the columns that vary are bound; the rest take
 //! their defaults (no attempt yet, no lease). A continuation whose parent is already final is
 //! released in the same transaction; one whose parent is still queued announces the parent
 //! again (see [`insert`]).
@@ -10,7 +10,7 @@ use entities::job;
 use sea_orm::sea_query::{Query, SimpleExpr};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
-use super::{Storage, StorageError, StorageResult, continuations, postgres};
+use super::{Storage, StorageError, StorageResult, continuations, history, postgres};
 use crate::state::{ContinueOn, JobState};
 
 /// How long a continuation waits for its parent before it expires (Hangfire: a year).
@@ -140,8 +140,8 @@ pub(super) async fn insert(
         for row in chunk {
             insert.values_panic(row.values(now));
         }
-        insert.returning_col(job::Column::Id);
-        let rows = txn.query_all(&insert).await?;
+        let insert = history::recorded(&insert, &[job::Column::Id], txn.get_database_backend());
+        let rows = txn.query_all_raw(insert).await?;
         let mut ids = rows
             .iter()
             .map(|row| row.try_get_by_index::<i64>(0))

@@ -27,6 +27,7 @@ mod counters;
 mod databases;
 mod due;
 mod enqueue;
+mod history;
 mod leases;
 mod lists;
 mod manage;
@@ -45,7 +46,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use sea_orm::sea_query::{PostgresQueryBuilder, UpdateStatement};
+use entities::job;
+use sea_orm::sea_query::UpdateStatement;
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, QueryResult, Statement,
     TransactionTrait,
@@ -242,7 +244,8 @@ impl Storage {
         self.single(Purpose::Write, work).await
     }
 
-    /// Runs `claim`, a single claim statement, and returns its rows.
+    /// Runs `claim`, a single claim statement, with its history rows (see
+    /// [`history::recorded`]), and returns `columns` of the claimed jobs.
     ///
     /// On PostgreSQL the claim is on the critical path of every job, so it goes to the server
     /// as one simple query (see [`postgres::in_one_trip`]): one round trip instead of four.
@@ -252,15 +255,17 @@ impl Storage {
     pub(crate) async fn claiming(
         &self,
         claim: &UpdateStatement,
+        columns: &[job::Column],
     ) -> StorageResult<Vec<QueryResult>> {
         let Backend::Postgres { search_path, .. } = &self.backend else {
+            let claim = history::recorded(claim, columns, DbBackend::Sqlite);
             return self
-                .single(Purpose::Write, async |db| db.query_all(claim).await)
+                .single(Purpose::Write, async |db| db.query_all_raw(claim).await)
                 .await;
         };
         let sql = format!(
             "SET LOCAL search_path = {search_path}; SET LOCAL synchronous_commit = off; {}",
-            claim.to_string(PostgresQueryBuilder)
+            history::recorded_text(claim, columns)
         );
         self.statements.fetch_add(1, Ordering::Relaxed);
         let pool = self.writer.get_postgres_connection_pool();

@@ -1,12 +1,12 @@
-//! [`Move`]: the columns a state change sets. Every move sets `state_at`, which is what makes
-//! the database append the job's history row (see the migration's triggers), with the move's
-//! reason and data. A move into a final state also releases the job's continuations.
+//! [`Move`]: the columns a state change sets, and the statements that apply it. Every move
+//! sets `state_at` and appends the job's history row with the move's reason and data (see
+//! [`history`]). A move into a final state also releases the job's continuations.
 
 use entities::job;
 use sea_orm::ConnectionTrait;
-use sea_orm::sea_query::{Expr, ExprTrait, Query, SimpleExpr};
+use sea_orm::sea_query::{Expr, ExprTrait, Query, SimpleExpr, UpdateStatement};
 
-use super::{StorageResult, continuations};
+use super::{StorageResult, continuations, history};
 use crate::state::JobState;
 
 /// A column and the value a move gives it.
@@ -93,19 +93,28 @@ pub(super) async fn apply(
         .table(job::Entity)
         .values(change.assignments(now))
         .and_where(Expr::col(job::Column::Id).is_in(ids.iter().copied()))
-        .and_where(Expr::col(job::Column::State).eq(from.as_str()))
-        .returning_col(job::Column::Id);
+        .and_where(Expr::col(job::Column::State).eq(from.as_str()));
     if let Some(owner) = owner {
         update.and_where(Expr::col(job::Column::LeaseOwner).eq(owner));
     }
-    let rows = db.query_all(&update).await?;
-    let ids: Vec<i64> = rows
-        .iter()
-        .map(|row| row.try_get_by_index::<i64>(0))
-        .collect::<Result<_, _>>()?;
+    let ids = run(db, &update).await?;
     let released = match state.is_final() && !ids.is_empty() {
         true => continuations::release(db, ids.clone(), state, now).await?,
         false => 0,
     };
     Ok(Moved { ids, released })
+}
+
+/// Runs `update`, a move, with its history rows; returns the ids of the jobs it moved.
+pub(super) async fn run(
+    db: &impl ConnectionTrait,
+    update: &UpdateStatement,
+) -> StorageResult<Vec<i64>> {
+    let statement = history::recorded(update, &[job::Column::Id], db.get_database_backend());
+    let rows = db.query_all_raw(statement).await?;
+    let ids = rows
+        .iter()
+        .map(|row| row.try_get_by_index::<i64>(0))
+        .collect::<Result<_, _>>()?;
+    Ok(ids)
 }

@@ -244,7 +244,7 @@ async fn release_owned(db: &impl ConnectionTrait, server: &str, now: i64) -> Sto
         .and_where(Expr::col(job::Column::State).eq(JobState::Processing.as_str()))
         .and_where(Expr::col(job::Column::LeaseOwner).eq(server))
         .to_owned();
-    Ok(db.execute(&release).await?.rows_affected() as usize)
+    Ok(moves::run(db, &release).await?.len())
 }
 
 /// Removes up to [`EXPIRE_BATCH`] jobs whose expiry passed, with their history, and expired

@@ -1,0 +1,87 @@
+//! History rows: every statement that creates or moves jobs appends one per job it wrote, with
+//! the job's state, reason, data and time. [`recorded`] turns such a statement into one that
+//! does. On SQLite the migration's row triggers append them, inside the statement and at little
+//! cost. On PostgreSQL the statement appends them itself, in a data-modifying `WITH`: one
+//! `INSERT` for all its jobs, where a row trigger ran a PL/pgSQL call and an `INSERT` per job.
+
+use entities::job;
+use sea_orm::sea_query::{
+    InsertStatement, PostgresQueryBuilder, Query, QueryStatementWriter, ReturningClause,
+    UpdateStatement,
+};
+use sea_orm::{DbBackend, IdenStatic, Statement, StatementBuilder};
+
+/// The columns of a written job its history row is made of.
+const HISTORY: [job::Column; 5] = [
+    job::Column::Id,
+    job::Column::State,
+    job::Column::Reason,
+    job::Column::Data,
+    job::Column::StateAt,
+];
+
+/// A statement that creates or moves jobs and can return columns of the jobs it wrote.
+pub(super) trait JobsWrite: QueryStatementWriter + StatementBuilder + Clone {
+    fn return_columns(&mut self, clause: ReturningClause);
+}
+
+impl JobsWrite for UpdateStatement {
+    fn return_columns(&mut self, clause: ReturningClause) {
+        self.returning(clause);
+    }
+}
+
+impl JobsWrite for InsertStatement {
+    fn return_columns(&mut self, clause: ReturningClause) {
+        self.returning(clause);
+    }
+}
+
+/// The statement that runs `write`, appends the history rows of the jobs it wrote, and
+/// returns their `columns`.
+pub(super) fn recorded(
+    write: &impl JobsWrite,
+    columns: &[job::Column],
+    backend: DbBackend,
+) -> Statement {
+    let mut write = write.clone();
+    if backend != DbBackend::Postgres {
+        write.return_columns(Query::returning().columns(columns.iter().copied()));
+        return backend.build(&write);
+    }
+    write.return_columns(returning_history(columns));
+    let (sql, values) = QueryStatementWriter::build(&write, PostgresQueryBuilder);
+    Statement::from_sql_and_values(backend, with_history(&sql, columns), values)
+}
+
+/// [`recorded`] on PostgreSQL with its values written into the text, for a statement sent as
+/// a simple query.
+pub(super) fn recorded_text(write: &impl JobsWrite, columns: &[job::Column]) -> String {
+    let mut write = write.clone();
+    write.return_columns(returning_history(columns));
+    with_history(&write.to_string(PostgresQueryBuilder), columns)
+}
+
+/// What the history rows and the caller need, each column once.
+fn returning_history(columns: &[job::Column]) -> ReturningClause {
+    let listed = |column: &job::Column| HISTORY.iter().any(|h| h.as_str() == column.as_str());
+    let mut returned = HISTORY.to_vec();
+    returned.extend(columns.iter().filter(|column| !listed(column)));
+    Query::returning().columns(returned)
+}
+
+/// `write_sql`, which returns [`HISTORY`] and `columns`, as the writing part of a statement
+/// that also appends the history rows and returns `columns`.
+fn with_history(write_sql: &str, columns: &[job::Column]) -> String {
+    let returned: Vec<String> = columns
+        .iter()
+        .map(|column| format!("\"{}\"", column.as_str()))
+        .collect();
+    format!(
+        "WITH written AS ({write_sql}), \
+         history AS (INSERT INTO job_history (job_id, state, reason, data, at) \
+         SELECT id, state, reason, data, state_at FROM written) \
+         SELECT {} FROM written",
+        returned.join(", ")
+    )
+}
