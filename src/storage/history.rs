@@ -85,3 +85,51 @@ fn with_history(write_sql: &str, columns: &[job::Column]) -> String {
         returned.join(", ")
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn on_postgresql_the_statement_appends_history_keeps_values_bound_and_returns_what_was_asked() {
+        let insert = Query::insert()
+            .into_table(job::Entity)
+            .columns([job::Column::Args])
+            .values_panic(["{\"tenant\": \"o'brien\"}".into()])
+            .to_owned();
+        let statement = recorded(&insert, &[job::Column::Id], DbBackend::Postgres);
+        assert!(
+            statement.sql.starts_with("WITH written AS (INSERT"),
+            "{}",
+            statement.sql
+        );
+        assert!(
+            statement.sql.contains("INSERT INTO job_history"),
+            "{}",
+            statement.sql
+        );
+        assert!(
+            statement.sql.ends_with(r#"SELECT "id" FROM written"#),
+            "{}",
+            statement.sql
+        );
+        assert!(!statement.sql.contains("o'brien"), "{}", statement.sql);
+        assert_eq!(statement.values.map(|values| values.0.len()), Some(1));
+    }
+
+    #[test]
+    fn on_sqlite_the_statement_is_left_to_the_triggers() {
+        let update = Query::update()
+            .table(job::Entity)
+            .value(job::Column::State, "enqueued")
+            .to_owned();
+        let statement = recorded(&update, &[job::Column::Id], DbBackend::Sqlite);
+        assert!(statement.sql.starts_with("UPDATE"), "{}", statement.sql);
+        assert!(
+            statement.sql.ends_with(r#"RETURNING "id""#),
+            "{}",
+            statement.sql
+        );
+        assert!(!statement.sql.contains("job_history"), "{}", statement.sql);
+    }
+}
