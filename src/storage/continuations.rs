@@ -7,7 +7,8 @@ use entities::job;
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 
-use super::moves::{self, Move};
+use super::history;
+use super::moves::Move;
 use super::{StorageResult, counters};
 use crate::state::{ContinueOn, JobState};
 
@@ -78,5 +79,5 @@ async fn move_awaiting(
         .and_where(Expr::col(job::Column::Id).is_in(ids.iter().copied()))
         .and_where(Expr::col(job::Column::State).eq(JobState::Awaiting.as_str()))
         .to_owned();
-    Ok(moves::run(db, &update).await?.len())
+    Ok(history::run_recorded(db, &update).await?.len())
 }

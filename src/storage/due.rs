@@ -8,7 +8,8 @@ use sea_orm::{
     ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect, QueryTrait,
 };
 
-use super::moves::{self, Move};
+use super::history;
+use super::moves::Move;
 use super::recurring::{self, Planner};
 use super::{Storage, StorageResult};
 use crate::state::JobState;
@@ -89,7 +90,7 @@ pub(crate) async fn promote(db: &impl ConnectionTrait, now: i64) -> StorageResul
         .and_where(Expr::col(job::Column::State).eq(JobState::Scheduled.as_str()))
         .and_where(Expr::col(job::Column::RunAt).lte(now))
         .to_owned();
-    Ok(moves::run(db, &promote).await?.len())
+    Ok(history::run_recorded(db, &promote).await?.len())
 }
 
 /// When the next scheduled job and the next occurrence are due, in one statement.

@@ -1,6 +1,6 @@
 //! Creating jobs: many rows per statement, all of a batch in one transaction; each statement
-//! appends its jobs' first history rows (see [`history`]). Only the columns that vary are bound; the rest take
-//! their defaults (no attempt yet, no lease). A continuation whose parent is already final is
+//! appends its jobs' first history rows (see [`history`]). Only the columns that vary are
+//! bound; the rest take their defaults (no attempt yet, no lease). A continuation whose parent is already final is
 //! released in the same transaction; one whose parent is still queued announces the parent
 //! again (see [`insert`]).
 
@@ -140,12 +140,7 @@ pub(super) async fn insert(
         for row in chunk {
             insert.values_panic(row.values(now));
         }
-        let insert = history::recorded(&insert, &[job::Column::Id], txn.get_database_backend());
-        let rows = txn.query_all_raw(insert).await?;
-        let mut ids = rows
-            .iter()
-            .map(|row| row.try_get_by_index::<i64>(0))
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut ids = history::run_recorded(txn, &insert).await?;
         // One statement assigns ascending ids in the order of its rows.
         ids.sort_unstable();
         created.extend(ids.into_iter().zip(states));

@@ -9,7 +9,9 @@ use sea_orm::sea_query::{
     InsertStatement, PostgresQueryBuilder, Query, QueryStatementWriter, ReturningClause,
     UpdateStatement,
 };
-use sea_orm::{DbBackend, IdenStatic, Statement, StatementBuilder};
+use sea_orm::{ConnectionTrait, DbBackend, IdenStatic, Statement, StatementBuilder};
+
+use super::StorageResult;
 
 /// The columns of a written job its history row is made of.
 const HISTORY: [job::Column; 5] = [
@@ -52,6 +54,20 @@ pub(super) fn recorded(
     write.return_columns(returning_history(columns));
     let (sql, values) = QueryStatementWriter::build(&write, PostgresQueryBuilder);
     Statement::from_sql_and_values(backend, with_history(&sql, columns), values)
+}
+
+/// Runs `write` as [`recorded`]; returns the ids of the jobs it wrote.
+pub(super) async fn run_recorded(
+    db: &impl ConnectionTrait,
+    write: &impl JobsWrite,
+) -> StorageResult<Vec<i64>> {
+    let statement = recorded(write, &[job::Column::Id], db.get_database_backend());
+    let rows = db.query_all_raw(statement).await?;
+    let ids = rows
+        .iter()
+        .map(|row| row.try_get_by_index::<i64>(0))
+        .collect::<Result<_, _>>()?;
+    Ok(ids)
 }
 
 /// [`recorded`] on PostgreSQL with its values written into the text, for a statement sent as

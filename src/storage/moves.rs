@@ -4,7 +4,7 @@
 
 use entities::job;
 use sea_orm::ConnectionTrait;
-use sea_orm::sea_query::{Expr, ExprTrait, Query, SimpleExpr, UpdateStatement};
+use sea_orm::sea_query::{Expr, ExprTrait, Query, SimpleExpr};
 
 use super::{StorageResult, continuations, history};
 use crate::state::JobState;
@@ -97,24 +97,10 @@ pub(super) async fn apply(
     if let Some(owner) = owner {
         update.and_where(Expr::col(job::Column::LeaseOwner).eq(owner));
     }
-    let ids = run(db, &update).await?;
+    let ids = history::run_recorded(db, &update).await?;
     let released = match state.is_final() && !ids.is_empty() {
         true => continuations::release(db, ids.clone(), state, now).await?,
         false => 0,
     };
     Ok(Moved { ids, released })
-}
-
-/// Runs `update`, a move, with its history rows; returns the ids of the jobs it moved.
-pub(super) async fn run(
-    db: &impl ConnectionTrait,
-    update: &UpdateStatement,
-) -> StorageResult<Vec<i64>> {
-    let statement = history::recorded(update, &[job::Column::Id], db.get_database_backend());
-    let rows = db.query_all_raw(statement).await?;
-    let ids = rows
-        .iter()
-        .map(|row| row.try_get_by_index::<i64>(0))
-        .collect::<Result<_, _>>()?;
-    Ok(ids)
 }

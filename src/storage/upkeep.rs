@@ -11,7 +11,7 @@ use sea_orm::{
 };
 
 use super::moves::{self, Move};
-use super::{Storage, StorageResult, counters, due, leases};
+use super::{Storage, StorageResult, counters, due, history, leases};
 use crate::state::JobState;
 
 /// The lease whose holder does the upkeep only one server should do.
@@ -244,7 +244,7 @@ async fn release_owned(db: &impl ConnectionTrait, server: &str, now: i64) -> Sto
         .and_where(Expr::col(job::Column::State).eq(JobState::Processing.as_str()))
         .and_where(Expr::col(job::Column::LeaseOwner).eq(server))
         .to_owned();
-    Ok(moves::run(db, &release).await?.len())
+    Ok(history::run_recorded(db, &release).await?.len())
 }
 
 /// Removes up to [`EXPIRE_BATCH`] jobs whose expiry passed, with their history, and expired
