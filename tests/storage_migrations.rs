@@ -73,6 +73,19 @@ async fn claim_index(db: &DatabaseConnection) -> Vec<String> {
     .await
 }
 
+/// The indexes of `jobs` and `job_history`, by name (SQLite's rowid and PostgreSQL's primary
+/// keys aside).
+async fn job_indexes(db: &DatabaseConnection) -> Vec<String> {
+    names(
+        db,
+        "SELECT name FROM sqlite_master WHERE type = 'index' \
+         AND tbl_name IN ('jobs', 'job_history') ORDER BY name",
+        "SELECT indexname::text FROM pg_indexes WHERE schemaname = current_schema() \
+         AND tablename IN ('jobs', 'job_history') AND indexname NOT LIKE '%_pkey' ORDER BY 1",
+    )
+    .await
+}
+
 /// What appends history rows: SQLite's triggers by name, or the events PostgreSQL's trigger
 /// fires on.
 async fn history_triggers(db: &DatabaseConnection) -> Vec<String> {
@@ -123,8 +136,19 @@ async fn migrations_go_up_down_and_up_again() {
         history_triggers_expected(backend, true)
     );
 
-    // Each step down undoes one migration: who appends history, the claim's order, the
-    // counts, the locks, then recurring jobs and continuations.
+    let indexes = job_indexes(&db).await;
+    assert!(!indexes.contains(&"jobs_processing".to_owned()));
+    assert_eq!(
+        indexes.contains(&"job_history_job_id".to_owned()),
+        backend != DbBackend::Postgres
+    );
+
+    // Each step down undoes one migration: the indexes every job enters, who appends history,
+    // the claim's order, the counts, the locks, then recurring jobs and continuations.
+    Migrator::down(&db, Some(1)).await.unwrap();
+    let indexes = job_indexes(&db).await;
+    assert!(indexes.contains(&"jobs_processing".to_owned()));
+    assert!(indexes.contains(&"job_history_job_id".to_owned()));
     Migrator::down(&db, Some(1)).await.unwrap();
     assert_eq!(
         history_triggers(&db).await,

@@ -1,5 +1,5 @@
-//! `job_history`: one row per state transition of a job, appended by database triggers on
-//! `jobs` (see the migration), never updated.
+//! `job_history`: one row per state transition of a job, never updated. SQLite's triggers on
+//! `jobs` append them; on PostgreSQL the statements that write jobs do (`storage::history`).
 
 use sea_orm::entity::prelude::*;
 

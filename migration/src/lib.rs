@@ -11,6 +11,7 @@ mod m20261122_000003_locks_and_wakeups;
 mod m20261122_000004_job_counts;
 mod m20261123_000005_claim_order;
 mod m20261123_000006_statements_append_history;
+mod m20261123_000007_fewer_job_indexes;
 
 /// Every migration of stoker's schema, oldest first.
 pub struct Migrator;
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000004_job_counts::Migration),
             Box::new(m20261123_000005_claim_order::Migration),
             Box::new(m20261123_000006_statements_append_history::Migration),
+            Box::new(m20261123_000007_fewer_job_indexes::Migration),
         ]
     }
 }
