@@ -156,22 +156,28 @@ impl Database {
         })
     }
 
-    /// Creates the schema when missing and migrates it, under an advisory lock.
+    /// Creates the schema when missing and migrates it, under an advisory lock held by a
+    /// connection of its own. A pooled connection would not do: one left inside a transaction
+    /// by a cancelled `begin` would keep the new schema uncommitted, out of the migration's
+    /// sight; and were this call cancelled, the session's lock would stay with the pooled
+    /// connection, stopping every server that opens the workspace after. Closing the
+    /// connection, or dropping it, ends the lock.
     async fn prepare(&self, target: &Target) -> StorageResult<()> {
         if target.own_database {
             create_database(target).await?;
         }
-        let mut setup = self.pool.acquire().await?;
+        let mut setup = PgConnection::connect_with(&target.options).await?;
         let lock_key = format!("stoker:{}", target.workspace);
         sqlx::query("SELECT pg_advisory_lock(hashtext($1))")
             .bind(&lock_key)
-            .execute(&mut *setup)
+            .execute(&mut setup)
             .await?;
         let prepared = migrate(target, &mut setup).await;
         let unlocked = sqlx::query("SELECT pg_advisory_unlock(hashtext($1))")
             .bind(&lock_key)
-            .execute(&mut *setup)
+            .execute(&mut setup)
             .await;
+        let _ = setup.close().await;
         prepared?;
         unlocked?;
         Ok(())
@@ -411,6 +417,43 @@ mod tests {
             .await
             .unwrap()
             .get("fresh")
+    }
+
+    async fn drop_schema(url: &str, workspace: &WorkspaceName) {
+        let mut admin = PgConnection::connect(url).await.unwrap();
+        let drop = format!("DROP SCHEMA \"{workspace}\" CASCADE");
+        sqlx::raw_sql(sqlx::AssertSqlSafe(drop))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+    }
+
+    #[actix_rt::test]
+    async fn a_workspace_opens_when_the_pooled_connection_was_left_inside_a_transaction() {
+        let Ok(url) = std::env::var("STOKER_TEST_DATABASE_URL") else {
+            return;
+        };
+        let workspace = WorkspaceName::new(&format!("stray_{}", std::process::id())).unwrap();
+        let target = Target::new(&url, &workspace).unwrap();
+        let (notices, _heard) = futures::channel::mpsc::unbounded();
+        let database = Database::connect(&target, 1, notices);
+        // A `BEGIN` that sqlx does not count, as a cancelled `begin` leaves one.
+        sqlx::raw_sql("BEGIN")
+            .execute(&database.pool)
+            .await
+            .unwrap();
+
+        let storage = database.open(&target).await.unwrap();
+        assert!(database.has_schema(&target).await.unwrap());
+        // Whatever the stray transaction holds is not the schema: ending it loses nothing.
+        sqlx::raw_sql("ROLLBACK")
+            .execute(&database.pool)
+            .await
+            .unwrap();
+        let stats = storage.stats().await.unwrap();
+        assert_eq!(stats.enqueued, 0, "the workspace's tables are there");
+        database.close().await;
+        drop_schema(&url, &workspace).await;
     }
 
     #[actix_rt::test]
