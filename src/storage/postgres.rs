@@ -156,31 +156,46 @@ impl Database {
         })
     }
 
-    /// Creates the schema when missing and migrates it, under an advisory lock held by a
-    /// connection of its own. A pooled connection would not do: one left inside a transaction
-    /// by a cancelled `begin` would keep the new schema uncommitted, out of the migration's
-    /// sight; and were this call cancelled, the session's lock would stay with the pooled
-    /// connection, stopping every server that opens the workspace after. Closing the
-    /// connection, or dropping it, ends the lock.
+    /// Creates the schema when missing and migrates it, under an advisory lock, through a
+    /// pool of one connection of its own whose search path is the schema. A pooled connection
+    /// of the shared pool would not do: one left inside a transaction by a cancelled `begin`
+    /// would keep the new schema uncommitted, out of the migration's sight; and were this
+    /// call cancelled, the session's lock would stay with the pooled connection, stopping
+    /// every server that opens the workspace after. Closing (or dropping) the pool of one
+    /// ends the session and its lock.
     async fn prepare(&self, target: &Target) -> StorageResult<()> {
         if target.own_database {
             create_database(target).await?;
         }
-        let mut setup = PgConnection::connect_with(&target.options).await?;
-        let lock_key = format!("stoker:{}", target.workspace);
-        sqlx::query("SELECT pg_advisory_lock(hashtext($1))")
-            .bind(&lock_key)
-            .execute(&mut setup)
+        let schema = target.schema();
+        let setup = PgPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(
+                target
+                    .options
+                    .clone()
+                    .options([("search_path", schema.as_str())]),
+            )
             .await?;
-        let prepared = migrate(target, &mut setup).await;
-        let unlocked = sqlx::query("SELECT pg_advisory_unlock(hashtext($1))")
-            .bind(&lock_key)
-            .execute(&mut setup)
-            .await;
-        let _ = setup.close().await;
-        prepared?;
-        unlocked?;
-        Ok(())
+        let lock_key = format!("stoker:{}", target.workspace);
+        let prepared = async {
+            sqlx::query("SELECT pg_advisory_lock(hashtext($1))")
+                .bind(&lock_key)
+                .execute(&setup)
+                .await?;
+            let migrated = migrate(&schema, &setup).await;
+            let unlocked = sqlx::query("SELECT pg_advisory_unlock(hashtext($1))")
+                .bind(&lock_key)
+                .execute(&setup)
+                .await;
+            migrated?;
+            unlocked?;
+            Ok(())
+        }
+        .await;
+        setup.close().await;
+        prepared
     }
 
     /// Whether `target`'s workspace has a stoker schema in this database.
@@ -214,32 +229,19 @@ impl Database {
     }
 }
 
-/// Creates the schema when missing and brings it to the current migration, through a
-/// connection of its own whose search path is the schema.
-async fn migrate(target: &Target, setup: &mut PgConnection) -> StorageResult<()> {
-    let schema = target.schema();
+/// Creates `schema` when missing and brings it to the current migration, through `setup`,
+/// a pool of one connection whose search path is the schema.
+async fn migrate(schema: &str, setup: &PgPool) -> StorageResult<()> {
     for statement in [
         format!("CREATE SCHEMA IF NOT EXISTS {schema}"),
         format!("COMMENT ON SCHEMA {schema} IS '{SCHEMA_COMMENT}'"),
     ] {
         sqlx::raw_sql(sqlx::AssertSqlSafe(statement))
-            .execute(&mut *setup)
+            .execute(setup)
             .await?;
     }
-    let pool = PgPoolOptions::new()
-        .max_connections(1)
-        .acquire_timeout(ACQUIRE_TIMEOUT)
-        .connect_with(
-            target
-                .options
-                .clone()
-                .options([("search_path", schema.as_str())]),
-        )
-        .await?;
-    let migrating = SqlxPostgresConnector::from_sqlx_postgres_pool(pool.clone());
-    let migrated = Migrator::up(&migrating, None).await;
-    pool.close().await;
-    Ok(migrated?)
+    let migrating = SqlxPostgresConnector::from_sqlx_postgres_pool(setup.clone());
+    Ok(Migrator::up(&migrating, None).await?)
 }
 
 /// Creates the workspace's own database when it is missing (another server may be creating
