@@ -1,8 +1,8 @@
 //! Creating jobs: many rows per statement, all of a batch in one transaction; each statement
 //! appends its jobs' first history rows (see [`history`]). Only the columns that vary are
-//! bound; the rest take their defaults (no attempt yet, no lease). A continuation whose parent is already final is
-//! released in the same transaction; one whose parent is still queued announces the parent
-//! again (see [`insert`]).
+//! bound; the rest take their defaults (no attempt yet, no lease). A continuation whose
+//! parent is already final is released in the same transaction; one whose parent is still
+//! queued announces the parent again (see [`insert`]).
 
 use std::collections::{BTreeSet, HashMap};
 
