@@ -137,18 +137,26 @@ async fn migrations_go_up_down_and_up_again() {
     );
 
     let indexes = job_indexes(&db).await;
-    assert!(!indexes.contains(&"jobs_processing".to_owned()));
+    let has = |indexes: &[String], name: &str| indexes.iter().any(|index| index == name);
+    assert!(!has(&indexes, "jobs_processing"));
+    assert!(!has(&indexes, "jobs_state_id"));
+    assert!(has(&indexes, "jobs_running") && has(&indexes, "jobs_waiting_or_ended"));
     assert_eq!(
-        indexes.contains(&"job_history_job_id".to_owned()),
+        has(&indexes, "job_history_job_id"),
         backend != DbBackend::Postgres
     );
 
-    // Each step down undoes one migration: the indexes every job enters, who appends history,
-    // the claim's order, the counts, the locks, then recurring jobs and continuations.
+    // Each step down undoes one migration: the state index off the main path, the indexes
+    // every job enters, who appends history, the claim's order, the counts, the locks, then
+    // recurring jobs and continuations.
     Migrator::down(&db, Some(1)).await.unwrap();
     let indexes = job_indexes(&db).await;
-    assert!(indexes.contains(&"jobs_processing".to_owned()));
-    assert!(indexes.contains(&"job_history_job_id".to_owned()));
+    assert!(has(&indexes, "jobs_state_id"));
+    assert!(!has(&indexes, "jobs_running") && !has(&indexes, "jobs_waiting_or_ended"));
+    Migrator::down(&db, Some(1)).await.unwrap();
+    let indexes = job_indexes(&db).await;
+    assert!(has(&indexes, "jobs_processing"));
+    assert!(has(&indexes, "job_history_job_id"));
     Migrator::down(&db, Some(1)).await.unwrap();
     assert_eq!(
         history_triggers(&db).await,
@@ -186,4 +194,66 @@ async fn migrations_go_up_down_and_up_again() {
         history_triggers(&db).await,
         history_triggers_expected(backend, true)
     );
+}
+
+/// The plan of a list of jobs in `state`, newest first, with the state bound as the lists
+/// bind it.
+async fn list_plan(db: &DatabaseConnection, state: &str) -> String {
+    let backend = db.get_database_backend();
+    let list = "SELECT id FROM jobs WHERE state = $1 ORDER BY id DESC LIMIT 20";
+    let explain = match backend {
+        DbBackend::Sqlite => format!("EXPLAIN QUERY PLAN {}", list.replace("$1", "?")),
+        _ => format!("EXPLAIN {list}"),
+    };
+    let rows = db
+        .query_all_raw(Statement::from_sql_and_values(
+            backend,
+            explain,
+            [state.into()],
+        ))
+        .await
+        .unwrap();
+    let column = match backend {
+        DbBackend::Sqlite => 3,
+        _ => 0,
+    };
+    rows.iter()
+        .map(|row| row.try_get_by_index::<String>(column).unwrap())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[actix_rt::test]
+async fn lists_of_running_waiting_and_ended_jobs_read_their_own_index_among_many_succeeded() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = empty_database(dir.path()).await;
+    Migrator::up(&db, None).await.unwrap();
+    let rows: Vec<String> = (0..2_000)
+        .map(|n| {
+            let state = match n % 500 {
+                0 => "failed",
+                1 => "processing",
+                2 => "scheduled",
+                _ => "succeeded",
+            };
+            format!("('noop', 'default', '{state}', '{{}}', 0, 'failed', 0, 0)")
+        })
+        .collect();
+    db.execute_unprepared(&format!(
+        "INSERT INTO jobs (job_type, queue, state, args, max_retries, on_exhausted, \
+         created_at, state_at) VALUES {}",
+        rows.join(", ")
+    ))
+    .await
+    .unwrap();
+    db.execute_unprepared("ANALYZE").await.unwrap();
+
+    for (state, index) in [
+        ("processing", "jobs_running"),
+        ("failed", "jobs_waiting_or_ended"),
+        ("scheduled", "jobs_waiting_or_ended"),
+    ] {
+        let plan = list_plan(&db, state).await;
+        assert!(plan.contains(index), "{state}: {plan}");
+    }
 }
