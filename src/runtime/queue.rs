@@ -20,7 +20,7 @@ use super::settings::SharedSettings;
 use super::slots::Grant;
 use super::supervisor::Stop;
 use super::worker::{Cancel, Run, StopReason, Worker, WorkerIdle};
-use crate::storage::{ClaimedJob, Storage};
+use crate::storage::{ClaimFloors, ClaimedJob, Storage};
 
 /// A worker that frees up within this time of the last dispatch waits (at most this long) for
 /// the others of its batch, so that short jobs are claimed in full batches, not one by one.
@@ -62,6 +62,8 @@ pub(crate) struct Queue {
     /// A request for slots is waiting its turn.
     asking: bool,
     activity: Arc<Activity>,
+    /// Where the claims of each worked queue start looking.
+    floors: ClaimFloors,
     claiming: bool,
     claim_pending: bool,
     last_dispatch: Instant,
@@ -94,6 +96,7 @@ impl Queue {
             spare: 0,
             asking: false,
             activity,
+            floors: ClaimFloors::default(),
             claiming: false,
             claim_pending: false,
             last_dispatch: Instant::now(),
@@ -124,6 +127,7 @@ impl Queue {
         let limit = capacity.min(self.spare);
         let storage = self.storage.clone();
         let settings = self.settings.clone();
+        let floors = self.floors.clone();
         let claim = async move {
             let now = settings.now_ms();
             let server = &settings.server_id;
@@ -131,6 +135,7 @@ impl Queue {
                 .claim(
                     settings.queues(),
                     limit,
+                    &floors,
                     server,
                     now,
                     now + settings.lease_ms(),

@@ -2,6 +2,18 @@
 //! the order the queues are worked, oldest first within a queue. Each queue's share is one
 //! statement (`UPDATE … WHERE id IN (SELECT … LIMIT n) RETURNING …`), which also appends the
 //! history rows (see `history`).
+//!
+//! A claim starts looking at its queue's [`ClaimFloors`]: the oldest job the queue's last full
+//! claim took. PostgreSQL keeps the index entry of every job claimed since the table's last
+//! vacuum, and a claim from the start of the queue steps over all of them: a millisecond per
+//! hundred thousand, and under steady load autovacuum comes round once a minute. Jobs that come
+//! back to the queue older than the floor (a retry, a recovered job, a transaction that
+//! committed after newer jobs) are taken by the next claim from the start, which follows any
+//! claim that did not fill its batch and comes at least every [`RESCAN_AFTER`].
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use entities::job;
 use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType, Order, Query};
@@ -24,6 +36,58 @@ const CLAIMED: [job::Column; 7] = [
     job::Column::RetryDelays,
     job::Column::OnExhausted,
 ];
+
+/// How long claims may start at their queue's floor before one looks from the start again.
+const RESCAN_AFTER: Duration = Duration::from_millis(250);
+
+/// Where the claims of each queue start looking (see the module's documentation). Clones
+/// share their floors; each queue actor keeps its own.
+#[derive(Clone, Default)]
+pub(crate) struct ClaimFloors(Arc<Mutex<Floors>>);
+
+#[derive(Default)]
+struct Floors {
+    by_queue: HashMap<String, i64>,
+    /// When the oldest floor still kept was set.
+    since: Option<Instant>,
+}
+
+impl ClaimFloors {
+    /// The floors; a panic elsewhere while they were held leaves them usable (each is only a
+    /// hint).
+    fn lock(&self) -> MutexGuard<'_, Floors> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The id a claim from `queue` starts at, or none to look from the start.
+    fn floor(&self, queue: &str) -> Option<i64> {
+        let mut floors = self.lock();
+        if floors
+            .since
+            .is_some_and(|since| since.elapsed() >= RESCAN_AFTER)
+        {
+            *floors = Floors::default();
+        }
+        floors.by_queue.get(queue).copied()
+    }
+
+    /// After a claim from `queue` that took `claimed` (in id order): a full batch moves the
+    /// floor to its oldest job, anything less sends the next claim to the start.
+    fn record(&self, queue: &str, claimed: &[ClaimedJob], full: bool) {
+        let mut floors = self.lock();
+        match claimed.first().filter(|_| full) {
+            Some(oldest) => {
+                floors.by_queue.insert(queue.to_owned(), oldest.id);
+                floors.since.get_or_insert_with(Instant::now);
+            }
+            None => {
+                floors.by_queue.remove(queue);
+            }
+        }
+    }
+}
 
 /// Who claims, when, and until when the claim holds.
 #[derive(Clone, Copy)]
@@ -61,12 +125,13 @@ fn claim_order(postgres: bool) -> Expr {
 
 impl Storage {
     /// Claims up to `limit` enqueued jobs of `queues`, leased to `server` until
-    /// `lease_until`: from the first queue, oldest first, then what is left of `limit` from
-    /// the next, so that a queue listed earlier always goes first.
+    /// `lease_until`: from the first queue, oldest first (from its floor), then what is left of
+    /// `limit` from the next, so that a queue listed earlier always goes first.
     pub(crate) async fn claim(
         &self,
         queues: &[String],
         limit: usize,
+        floors: &ClaimFloors,
         server: &str,
         now: i64,
         lease_until: i64,
@@ -82,29 +147,40 @@ impl Storage {
             if left == 0 {
                 break;
             }
-            claimed.extend(self.claim_from(queue, left, &lease).await?);
+            let taken = self
+                .claim_from(queue, left, floors.floor(queue), &lease)
+                .await?;
+            floors.record(queue, &taken, taken.len() == left);
+            claimed.extend(taken);
         }
         Ok(claimed)
     }
 
-    /// Claims up to `limit` enqueued jobs of `queue`, oldest first.
+    /// Claims up to `limit` enqueued jobs of `queue`, oldest first from `floor`; returns
+    /// them in id order.
     async fn claim_from(
         &self,
         queue: &str,
         limit: usize,
+        floor: Option<i64>,
         lease: &Lease<'_>,
     ) -> StorageResult<Vec<ClaimedJob>> {
         let Lease { server, now, until } = *lease;
-        let oldest = Query::select()
+        let order = claim_order(self.is_postgres());
+        let mut oldest = Query::select();
+        oldest
             .column(job::Column::Id)
             .from(job::Entity)
             // A literal, not a parameter: the planner proves the partial index's `WHERE` from it.
             .and_where(Expr::col(job::Column::State).eq(Expr::cust(ENQUEUED_LITERAL)))
-            .and_where(Expr::col(job::Column::Queue).eq(queue))
-            .order_by_expr(claim_order(self.is_postgres()), Order::Asc)
+            .and_where(Expr::col(job::Column::Queue).eq(queue));
+        if let Some(floor) = floor {
+            oldest.and_where(order.clone().gte(floor));
+        }
+        oldest
+            .order_by_expr(order, Order::Asc)
             .limit(limit as u64)
-            .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
-            .to_owned();
+            .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
         let claim = Query::update()
             .table(job::Entity)
             .values(
@@ -141,6 +217,73 @@ impl Storage {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::name::WorkspaceName;
+    use crate::storage::{Databases, NewJobRow, StorageConfig};
+
+    fn queued(queue: &str) -> NewJobRow {
+        NewJobRow {
+            job_type: "test".into(),
+            queue: queue.into(),
+            args: "{}".into(),
+            max_retries: 3,
+            retry_delays: None,
+            on_exhausted: JobState::Failed,
+            run_at: None,
+            parent: None,
+            reason: None,
+            data: None,
+        }
+    }
+
+    /// A queue kept busy (every claim takes a full batch) and a job that comes back to it
+    /// older than the floor, as a recovered job does: the claims pass over it at first and
+    /// take it within the rescan, long before the queue runs dry.
+    #[test]
+    fn a_job_back_in_a_busy_queue_behind_the_floor_is_claimed_within_the_rescan() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = match std::env::var("STOKER_TEST_DATABASE_URL") {
+            Ok(url) if !url.is_empty() => StorageConfig::postgres(url),
+            _ => StorageConfig::sqlite(dir.path()),
+        };
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let (databases, _notices) = Databases::new(config, 4);
+            let name = format!("claim_floor_{}", std::process::id());
+            let storage = databases
+                .open(&WorkspaceName::new(&name).unwrap())
+                .await
+                .unwrap();
+            let queues = ["busy".to_owned()];
+            let rows = (0..200).map(|_| queued("busy")).collect();
+            let created = storage.insert_jobs(rows, 1).await.unwrap();
+            let ids: Vec<i64> = created.iter().map(|(id, _)| *id).collect();
+            let floors = ClaimFloors::default();
+            let claim = async |lease_until| {
+                let claimed = storage.claim(&queues, 1, &floors, "s", 2, lease_until);
+                claimed.await.unwrap()[0].id
+            };
+            assert_eq!(claim(10).await, ids[0]);
+            assert_eq!(claim(1_000).await, ids[1]);
+            assert_eq!(storage.recover_abandoned(100, 3).await.unwrap(), 1);
+
+            assert_eq!(claim(1_000).await, ids[2], "the claim started at its floor");
+            let deadline = Instant::now() + Duration::from_secs(10);
+            let mut taken = 3;
+            while claim(1_000).await != ids[0] {
+                taken += 1;
+                assert!(
+                    Instant::now() < deadline,
+                    "the recovered job was left behind"
+                );
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            assert!(taken < ids.len(), "taken only when the queue ran dry");
+            databases.close().await;
+        });
+    }
 
     #[test]
     fn the_literal_names_the_enqueued_state() {

@@ -209,7 +209,7 @@ mod tests {
 
     use super::*;
     use crate::name::WorkspaceName;
-    use crate::storage::{Databases, Notice, StorageConfig};
+    use crate::storage::{ClaimFloors, Databases, Notice, StorageConfig};
 
     fn job(parent: Option<i64>) -> NewJobRow {
         NewJobRow {
@@ -273,10 +273,13 @@ mod tests {
                 Some(Notice::Enqueued(name.clone()))
             );
 
-            let queues = ["default".to_owned()];
+            let (queues, floors) = (["default".to_owned()], ClaimFloors::default());
             let adding = storage.write().await.unwrap();
             insert(&adding, vec![job(Some(parent))], 2).await.unwrap();
-            let claimed = storage.claim(&queues, 10, "server", 3, 1000).await.unwrap();
+            let claimed = storage
+                .claim(&queues, 10, &floors, "server", 3, 1000)
+                .await
+                .unwrap();
             assert!(
                 claimed.is_empty(),
                 "the claim passed over the locked parent"
@@ -287,7 +290,10 @@ mod tests {
                 heard(&mut notices, &name).await,
                 Some(Notice::Enqueued(name.clone()))
             );
-            let claimed = storage.claim(&queues, 10, "server", 4, 1000).await.unwrap();
+            let claimed = storage
+                .claim(&queues, 10, &floors, "server", 4, 1000)
+                .await
+                .unwrap();
             assert_eq!(
                 claimed.iter().map(|job| job.id).collect::<Vec<_>>(),
                 [parent]

@@ -53,7 +53,7 @@ use sea_orm::{
     TransactionTrait,
 };
 
-pub(crate) use claim::ClaimedJob;
+pub(crate) use claim::{ClaimFloors, ClaimedJob};
 pub(crate) use complete::{Completion, CompletionReport};
 pub(crate) use databases::{Databases, Notice};
 pub(crate) use enqueue::NewJobRow;

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use proptest::prelude::*;
 
 use super::{
-    Action, Completion, Databases, NewJobRow, ServerRow, Storage, StorageConfig,
+    Action, ClaimFloors, Completion, Databases, NewJobRow, ServerRow, Storage, StorageConfig,
     complete::AfterFailed, due, upkeep,
 };
 use crate::name::WorkspaceName;
@@ -158,9 +158,11 @@ impl Sequence<'_> {
         let owner = self.servers[server].id();
         let queues = [self.queue.clone()];
         let lease_until = self.now + LEASE;
+        // From the start of the queue every time, as the model's oldest-first expects.
+        let fresh = ClaimFloors::default();
         let claimed = self
             .storage
-            .claim(&queues, limit, &owner, self.now, lease_until)
+            .claim(&queues, limit, &fresh, &owner, self.now, lease_until)
             .await
             .unwrap();
         let ids: Vec<i64> = claimed.iter().map(|job| job.id).collect();
