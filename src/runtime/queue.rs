@@ -22,8 +22,9 @@ use super::supervisor::Stop;
 use super::worker::{Cancel, Run, StopReason, Worker, WorkerIdle};
 use crate::storage::{ClaimFloors, ClaimedJob, Storage};
 
-/// A worker that frees up within this time of the last dispatch waits (at most this long) for
-/// the others of its batch, so that short jobs are claimed in full batches, not one by one.
+/// A worker that frees up within this time of the last dispatch, or while a claim runs,
+/// waits (at most this long after the dispatch) for the others of its batch, so that short
+/// jobs are claimed in full batches, not one by one or in big and small claims by turns.
 const BATCH_WINDOW: Duration = Duration::from_millis(2);
 
 /// Wait before claiming again after a storage error.
@@ -144,12 +145,8 @@ impl Queue {
         };
         ctx.spawn(claim.into_actor(self).map(move |claimed, queue, ctx| {
             queue.claiming = false;
-            match claimed {
-                Ok(jobs) => {
-                    // A full batch suggests more is waiting.
-                    queue.wanted |= jobs.len() == limit;
-                    queue.dispatch(jobs, ctx);
-                }
+            let jobs = match claimed {
+                Ok(jobs) => jobs,
                 Err(error) => {
                     tracing::error!(%error, "claiming jobs failed; will retry");
                     queue.wanted = true;
@@ -157,10 +154,20 @@ impl Queue {
                     ctx.run_later(RETRY_AFTER, |queue, ctx| queue.claim(ctx));
                     return;
                 }
-            }
+            };
+            // A full batch suggests more is waiting.
+            queue.wanted |= jobs.len() == limit;
+            let dispatched = !jobs.is_empty();
+            queue.dispatch(jobs, ctx);
             queue.give_back_spare();
             queue.answer_drained();
-            queue.claim(ctx);
+            if dispatched {
+                // Workers freed while this claim ran wait for those of the batch just
+                // dispatched, rather than going in a small claim of their own.
+                queue.claim_after_window(ctx);
+            } else {
+                queue.claim(ctx);
+            }
         }));
     }
 
@@ -189,6 +196,22 @@ impl Queue {
         self.settings
             .slots
             .give_back(std::mem::take(&mut self.spare));
+    }
+
+    /// Claims once the batch window after the last dispatch has passed: the jobs started
+    /// moments ago are likely finishing too, and are claimed for all at once rather than one
+    /// at a time.
+    fn claim_after_window(&mut self, ctx: &mut Context<Self>) {
+        let since_dispatch = self.last_dispatch.elapsed();
+        if since_dispatch >= BATCH_WINDOW {
+            self.claim(ctx);
+        } else if !self.claim_pending {
+            self.claim_pending = true;
+            ctx.run_later(BATCH_WINDOW - since_dispatch, |queue, ctx| {
+                queue.claim_pending = false;
+                queue.claim(ctx);
+            });
+        }
     }
 
     /// There may be work: claim as soon as a worker is free.
@@ -265,17 +288,10 @@ impl Handler<WorkerIdle> for Queue {
         self.idle.push(idle.worker);
         self.activity.set_running(self.running.len());
         self.answer_drained();
-        let since_dispatch = self.last_dispatch.elapsed();
-        if self.running.is_empty() || since_dispatch >= BATCH_WINDOW {
+        if self.running.is_empty() {
             self.claim(ctx);
-        } else if !self.claim_pending {
-            // The running jobs started moments ago and are likely finishing too: claim for
-            // all of them at once rather than one at a time.
-            self.claim_pending = true;
-            ctx.run_later(BATCH_WINDOW - since_dispatch, |queue, ctx| {
-                queue.claim_pending = false;
-                queue.claim(ctx);
-            });
+        } else {
+            self.claim_after_window(ctx);
         }
     }
 }
