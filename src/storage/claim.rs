@@ -84,6 +84,9 @@ impl ClaimFloors {
             }
             None => {
                 floors.by_queue.remove(queue);
+                if floors.by_queue.is_empty() {
+                    floors.since = None;
+                }
             }
         }
     }
