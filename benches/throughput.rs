@@ -1,5 +1,7 @@
 //! End-to-end throughput: N no-op jobs queued, then timed from the moment a runtime starts
-//! working them until every one is stored as succeeded. Run with
+//! working them until every one is stored as succeeded; and 100,000 jobs enqueued in batches
+//! of 1,000 by the same process while its runtime works them, timed from the first enqueue
+//! until the last is stored as succeeded. Run with
 //! `cargo bench --bench throughput` (SQLite) or `scripts/bench-postgres` (PostgreSQL, with
 //! commits per job). Claims take as many jobs as there are idle workers, so the worker count
 //! is the batch size: it runs with 20, 100 and 300 workers, or with the count in
@@ -12,9 +14,12 @@ use std::time::{Duration, Instant};
 
 use common::backend::Backend;
 use common::{Noop, Tally, memory_mib};
-use stoker::{NewJob, Stoker, StorageConfig};
+use stoker::{NewJob, Stoker, StorageConfig, Workspace};
 
 const BACKLOGS: [usize; 3] = [1_000, 10_000, 100_000];
+
+/// Jobs enqueued while the runtime works them.
+const STEADY: usize = 100_000;
 
 fn worker_counts() -> Vec<usize> {
     match std::env::var("STOKER_BENCH_WORKERS")
@@ -35,33 +40,70 @@ async fn fill(storage: &StorageConfig, count: usize) {
         .build()
         .unwrap();
     let workspace = stoker.workspace("bench").await.unwrap();
-    for chunk in (0..count).collect::<Vec<_>>().chunks(10_000) {
-        let jobs = chunk.iter().map(|_| NewJob::of(&Noop {}));
-        workspace.enqueue_many(jobs).await.unwrap();
-    }
+    enqueue_in_batches(&workspace, count, 10_000).await;
     stoker.shutdown().await;
 }
 
-/// Works the backlog; returns the time until all of it is stored as succeeded, and how many
-/// times the statistics were read to find that out (each read is a transaction).
-async fn drain(storage: &StorageConfig, count: usize, workers: usize) -> (Duration, i64) {
-    let tally = Arc::new(Tally::default());
-    tally.expect(count);
-    let started = Instant::now();
-    let stoker = Stoker::builder()
+/// Enqueues `count` no-op jobs, `batch` at a time.
+async fn enqueue_in_batches(workspace: &Workspace, count: usize, batch: usize) {
+    for chunk in (0..count).collect::<Vec<_>>().chunks(batch) {
+        let jobs = chunk.iter().map(|_| NewJob::of(&Noop {}));
+        workspace.enqueue_many(jobs).await.unwrap();
+    }
+}
+
+/// A runtime with `workers` that counts its no-op runs in `tally`.
+fn counting_runtime(storage: &StorageConfig, workers: usize, tally: &Arc<Tally>) -> Stoker {
+    Stoker::builder()
         .register::<Noop>()
         .data(tally.clone())
         .workers(workers)
         .storage(storage.clone())
         .build()
-        .unwrap();
-    let workspace = stoker.workspace("bench").await.unwrap();
-    tally.reached().await;
+        .unwrap()
+}
+
+/// Waits until `count` jobs are stored as succeeded; returns how many times the statistics
+/// were read to find that out (each read is a transaction).
+async fn stored_as_succeeded(workspace: &Workspace, count: usize) -> i64 {
     let mut reads = 1;
     while workspace.stats().await.unwrap().succeeded < count as u64 {
         tokio::time::sleep(Duration::from_millis(1)).await;
         reads += 1;
     }
+    reads
+}
+
+/// Works the backlog; returns the time until all of it is stored as succeeded, and how many
+/// times the statistics were read to find that out.
+async fn drain(storage: &StorageConfig, count: usize, workers: usize) -> (Duration, i64) {
+    let tally = Arc::new(Tally::default());
+    tally.expect(count);
+    let started = Instant::now();
+    let stoker = counting_runtime(storage, workers, &tally);
+    let workspace = stoker.workspace("bench").await.unwrap();
+    tally.reached().await;
+    let reads = stored_as_succeeded(&workspace, count).await;
+    let elapsed = started.elapsed();
+    stoker.shutdown().await;
+    (elapsed, reads)
+}
+
+/// Enqueues `count` jobs in batches of 1,000 while the same process works them; returns the
+/// time from the first enqueue until all are stored as succeeded, and the statistics reads.
+async fn enqueue_and_work(
+    storage: &StorageConfig,
+    count: usize,
+    workers: usize,
+) -> (Duration, i64) {
+    let tally = Arc::new(Tally::default());
+    tally.expect(count);
+    let stoker = counting_runtime(storage, workers, &tally);
+    let workspace = stoker.workspace("bench").await.unwrap();
+    let started = Instant::now();
+    enqueue_in_batches(&workspace, count, 1_000).await;
+    tally.reached().await;
+    let reads = stored_as_succeeded(&workspace, count).await;
     let elapsed = started.elapsed();
     stoker.shutdown().await;
     (elapsed, reads)
@@ -88,12 +130,7 @@ async fn run(workers: usize) {
         fill(&backend.storage, count).await;
         let before = backend.commits().await;
         let (elapsed, reads) = drain(&backend.storage, count, workers).await;
-        let commits = match (before, backend.commits().await) {
-            (Some(before), Some(after)) => {
-                format!("{:.4}", (after - before - reads) as f64 / count as f64)
-            }
-            _ => "-".to_owned(),
-        };
+        let commits = commits_per_job(before, backend.commits().await, reads, count);
         let rate = count as f64 / elapsed.as_secs_f64();
         let (rss, peak) = memory_mib();
         println!(
@@ -103,5 +140,27 @@ async fn run(workers: usize) {
         rates.push(rate);
     }
     let ratio = rates[0] / rates[rates.len() - 1];
-    println!("jobs/s with 1,000 queued / with 100,000 queued: {ratio:.2}\n");
+    println!("jobs/s with 1,000 queued / with 100,000 queued: {ratio:.2}");
+
+    let backend = Backend::fresh().await;
+    let before = backend.commits().await;
+    let (elapsed, reads) = enqueue_and_work(&backend.storage, STEADY, workers).await;
+    let commits = commits_per_job(before, backend.commits().await, reads, STEADY);
+    println!(
+        "enqueued in batches of 1,000 while worked: {STEADY} jobs in {:.3} s, {:.0} jobs/s, \
+         {commits} commits/job\n",
+        elapsed.as_secs_f64(),
+        STEADY as f64 / elapsed.as_secs_f64()
+    );
+}
+
+/// Commits per job from the database's commit counts before and after, less the statistics
+/// reads; `-` where the backend does not count commits.
+fn commits_per_job(before: Option<i64>, after: Option<i64>, reads: i64, jobs: usize) -> String {
+    match (before, after) {
+        (Some(before), Some(after)) => {
+            format!("{:.4}", (after - before - reads) as f64 / jobs as f64)
+        }
+        _ => "-".to_owned(),
+    }
 }
