@@ -223,21 +223,6 @@ mod tests {
     use crate::name::WorkspaceName;
     use crate::storage::{Databases, NewJobRow, StorageConfig};
 
-    fn queued(queue: &str) -> NewJobRow {
-        NewJobRow {
-            job_type: "test".into(),
-            queue: queue.into(),
-            args: "{}".into(),
-            max_retries: 3,
-            retry_delays: None,
-            on_exhausted: JobState::Failed,
-            run_at: None,
-            parent: None,
-            reason: None,
-            data: None,
-        }
-    }
-
     /// A queue kept busy (every claim takes a full batch) and a job that comes back to it
     /// older than the floor, as a recovered job does: the claims pass over it at first and
     /// take it within the rescan, long before the queue runs dry.
@@ -260,7 +245,7 @@ mod tests {
                 .await
                 .unwrap();
             let queues = ["busy".to_owned()];
-            let rows = (0..200).map(|_| queued("busy")).collect();
+            let rows = (0..200).map(|_| NewJobRow::plain("busy", 3)).collect();
             let created = storage.insert_jobs(rows, 1).await.unwrap();
             let ids: Vec<i64> = created.iter().map(|(id, _)| *id).collect();
             let floors = ClaimFloors::default();

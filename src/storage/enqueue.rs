@@ -58,6 +58,24 @@ const COLUMNS: [job::Column; 15] = [
 ];
 
 impl NewJobRow {
+    /// A job of type `test` in `queue`, without arguments, to run now: the row the storage
+    /// tests start from.
+    #[cfg(test)]
+    pub(crate) fn plain(queue: &str, max_retries: i32) -> Self {
+        NewJobRow {
+            job_type: "test".into(),
+            queue: queue.into(),
+            args: "{}".into(),
+            max_retries,
+            retry_delays: None,
+            on_exhausted: JobState::Failed,
+            run_at: None,
+            parent: None,
+            reason: None,
+            data: None,
+        }
+    }
+
     fn state(&self) -> JobState {
         match (self.parent, self.run_at) {
             (Some(_), _) => JobState::Awaiting,
@@ -213,16 +231,8 @@ mod tests {
 
     fn job(parent: Option<i64>) -> NewJobRow {
         NewJobRow {
-            job_type: "test".into(),
-            queue: "default".into(),
-            args: "{}".into(),
-            max_retries: 0,
-            retry_delays: None,
-            on_exhausted: JobState::Failed,
-            run_at: None,
             parent: parent.map(|id| (id, ContinueOn::Succeeded)),
-            reason: None,
-            data: None,
+            ..NewJobRow::plain("default", 0)
         }
     }
 
