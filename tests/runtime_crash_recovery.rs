@@ -72,11 +72,10 @@ fn doomed_child_process() {
     });
 }
 
-#[actix_rt::test]
-async fn a_job_whose_process_was_killed_mid_run_runs_again_on_restart() {
-    let dir = tempfile::tempdir().unwrap();
-    let storage = backend::storage(dir.path());
-    let storage_url = match &storage {
+/// Starts the doomed child on `dir` and `storage`, waits until it runs its job, and kills it
+/// with SIGKILL (no shutdown, no cleanup); returns the job's id.
+async fn kill_a_child_mid_job(dir: &Path, storage: &StorageConfig) -> JobId {
+    let storage_url = match storage {
         StorageConfig::Sqlite { dir } => format!("sqlite://{}", dir.display()),
         StorageConfig::Postgres { url } => url.clone(),
     };
@@ -87,29 +86,34 @@ async fn a_job_whose_process_was_killed_mid_run_runs_again_on_restart() {
             "--ignored",
             "--nocapture",
         ])
-        .env(CHILD_DIR, dir.path())
+        .env(CHILD_DIR, dir)
         .env(CHILD_STORAGE, storage_url)
         .spawn()
         .unwrap();
-    let marker = dir.path().join(RUNNING_MARKER);
+    let marker = dir.join(RUNNING_MARKER);
     let id: JobId = wait_for("the child to start the job", PATIENCE, || async {
         std::fs::read_to_string(&marker).ok()?.parse().ok()
     })
     .await;
-    child.kill().unwrap(); // SIGKILL: no shutdown, no cleanup
+    child.kill().unwrap();
     child.wait().unwrap();
+    id
+}
 
-    let runs = Runs::default();
-    let stoker = Stoker::builder()
+/// A runtime that runs the job as the next process knows it.
+fn next_process(storage: StorageConfig, runs: &Runs) -> Stoker {
+    Stoker::builder()
         .register::<Finish>()
         .data(runs.clone())
         .storage(storage)
         .heartbeat(HEARTBEAT)
         .build()
-        .unwrap();
-    let workspace = stoker.workspace("crash").await.unwrap();
-    wait_for_state(&workspace, id, JobState::Succeeded).await;
+        .unwrap()
+}
 
+/// Checks that job `id` ran again once and that its history names the lost attempt.
+async fn assert_recovered(workspace: &stoker::Workspace, id: JobId, runs: &Runs) {
+    wait_for_state(workspace, id, JobState::Succeeded).await;
     assert_eq!(runs.count("crash", "finished"), 1);
     let job = workspace.job(id).await.unwrap();
     assert_eq!(
@@ -123,5 +127,37 @@ async fn a_job_whose_process_was_killed_mid_run_runs_again_on_restart() {
         .expect("a history row for the recovery");
     let reason = abandoned.reason.as_deref().unwrap();
     assert!(reason.contains("stopped during attempt 1"), "{reason}");
+}
+
+#[actix_rt::test]
+async fn a_job_whose_process_was_killed_mid_run_runs_again_on_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = backend::storage(dir.path());
+    let id = kill_a_child_mid_job(dir.path(), &storage).await;
+
+    let runs = Runs::default();
+    let stoker = next_process(storage, &runs);
+    let workspace = stoker.workspace("crash").await.unwrap();
+    assert_recovered(&workspace, id, &runs).await;
+    stoker.shutdown().await;
+}
+
+/// Nothing opens the workspace by name, nothing in it is due: only the job left running tells
+/// the next server that the workspace needs it.
+#[actix_rt::test]
+async fn a_job_left_running_by_a_killed_process_is_recovered_by_a_server_that_never_opens_its_workspace()
+ {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = backend::storage(dir.path());
+    let id = kill_a_child_mid_job(dir.path(), &storage).await;
+
+    let runs = Runs::default();
+    let stoker = next_process(storage, &runs);
+    wait_for("the job to run again", PATIENCE, || async {
+        (runs.count("crash", "finished") > 0).then_some(())
+    })
+    .await;
+    let workspace = stoker.workspace("crash").await.unwrap();
+    assert_recovered(&workspace, id, &runs).await;
     stoker.shutdown().await;
 }

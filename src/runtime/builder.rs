@@ -30,6 +30,7 @@ pub struct StokerBuilder {
     server_timeout: Duration,
     poll_interval: Duration,
     retention: Duration,
+    failed_retention: Duration,
     shutdown_timeout: Duration,
     /// `None`: 100, or the default worker count if that is more.
     max_running: Option<usize>,
@@ -66,6 +67,7 @@ impl Default for StokerBuilder {
             server_timeout: Duration::from_secs(300),
             poll_interval: Duration::from_secs(5),
             retention: Duration::from_secs(24 * 3600),
+            failed_retention: Duration::from_secs(7 * 24 * 3600),
             shutdown_timeout: Duration::from_secs(15),
             max_running: None,
             max_connections: 10,
@@ -150,6 +152,13 @@ impl StokerBuilder {
         self
     }
 
+    /// How long `failed` jobs are kept (to be looked at and requeued), unless a workspace's
+    /// options say otherwise (default 7 days).
+    pub fn failed_retention(mut self, retention: Duration) -> Self {
+        self.failed_retention = retention;
+        self
+    }
+
     /// How long shutdown waits for running jobs before cancelling them (default 15 s).
     pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
         self.shutdown_timeout = timeout;
@@ -214,6 +223,7 @@ impl StokerBuilder {
             workers: self.workers,
             queues: self.queues,
             retention: self.retention,
+            failed_retention: self.failed_retention,
         };
         defaults.check()?;
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());

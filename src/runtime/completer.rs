@@ -1,7 +1,13 @@
 //! The Completer actor: gathers the outcomes of finished runs and stores them in batches, one
 //! transaction per batch. While a batch is being written the next one gathers, so the batch
-//! size follows the load. A batch that fails to store is kept and tried again: no outcome is
-//! dropped (and were the process to die first, the jobs' leases bring them back).
+//! size follows the load. No outcome is dropped, and none holds back another:
+//! - A batch that fails because storage is out of reach is kept and tried again (were the
+//!   process to die first, the jobs' leases bring them back).
+//! - A batch the database refuses (a value it cannot store, a trigger's error) is split in
+//!   halves, and each half tried on its own, until the outcome it refuses stands alone; the
+//!   rest are stored. That one is stored instead as a failed attempt whose reason says the
+//!   database refused its outcome (see [`Completion::without_foreign_text`]). Were even that
+//!   refused, it is tried alone again every [`RETRY_AFTER`], out of the way of the others.
 
 use std::time::Duration;
 
@@ -11,7 +17,7 @@ use tokio::sync::oneshot;
 use super::queue::Wake;
 use super::scheduler::DueAt;
 use super::settings::SharedSettings;
-use crate::storage::{Completion, CompletionReport, Storage};
+use crate::storage::{Completion, CompletionReport, Storage, StorageError};
 
 /// Wait before storing a batch again after a storage error.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
@@ -21,17 +27,30 @@ const RETRY_AFTER: Duration = Duration::from_secs(1);
 #[rtype(result = "()")]
 pub(crate) struct Completed(pub(crate) Completion);
 
-/// Answers once every outcome received so far is stored.
+/// Answers once every outcome received so far is stored (or, refused by the database even in
+/// its fallback form, set aside).
 #[derive(Message)]
 #[rtype(result = "()")]
 pub(crate) struct Flush(pub(crate) oneshot::Sender<()>);
+
+/// Outcomes to store in one transaction.
+struct Batch {
+    outcomes: Vec<Completion>,
+    /// Whether these are fallback forms of outcomes the database refused.
+    fallback: bool,
+}
 
 pub(crate) struct Completer {
     storage: Storage,
     settings: SharedSettings,
     queue: Recipient<Wake>,
     scheduler: Recipient<DueAt>,
+    /// Outcomes received and not yet in a batch.
     pending: Vec<Completion>,
+    /// Parts of refused batches, to be tried before anything new (the last first).
+    parts: Vec<Batch>,
+    /// Fallback outcomes the database refused too, tried again alone now and then.
+    refused: Vec<Batch>,
     writing: bool,
     flushed: Vec<oneshot::Sender<()>>,
 }
@@ -49,46 +68,89 @@ impl Completer {
             queue,
             scheduler,
             pending: Vec::new(),
+            parts: Vec::new(),
+            refused: Vec::new(),
             writing: false,
             flushed: Vec::new(),
         }
     }
 
-    /// Starts writing what is pending, unless a write is under way.
+    /// Starts writing the next batch, unless a write is under way.
     fn write(&mut self, ctx: &mut Context<Self>) {
         if self.writing {
             return;
         }
-        if self.pending.is_empty() {
+        let batch = self.parts.pop().unwrap_or_else(|| Batch {
+            outcomes: std::mem::take(&mut self.pending),
+            fallback: false,
+        });
+        if batch.outcomes.is_empty() {
             for done in self.flushed.drain(..) {
                 let _ = done.send(());
             }
             return;
         }
         self.writing = true;
-        let batch = std::mem::take(&mut self.pending);
         let storage = self.storage.clone();
-        let (server, retention) = (
-            self.settings.server_id.clone(),
-            self.settings.retention_ms(),
-        );
-        let kept = batch.clone();
+        let server = self.settings.server_id.clone();
+        let outcomes = batch.outcomes.clone();
         let now = self.settings.now_ms();
-        let store = async move { storage.complete(batch, &server, now, retention).await };
+        let store = async move { storage.complete(outcomes, &server, now).await };
         ctx.spawn(store.into_actor(self).map(move |stored, completer, ctx| {
             completer.writing = false;
             match stored {
-                Ok(report) => {
-                    completer.announce(report);
-                    completer.write(ctx);
-                }
+                Ok(report) => completer.announce(report),
+                Err(error) if error.is_refusal() => completer.refused(batch, &error, ctx),
                 Err(error) => {
-                    tracing::error!(%error, jobs = kept.len(), "storing outcomes failed; will retry");
-                    completer.pending.splice(0..0, kept);
+                    let jobs = batch.outcomes.len();
+                    tracing::error!(%error, jobs, "storing outcomes failed; will retry");
+                    completer.parts.push(batch);
                     ctx.run_later(RETRY_AFTER, |completer, ctx| completer.write(ctx));
+                    return;
                 }
             }
+            completer.write(ctx);
         }));
+    }
+
+    /// Deals with a batch the database refused: splits it, or replaces its one outcome with
+    /// the fallback form, or sets a refused fallback aside to be tried again later.
+    fn refused(&mut self, batch: Batch, error: &StorageError, ctx: &mut Context<Self>) {
+        let Batch { outcomes, fallback } = batch;
+        if outcomes.len() > 1 {
+            let mut first = outcomes;
+            let second = first.split_off(first.len() / 2);
+            self.parts.push(Batch {
+                outcomes: second,
+                fallback,
+            });
+            self.parts.push(Batch {
+                outcomes: first,
+                fallback,
+            });
+            return;
+        }
+        let fallback_form = match fallback {
+            false => outcomes[0].without_foreign_text(&error.to_string()),
+            true => None,
+        };
+        match fallback_form {
+            Some(outcome) => {
+                tracing::warn!(%error, "the database refused a run's outcome; storing it as a failed attempt");
+                self.parts.push(Batch {
+                    outcomes: vec![outcome],
+                    fallback: true,
+                });
+            }
+            None => {
+                tracing::error!(%error, outcome = ?outcomes[0], "the database refused a run's outcome; will retry it alone");
+                self.refused.push(Batch { outcomes, fallback });
+                ctx.run_later(RETRY_AFTER, |completer, ctx| {
+                    completer.parts.append(&mut completer.refused);
+                    completer.write(ctx);
+                });
+            }
+        }
     }
 
     fn announce(&self, report: CompletionReport) {

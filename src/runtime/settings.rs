@@ -13,7 +13,7 @@ use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::job::{AppData, Registry};
 use crate::name::check_queue;
-use crate::storage::Databases;
+use crate::storage::{Databases, Retention};
 
 /// The runtime's shared configuration, fixed when it starts.
 pub(crate) struct Settings {
@@ -71,6 +71,9 @@ impl Settings {
             workers: own.workers.unwrap_or(self.defaults.workers).max(1),
             queues: own.queues.unwrap_or_else(|| self.defaults.queues.clone()),
             retention: own.retention.unwrap_or(self.defaults.retention),
+            failed_retention: own
+                .failed_retention
+                .unwrap_or(self.defaults.failed_retention),
         };
         resolved.check()?;
         Ok(WorkspaceSettings {
@@ -86,6 +89,7 @@ pub struct WorkspaceOptions {
     workers: Option<usize>,
     queues: Option<Vec<String>>,
     retention: Option<Duration>,
+    failed_retention: Option<Duration>,
 }
 
 impl WorkspaceOptions {
@@ -106,6 +110,12 @@ impl WorkspaceOptions {
         self.retention = Some(retention);
         self
     }
+
+    /// How long the workspace keeps `failed` jobs.
+    pub fn failed_retention(mut self, retention: Duration) -> Self {
+        self.failed_retention = Some(retention);
+        self
+    }
 }
 
 /// A workspace's options with nothing left unset.
@@ -115,7 +125,10 @@ pub(crate) struct ResolvedOptions {
     pub(crate) workers: usize,
     /// The queues worked, in priority order.
     pub(crate) queues: Vec<String>,
+    /// How long `succeeded` and `deleted` jobs are kept.
     pub(crate) retention: Duration,
+    /// How long `failed` jobs are kept.
+    pub(crate) failed_retention: Duration,
 }
 
 impl ResolvedOptions {
@@ -150,8 +163,12 @@ impl WorkspaceSettings {
         &self.options.queues
     }
 
-    pub(crate) fn retention_ms(&self) -> i64 {
-        millis(self.options.retention)
+    /// How long the workspace's jobs are kept once they end.
+    pub(crate) fn retention(&self) -> Retention {
+        Retention {
+            finished_ms: millis(self.options.retention),
+            failed_ms: millis(self.options.failed_retention),
+        }
     }
 }
 

@@ -180,7 +180,7 @@ impl Stoker {
         // lives there with the actors.
         settings.control.spawn(async move {
             let storage = match actor_settings.databases.open(&checked).await {
-                Ok(storage) => storage,
+                Ok(storage) => storage.retaining(actor_settings.retention()),
                 Err(error) => {
                     let _ = sent.send(Err(Error::from(error)));
                     return;

@@ -188,7 +188,12 @@ fn retry_policy(job: &ClaimedJob) -> RetryPolicy {
 /// What to store for a run of `job` that ended with `end`.
 fn completion(job: &ClaimedJob, end: RunEnd, stop: Option<StopReason>) -> Completion {
     let error = match end {
-        RunEnd::Ok => return Completion::Succeeded { id: job.id },
+        RunEnd::Ok => {
+            return Completion::Succeeded {
+                id: job.id,
+                attempt: job.attempt,
+            };
+        }
         RunEnd::Err(error) => error,
     };
     if stop == Some(StopReason::Shutdown) {

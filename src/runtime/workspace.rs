@@ -283,11 +283,10 @@ impl Workspace {
 
     async fn act(&self, id: JobId, action: Action, done: &'static str) -> Result<JobState> {
         self.check_open()?;
-        let retention = self.inner.settings.retention_ms();
         match self
             .inner
             .storage
-            .apply(id.0, action, self.inner.settings.now_ms(), retention)
+            .apply(id.0, action, self.inner.settings.now_ms())
             .await?
         {
             Transition::Moved { from, released } => {

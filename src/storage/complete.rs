@@ -10,7 +10,7 @@ use sea_orm::sea_query::{Expr, ExprTrait};
 use serde_json::json;
 
 use super::moves::{self, Move};
-use super::{Storage, StorageResult, counters};
+use super::{Storage, StorageResult, counters, text};
 use crate::state::JobState;
 
 /// Ids per statement, well under SQLite's and PostgreSQL's bound-parameter limits.
@@ -19,8 +19,8 @@ const IDS_PER_STATEMENT: usize = 1000;
 /// The outcome of one run, to be stored.
 #[derive(Clone, Debug)]
 pub(crate) enum Completion {
-    /// The run succeeded.
-    Succeeded { id: i64 },
+    /// Attempt `attempt` succeeded.
+    Succeeded { id: i64, attempt: i32 },
     /// The run failed; `next` says where the job goes.
     Failed {
         id: i64,
@@ -30,6 +30,35 @@ pub(crate) enum Completion {
     },
     /// The run was stopped by shutdown: back to its queue, the attempt not counted.
     Interrupted { id: i64, reason: String },
+}
+
+impl Completion {
+    /// What to store instead when the database refused to store this outcome (`refusal` says
+    /// why): a failed attempt whose reason says so and carries none of the run's own text.
+    /// A failed run keeps its way onward (a retry, say); a run that succeeded ends `failed`,
+    /// for a person to look at, since running it again might do its work twice. `None` for an
+    /// interrupted run: its reason is stoker's own, and the job's lease brings it back.
+    pub(crate) fn without_foreign_text(&self, refusal: &str) -> Option<Completion> {
+        let (id, attempt, error, next) = match self {
+            Completion::Failed {
+                id, attempt, next, ..
+            } => (*id, *attempt, "the run failed", next.clone()),
+            Completion::Succeeded { id, attempt } => (
+                *id,
+                *attempt,
+                "the run succeeded",
+                AfterFailed::Exhausted(JobState::Failed),
+            ),
+            Completion::Interrupted { .. } => return None,
+        };
+        let error = format!("{error}, but the database refused to store its outcome: {refusal}");
+        Some(Completion::Failed {
+            id,
+            attempt,
+            error,
+            next,
+        })
+    }
 }
 
 /// Where a failed job goes.
@@ -70,26 +99,27 @@ impl Storage {
         outcomes: Vec<Completion>,
         server: &str,
         now: i64,
-        retention_ms: i64,
     ) -> StorageResult<CompletionReport> {
+        let retention = self.retention;
         let txn = self.write().await?;
         let mut report = CompletionReport::default();
         let mut tally = Tally::default();
         let mut succeeded = Vec::new();
         for outcome in outcomes {
             match outcome {
-                Completion::Succeeded { id } => succeeded.push(id),
+                Completion::Succeeded { id, .. } => succeeded.push(id),
                 Completion::Failed {
                     id,
                     attempt,
                     error,
                     next,
                 } => {
+                    let error = text::storable(&error).into_owned();
                     let failed = Move::to(JobState::Failed)
                         .reason(error.clone())
                         .data(json!({ "error": error, "attempt": attempt }));
                     let running = JobState::Processing;
-                    if moves::apply(&txn, &[id], running, Some(server), failed, now)
+                    if moves::apply(&txn, &[id], running, Some(server), failed, now, retention)
                         .await?
                         .ids
                         .is_empty()
@@ -113,15 +143,15 @@ impl Storage {
                             tally.deleted += 1;
                             Move::to(JobState::Deleted)
                                 .reason(format!("retries exhausted: {error}"))
-                                .set(job::Column::ExpireAt, now + retention_ms)
                         }
                         AfterFailed::Exhausted(_) => {
                             tally.failed += 1;
                             continue;
                         }
                     };
+                    let failed = JobState::Failed;
                     let moved =
-                        moves::apply(&txn, &[id], JobState::Failed, None, onward, now).await?;
+                        moves::apply(&txn, &[id], failed, None, onward, now, retention).await?;
                     report.requeued |= moved.released > 0;
                 }
                 Completion::Interrupted { id, reason } => {
@@ -129,15 +159,18 @@ impl Storage {
                         .reason(reason)
                         .set(job::Column::Attempt, Expr::col(job::Column::Attempt).sub(1));
                     let running = JobState::Processing;
-                    let moved = moves::apply(&txn, &[id], running, Some(server), back, now).await?;
+                    let moved =
+                        moves::apply(&txn, &[id], running, Some(server), back, now, retention)
+                            .await?;
                     report.requeued |= !moved.ids.is_empty();
                 }
             }
         }
         for chunk in succeeded.chunks(IDS_PER_STATEMENT) {
-            let done = Move::to(JobState::Succeeded).set(job::Column::ExpireAt, now + retention_ms);
+            let done = Move::to(JobState::Succeeded);
             let running = JobState::Processing;
-            let moved = moves::apply(&txn, chunk, running, Some(server), done, now).await?;
+            let moved =
+                moves::apply(&txn, chunk, running, Some(server), done, now, retention).await?;
             tally.succeeded += moved.ids.len() as i64;
             report.requeued |= moved.released > 0;
         }

@@ -8,28 +8,36 @@ use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 
 use super::history;
-use super::moves::Move;
+use super::moves::{Move, Retention};
 use super::{StorageResult, counters};
 use crate::state::{ContinueOn, JobState};
 
-/// Releases the continuations of `parents`, which just entered `state` (a final state).
+/// Releases the continuations of `parents`, which just entered `state` (a final state); those
+/// deleted expire as `retention` says.
 /// Returns how many continuations were enqueued, all generations counted.
 pub(super) async fn release(
     db: &impl ConnectionTrait,
     parents: Vec<i64>,
     state: JobState,
     now: i64,
+    retention: Retention,
 ) -> StorageResult<usize> {
     let (mut parents, mut state, mut enqueued) = (parents, state, 0);
     while !parents.is_empty() {
         let (run, never) = waiting_children(db, &parents, state).await?;
+        // An awaiting job expires if its parent never ends; once released it waits to run.
         let release = Move::to(JobState::Enqueued)
             .reason(format!("parent {state}"))
             .set(job::Column::ExpireAt, Option::<i64>::None);
         enqueued += move_awaiting(db, &run, release, now).await?;
-        let drop = Move::to(JobState::Deleted).reason(format!(
-            "parent {state}: the condition can no longer be met"
-        ));
+        let drop = Move::to(JobState::Deleted)
+            .reason(format!(
+                "parent {state}: the condition can no longer be met"
+            ))
+            .set(
+                job::Column::ExpireAt,
+                retention.expire_at(JobState::Deleted, now),
+            );
         let deleted = move_awaiting(db, &never, drop, now).await?;
         counters::add(db, JobState::Deleted, deleted as i64, now).await?;
         (parents, state) = (never, JobState::Deleted);

@@ -68,7 +68,7 @@ impl Storage {
             created += promote(&txn, now).await?;
         }
         if due_before.occurrences_due(now) {
-            created += recurring::fire_due(&txn, now, plan).await?;
+            created += recurring::fire_due(&txn, now, plan, self.retention).await?;
         }
         let next = due(&txn).await?;
         txn.commit().await?;
@@ -77,7 +77,8 @@ impl Storage {
 
     /// When the workspace next has something to do by itself (see [`wake_at`]).
     pub(crate) async fn wake_at(&self, queues: &[String], now: i64) -> StorageResult<Option<i64>> {
-        self.reading_on_writer(async |db| wake_at(db, queues, now).await)
+        let exclusive = self.is_exclusive();
+        self.reading_on_writer(async |db| wake_at(db, queues, now, exclusive).await)
             .await
     }
 }
@@ -111,12 +112,17 @@ async fn due(db: &impl ConnectionTrait) -> Result<Due, DbErr> {
 
 /// The earliest instant at which a workspace has something to do by itself: `now` if jobs
 /// wait in `queues`, else when a scheduled job (retries included) falls due, a recurring job
-/// fires or a finished job expires. A workspace released while idle must be open again by
-/// then. One statement.
+/// fires, a finished job expires, or a running job falls to recovery: at once where this
+/// process is the storage's only server (`exclusive`: whoever ran it is gone), else when its
+/// lease runs out (its server may be dead; a live one renews it, and the workspace is only
+/// looked into once more). A workspace released while idle must be open again by then; one
+/// that nothing opens would otherwise keep a dead process's jobs `processing` for ever. One
+/// statement.
 pub(crate) async fn wake_at(
     db: &impl ConnectionTrait,
     queues: &[String],
     now: i64,
+    exclusive: bool,
 ) -> Result<Option<i64>, DbErr> {
     // Now, if jobs wait; then the earliest of the rest.
     let mut candidates = Query::select()
@@ -133,7 +139,15 @@ pub(crate) async fn wake_at(
     let expiring = job::Entity::find()
         .select_only()
         .column_as(job::Column::ExpireAt.min(), "at");
+    let running = job::Entity::find()
+        .select_only()
+        .filter(job::Column::State.eq(JobState::Processing.as_str()));
+    let lapsing = match exclusive {
+        true => running.column_as(Expr::val(now).max(), "at"),
+        false => running.column_as(job::Column::LeaseUntil.min(), "at"),
+    };
     candidates
+        .union(UnionType::All, lapsing.into_query())
         .union(UnionType::All, earliest_scheduled())
         .union(UnionType::All, expiring.into_query())
         .union(UnionType::All, earliest_occurrence());

@@ -10,7 +10,7 @@ use entities::job;
 use sea_orm::sea_query::{Query, SimpleExpr};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
-use super::{Storage, StorageError, StorageResult, continuations, history, postgres};
+use super::{Retention, Storage, StorageError, StorageResult, continuations, history, postgres};
 use crate::state::{ContinueOn, JobState};
 
 /// How long a continuation waits for its parent before it expires (Hangfire: a year).
@@ -114,18 +114,20 @@ impl Storage {
         jobs: Vec<NewJobRow>,
         now: i64,
     ) -> StorageResult<Vec<(i64, JobState)>> {
-        let txn = self.write().await?;
-        let created = insert(&txn, jobs, now).await?;
-        txn.commit().await?;
-        Ok(created)
+        let retention = self.retention;
+        self.durably(async |txn| insert(txn, jobs, now, retention).await)
+            .await
     }
 }
 
 /// Stores `jobs` (within the caller's transaction) and returns their ids and states, in order.
+/// Continuations of parents that ended already are released at once (those deleted expiring
+/// as `retention` says).
 pub(super) async fn insert(
     txn: &impl ConnectionTrait,
     jobs: Vec<NewJobRow>,
     now: i64,
+    retention: Retention,
 ) -> StorageResult<Vec<(i64, JobState)>> {
     let mut created = Vec::with_capacity(jobs.len());
     let parents: BTreeSet<i64> = jobs
@@ -169,7 +171,7 @@ pub(super) async fn insert(
         .collect();
     if !final_parents.is_empty() {
         for (parent, state) in final_parents {
-            continuations::release(txn, vec![parent], state, now).await?;
+            continuations::release(txn, vec![parent], state, now, retention).await?;
         }
         let awaiting = created
             .iter()
@@ -285,7 +287,9 @@ mod tests {
 
             let (queues, floors) = (["default".to_owned()], ClaimFloors::default());
             let adding = storage.write().await.unwrap();
-            insert(&adding, vec![job(Some(parent))], 2).await.unwrap();
+            insert(&adding, vec![job(Some(parent))], 2, Retention::default())
+                .await
+                .unwrap();
             let claimed = storage
                 .claim(&queues, 10, &floors, "server", 3, 1000)
                 .await

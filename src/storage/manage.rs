@@ -59,10 +59,9 @@ impl Storage {
         id: i64,
         action: Action,
         now: i64,
-        retention_ms: i64,
     ) -> StorageResult<Transition> {
         loop {
-            if let Some(transition) = self.try_apply(id, action, now, retention_ms).await? {
+            if let Some(transition) = self.try_apply(id, action, now).await? {
                 return Ok(transition);
             }
         }
@@ -74,7 +73,6 @@ impl Storage {
         id: i64,
         action: Action,
         now: i64,
-        retention_ms: i64,
     ) -> StorageResult<Option<Transition>> {
         let txn = self.write().await?;
         let Some(row) = job::Entity::find_by_id(id).one(&txn).await? else {
@@ -93,12 +91,11 @@ impl Storage {
             // A requeued job gets its whole retry budget again.
             Action::Requeue => change
                 .set(job::Column::Attempt, 0)
-                .set(job::Column::RunAt, Option::<i64>::None)
-                .set(job::Column::ExpireAt, Option::<i64>::None),
+                .set(job::Column::RunAt, Option::<i64>::None),
             Action::EnqueueNow => change.set(job::Column::RunAt, Option::<i64>::None),
-            Action::Delete => change.set(job::Column::ExpireAt, now + retention_ms),
+            Action::Delete => change,
         };
-        let moved = moves::apply(&txn, &[id], from, None, change, now).await?;
+        let moved = moves::apply(&txn, &[id], from, None, change, now, self.retention).await?;
         if moved.ids.is_empty() {
             return Ok(None);
         }

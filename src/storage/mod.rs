@@ -40,6 +40,7 @@ mod sqlite;
 #[cfg(test)]
 mod state_machine_tests;
 mod stats;
+mod text;
 mod upkeep;
 
 use std::path::PathBuf;
@@ -61,6 +62,7 @@ use session::Session;
 
 pub use lists::{Granularity, HistoryPoint, JobFilter, JobPage, PageStart, ServerInfo};
 pub(crate) use manage::{Action, Transition};
+pub(crate) use moves::Retention;
 pub use read::{Continuation, HistoryEntry, JobDetails, JobSummary, StoredRetry};
 pub use recurring::RecurringJob;
 pub(crate) use recurring::{Firing, RecurringRow};
@@ -152,6 +154,53 @@ pub enum StorageError {
 
 pub(crate) type StorageResult<T> = Result<T, StorageError>;
 
+impl StorageError {
+    /// Whether the database ran the statement and refused what it was given (a value it
+    /// cannot store, a constraint, a trigger's error): the same statement would be refused
+    /// again, while leaving out what it refused would go through. Every other failure (a lost
+    /// connection, a timeout, a locked or full database) passes with time.
+    pub(crate) fn is_refusal(&self) -> bool {
+        use sea_orm::{DbErr, RuntimeErr, sqlx};
+        let error = match self {
+            StorageError::Shared(shared) => return shared.is_refusal(),
+            StorageError::Database(DbErr::Exec(error) | DbErr::Query(error)) => error,
+            _ => return false,
+        };
+        let RuntimeErr::SqlxError(error) = error else {
+            return false;
+        };
+        let sqlx::Error::Database(error) = error.as_ref() else {
+            return false;
+        };
+        let code = error.code().unwrap_or_default();
+        match backend_of(error.as_ref()) {
+            DbBackend::Postgres => REFUSING_SQLSTATE_CLASSES
+                .iter()
+                .any(|class| code.starts_with(class)),
+            _ => code
+                .parse::<i32>()
+                .is_ok_and(|code| REFUSING_SQLITE_CODES.contains(&(code & 0xff))),
+        }
+    }
+}
+
+/// PostgreSQL's SQLSTATE classes of refusals: data exceptions (22: a NUL in text, a value out
+/// of range), integrity constraints (23), program limits (54: a row too big for an index) and
+/// errors raised by triggers (P0).
+const REFUSING_SQLSTATE_CLASSES: [&str; 4] = ["22", "23", "54", "P0"];
+
+/// SQLite's primary result codes of refusals: a string or blob too big (18), a constraint or a
+/// trigger's `RAISE` (19), a datatype mismatch (20), a parameter out of range (25).
+const REFUSING_SQLITE_CODES: [i32; 4] = [18, 19, 20, 25];
+
+/// Which backend raised `error`.
+fn backend_of(error: &dyn sea_orm::sqlx::error::DatabaseError) -> DbBackend {
+    match error.try_downcast_ref::<sea_orm::sqlx::postgres::PgDatabaseError>() {
+        Some(_) => DbBackend::Postgres,
+        None => DbBackend::Sqlite,
+    }
+}
+
 /// Errors of the driver itself (connecting, listening), as SeaORM reports them.
 impl From<sea_orm::sqlx::Error> for StorageError {
     fn from(error: sea_orm::sqlx::Error) -> Self {
@@ -170,14 +219,21 @@ pub(crate) struct Storage {
     reader: DatabaseConnection,
     /// Statements run so far, for diagnostics (an idle workspace should run none).
     statements: Arc<AtomicU64>,
+    /// How long the workspace's jobs are kept once they end.
+    retention: Retention,
     backend: Backend,
 }
 
 /// What only one backend has.
 #[derive(Clone)]
 enum Backend {
-    /// The lock file that makes this process the workspace's only server.
-    Sqlite { lock: Arc<std::fs::File> },
+    /// The lock file that makes this process the workspace's only server, and the turn
+    /// taken by writes that must reach the disk before they are answered (see
+    /// [`Storage::durably`]).
+    Sqlite {
+        lock: Arc<std::fs::File>,
+        durable_turn: Arc<tokio::sync::Mutex<()>>,
+    },
     /// The workspace's schema (quoted) and the database whose pool it shares.
     Postgres {
         search_path: String,
@@ -207,6 +263,13 @@ impl Storage {
         matches!(self.backend, Backend::Sqlite { .. })
     }
 
+    /// This storage, keeping the jobs that end as `retention` says (by default a day, and a
+    /// week for failed jobs).
+    pub(crate) fn retaining(mut self, retention: Retention) -> Self {
+        self.retention = retention;
+        self
+    }
+
     /// Whether the workspace is stored in PostgreSQL.
     pub(crate) fn is_postgres(&self) -> bool {
         matches!(self.backend, Backend::Postgres { .. })
@@ -226,6 +289,42 @@ impl Storage {
     /// by themselves; PostgreSQL's default (read committed) gives each statement a new one.
     pub(crate) async fn snapshot(&self) -> StorageResult<DatabaseTransaction> {
         self.begin(Purpose::Snapshot).await
+    }
+
+    /// Runs `work` in a write transaction whose commit reaches the disk before it returns,
+    /// for writes that are answered as stored (enqueues): a power cut or an OS crash after
+    /// the answer must not lose them.
+    ///
+    /// SQLite's connections run `synchronous=NORMAL`, under which a WAL commit survives a
+    /// crash of the process but not of the machine: losing a claim or a completion only runs
+    /// a job again, and a sync per commit would slow both. A durable write sets `FULL` for
+    /// its transaction (the setting cannot change inside one, so it is set before `BEGIN`
+    /// and put back after the end). Durable writes take turns, so one's `NORMAL` cannot land
+    /// between another's `FULL` and its commit; a write of another kind that slips in between
+    /// is only made durable too. PostgreSQL commits durably by default.
+    pub(crate) async fn durably<T>(
+        &self,
+        work: impl AsyncFnOnce(&DatabaseTransaction) -> StorageResult<T>,
+    ) -> StorageResult<T> {
+        let Backend::Sqlite { durable_turn, .. } = &self.backend else {
+            let txn = self.write().await?;
+            let value = work(&txn).await?;
+            txn.commit().await?;
+            return Ok(value);
+        };
+        let _turn = durable_turn.lock().await;
+        sqlite::set_synchronous(&self.writer, "FULL").await?;
+        let done: StorageResult<T> = async {
+            let txn = self.write().await?;
+            let value = work(&txn).await?;
+            txn.commit().await?;
+            Ok(value)
+        }
+        .await;
+        let reset = sqlite::set_synchronous(&self.writer, "NORMAL").await;
+        let value = done?;
+        reset?;
+        Ok(value)
     }
 
     /// Runs `work`, a single read statement (see [`Session`]).
@@ -334,7 +433,7 @@ impl Storage {
     /// other workspaces.
     pub(crate) async fn close(&self) {
         match &self.backend {
-            Backend::Sqlite { lock } => {
+            Backend::Sqlite { lock, .. } => {
                 for connection in [&self.writer, &self.reader] {
                     if let Err(error) = connection.clone().close().await {
                         tracing::warn!(%error, "closing a storage connection failed");

@@ -2,11 +2,13 @@
 //! sets `state_at` and appends the job's history row with the move's reason and data (see
 //! [`history`]). A move into a final state also releases the job's continuations.
 
+use std::borrow::Cow;
+
 use entities::job;
 use sea_orm::ConnectionTrait;
 use sea_orm::sea_query::{Expr, ExprTrait, Query, SimpleExpr};
 
-use super::{StorageResult, continuations, history};
+use super::{StorageResult, continuations, history, text};
 use crate::state::JobState;
 
 /// A column and the value a move gives it.
@@ -30,9 +32,14 @@ impl Move {
         }
     }
 
-    /// Why, for people: kept on the job and in its history.
+    /// Why, for people: kept on the job and in its history, made storable (see
+    /// [`text::storable`]): a reason often carries a job's own error.
     pub(super) fn reason(mut self, reason: impl Into<String>) -> Self {
-        self.reason = Some(reason.into());
+        let reason = reason.into();
+        self.reason = Some(match text::storable(&reason) {
+            Cow::Borrowed(_) => reason,
+            Cow::Owned(storable) => storable,
+        });
         self
     }
 
@@ -70,6 +77,36 @@ impl Move {
     }
 }
 
+/// How long jobs are kept once they end: succeeded and deleted jobs for `finished_ms`,
+/// failed ones (which a person may still want to requeue) for `failed_ms`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Retention {
+    pub(crate) finished_ms: i64,
+    pub(crate) failed_ms: i64,
+}
+
+impl Default for Retention {
+    /// A day for succeeded and deleted jobs, a week for failed ones.
+    fn default() -> Self {
+        const HOUR_MS: i64 = 3_600_000;
+        Retention {
+            finished_ms: 24 * HOUR_MS,
+            failed_ms: 7 * 24 * HOUR_MS,
+        }
+    }
+}
+
+impl Retention {
+    /// When a job that enters `state` at `now` expires: never while it waits or runs.
+    pub(super) fn expire_at(self, state: JobState, now: i64) -> Option<i64> {
+        match state {
+            JobState::Succeeded | JobState::Deleted => Some(now.saturating_add(self.finished_ms)),
+            JobState::Failed => Some(now.saturating_add(self.failed_ms)),
+            _ => None,
+        }
+    }
+}
+
 /// The jobs a move moved, and how many continuations that released to their queues.
 #[derive(Debug, Default)]
 pub(super) struct Moved {
@@ -78,7 +115,9 @@ pub(super) struct Moved {
 }
 
 /// Applies `change` at `now` to those of `ids` that are in state `from` (and, with `owner`,
-/// leased to it). A move into a final state releases the moved jobs' continuations.
+/// leased to it). The moved jobs expire as `retention` says for their new state (a job that
+/// goes back to waiting no longer expires), and a move into a final state releases their
+/// continuations.
 pub(super) async fn apply(
     db: &impl ConnectionTrait,
     ids: &[i64],
@@ -86,8 +125,10 @@ pub(super) async fn apply(
     owner: Option<&str>,
     change: Move,
     now: i64,
+    retention: Retention,
 ) -> StorageResult<Moved> {
     let state = change.state;
+    let change = change.set(job::Column::ExpireAt, retention.expire_at(state, now));
     let mut update = Query::update();
     update
         .table(job::Entity)
@@ -99,7 +140,7 @@ pub(super) async fn apply(
     }
     let ids = history::run_recorded(db, &update).await?;
     let released = match state.is_final() && !ids.is_empty() {
-        true => continuations::release(db, ids.clone(), state, now).await?,
+        true => continuations::release(db, ids.clone(), state, now, retention).await?,
         false => 0,
     };
     Ok(Moved { ids, released })

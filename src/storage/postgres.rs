@@ -22,7 +22,7 @@ use sea_orm::sqlx::{self, Connection};
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, SqlxPostgresConnector, Statement};
 
 use super::databases::Notice;
-use super::{Backend, Storage, StorageError, StorageResult, count_statements};
+use super::{Backend, Retention, Storage, StorageError, StorageResult, count_statements};
 use crate::name::WorkspaceName;
 
 /// The channel the `jobs_notify_enqueued` trigger notifies, with the schema as payload.
@@ -148,6 +148,7 @@ impl Database {
             reader: db.clone(),
             writer: db,
             statements,
+            retention: Retention::default(),
             backend: Backend::Postgres {
                 search_path: target.schema(),
                 database: self.clone(),

@@ -14,7 +14,7 @@ use sea_orm::{
 use serde::Serialize;
 
 use super::enqueue::{self, NewJobRow};
-use super::{Storage, StorageError, StorageResult};
+use super::{Retention, Storage, StorageError, StorageResult, text};
 use crate::clock::from_millis as time;
 use crate::job::JobId;
 use crate::schedule::Misfire;
@@ -199,7 +199,7 @@ impl Storage {
         if let Some(error) = firing.error {
             return Ok(Some(Err(error)));
         }
-        let ids = record_jobs(&txn, id, firing.jobs, now).await?;
+        let ids = record_jobs(&txn, id, firing.jobs, now, self.retention).await?;
         txn.commit().await?;
         Ok(ids.last().map(|&id| Ok(id)))
     }
@@ -211,6 +211,7 @@ pub(super) async fn fire_due(
     db: &impl ConnectionTrait,
     now: i64,
     plan: Planner<'_>,
+    retention: Retention,
 ) -> StorageResult<usize> {
     let due = recurring_job::Entity::find()
         .filter(recurring_job::Column::Paused.eq(false))
@@ -223,12 +224,20 @@ pub(super) async fn fire_due(
         let swap = Query::update()
             .table(recurring_job::Entity)
             .value(recurring_job::Column::NextExecution, firing.next)
-            .value(recurring_job::Column::Error, firing.error.clone())
+            .value(
+                recurring_job::Column::Error,
+                firing
+                    .error
+                    .as_deref()
+                    .map(|error| text::storable(error).into_owned()),
+            )
             .and_where(Expr::col(recurring_job::Column::Id).eq(row.id.as_str()))
             .and_where(Expr::col(recurring_job::Column::NextExecution).eq(row.next_execution))
             .to_owned();
         if db.execute(&swap).await?.rows_affected() == 1 {
-            created += record_jobs(db, &row.id, firing.jobs, now).await?.len();
+            created += record_jobs(db, &row.id, firing.jobs, now, retention)
+                .await?
+                .len();
         }
     }
     Ok(created)
@@ -240,11 +249,12 @@ async fn record_jobs(
     id: &str,
     jobs: Vec<NewJobRow>,
     now: i64,
+    retention: Retention,
 ) -> StorageResult<Vec<i64>> {
     if jobs.is_empty() {
         return Ok(Vec::new());
     }
-    let ids: Vec<i64> = enqueue::insert(txn, jobs, now)
+    let ids: Vec<i64> = enqueue::insert(txn, jobs, now, retention)
         .await?
         .into_iter()
         .map(|(id, _)| id)

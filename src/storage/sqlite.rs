@@ -14,7 +14,7 @@ use sea_orm::sqlx::sqlite::{
 };
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, SqlxSqliteConnector, Statement};
 
-use super::{Backend, Storage, StorageError, StorageResult, count_statements};
+use super::{Backend, Retention, Storage, StorageError, StorageResult, count_statements};
 use crate::name::WorkspaceName;
 
 /// How long a connection waits for a lock held by another connection before giving up, and
@@ -91,8 +91,10 @@ pub(super) async fn open(
         writer,
         reader,
         statements,
+        retention: Retention::default(),
         backend: Backend::Sqlite {
             lock: Arc::new(lock),
+            durable_turn: Arc::default(),
         },
     })
 }
@@ -153,6 +155,14 @@ fn reusable(connection: &SqliteConnection) -> bool {
     !connection.is_in_transaction()
 }
 
+/// Sets `PRAGMA synchronous` on `db`'s connection (outside any transaction).
+pub(super) async fn set_synchronous(db: &DatabaseConnection, level: &str) -> StorageResult<()> {
+    let pragma = format!("PRAGMA synchronous = {level}");
+    db.execute_raw(Statement::from_string(DbBackend::Sqlite, pragma))
+        .await?;
+    Ok(())
+}
+
 /// What `PRAGMA journal_mode` answers: `wal` when WAL took effect.
 pub(super) async fn journal_mode(db: &DatabaseConnection) -> StorageResult<String> {
     let row = db
@@ -175,5 +185,80 @@ impl Storage {
                 "only SQLite has a journal mode".into(),
             ))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::{Action, ClaimFloors, NewJobRow};
+
+    /// Records, from inside each write to `jobs`, the `synchronous` level its transaction
+    /// commits with.
+    async fn probe_synchronous(storage: &Storage) {
+        for statement in [
+            "CREATE TABLE probe (statement TEXT, synchronous INTEGER)",
+            "CREATE TRIGGER probe_insert AFTER INSERT ON jobs BEGIN \
+             INSERT INTO probe SELECT 'insert', synchronous FROM pragma_synchronous(); END",
+            "CREATE TRIGGER probe_update AFTER UPDATE OF state ON jobs BEGIN \
+             INSERT INTO probe SELECT NEW.state, synchronous FROM pragma_synchronous(); END",
+        ] {
+            let statement = Statement::from_string(DbBackend::Sqlite, statement);
+            storage.writer.execute_raw(statement).await.unwrap();
+        }
+    }
+
+    async fn probed(storage: &Storage) -> Vec<(String, i32)> {
+        let rows = storage
+            .writer
+            .query_all_raw(Statement::from_string(
+                DbBackend::Sqlite,
+                "SELECT statement, synchronous FROM probe ORDER BY rowid",
+            ))
+            .await
+            .unwrap();
+        rows.iter()
+            .map(|row| {
+                (
+                    row.try_get_by_index(0).unwrap(),
+                    row.try_get_by_index(1).unwrap(),
+                )
+            })
+            .collect()
+    }
+
+    /// `synchronous` levels: 1 is NORMAL, 2 is FULL.
+    #[actix_rt::test]
+    async fn enqueues_commit_with_full_sync_and_claims_and_other_writes_with_normal() {
+        let dir = tempfile::tempdir().unwrap();
+        let workspace = WorkspaceName::new("durable").unwrap();
+        let storage = open(dir.path(), &workspace, true).await.unwrap();
+        probe_synchronous(&storage).await;
+
+        let rows = vec![
+            NewJobRow::plain("default", 0),
+            NewJobRow::plain("default", 0),
+        ];
+        let created = storage.insert_jobs(rows, 1).await.unwrap();
+        let queues = ["default".to_owned()];
+        let claimed = storage
+            .claim(&queues, 1, &ClaimFloors::default(), "server", 2, 1000)
+            .await
+            .unwrap();
+        assert_eq!(claimed.len(), 1);
+        storage
+            .apply(created[1].0, Action::Delete, 3)
+            .await
+            .unwrap();
+
+        let expected = [
+            ("insert", 2),
+            ("insert", 2),
+            ("processing", 1),
+            ("deleted", 1),
+        ];
+        let expected = expected.map(|(statement, level)| (statement.to_owned(), level));
+        assert_eq!(probed(&storage).await, expected);
+        storage.close().await;
     }
 }

@@ -20,7 +20,6 @@ use crate::state::JobState;
 
 const SERVERS: usize = 2;
 const LEASE: i64 = 1_000;
-const RETENTION: i64 = 86_400_000;
 /// Delayed jobs and retries fall due this long after they are stored.
 const DUE_AFTER: i64 = 10;
 
@@ -193,7 +192,10 @@ impl Sequence<'_> {
         let expected = self.jobs.get_mut(&id).unwrap();
         let attempt = expected.attempt;
         let outcome = if ok {
-            Completion::Succeeded { id }
+            Completion::Succeeded {
+                id,
+                attempt: attempt as i32,
+            }
         } else {
             let retry = attempt as i32 <= expected.retries;
             let next = if retry {
@@ -213,7 +215,7 @@ impl Sequence<'_> {
             }
         };
         self.storage
-            .complete(vec![outcome], &owner, self.now, RETENTION)
+            .complete(vec![outcome], &owner, self.now)
             .await
             .unwrap();
         // Only the lease holder's report moves the job; a late one changes nothing.
@@ -282,10 +284,7 @@ impl Sequence<'_> {
         let Some((&id, expected)) = self.jobs.iter_mut().nth(pick % count) else {
             return;
         };
-        self.storage
-            .apply(id, action, self.now, RETENTION)
-            .await
-            .unwrap();
+        self.storage.apply(id, action, self.now).await.unwrap();
         if action.allowed_from(expected.state) {
             expected.owner = None;
             expected.state = action.target();

@@ -10,7 +10,7 @@ use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect,
 };
 
-use super::moves::{self, Move};
+use super::moves::{self, Move, Retention};
 use super::{Storage, StorageResult, counters, due, history, leases};
 use crate::state::JobState;
 
@@ -89,7 +89,7 @@ impl Storage {
             done.dropped = prune_silent(&txn, round.silent_before, &server.id).await?;
         }
         heartbeat(&txn, server, now, round.lease_until).await?;
-        done.recovered = recover(&txn, now, now).await?;
+        done.recovered = recover(&txn, now, now, self.retention).await?;
         txn.commit().await?;
         Ok(done)
     }
@@ -106,7 +106,7 @@ impl Storage {
     /// Recovers `processing` jobs whose lease ends before `cutoff` (see [`recover`]).
     pub(crate) async fn recover_abandoned(&self, cutoff: i64, now: i64) -> StorageResult<usize> {
         let txn = self.write().await?;
-        let recovered = recover(&txn, cutoff, now).await?;
+        let recovered = recover(&txn, cutoff, now, self.retention).await?;
         txn.commit().await?;
         Ok(recovered)
     }
@@ -131,7 +131,7 @@ impl Storage {
             .filter(lock::Column::Owner.eq(server))
             .exec(&txn)
             .await?;
-        let wake_at = due::wake_at(&txn, queues, now).await?;
+        let wake_at = due::wake_at(&txn, queues, now, self.is_exclusive()).await?;
         txn.commit().await?;
         Ok((released, wake_at))
     }
@@ -178,11 +178,13 @@ pub(crate) async fn heartbeat(
 }
 
 /// Recovers `processing` jobs whose lease ends before `cutoff`: back to `enqueued`, or to
-/// their exhausted state when the lost run was their last. Returns how many.
+/// their exhausted state when the lost run was their last (expiring as `retention` says).
+/// Returns how many.
 pub(crate) async fn recover(
     db: &impl ConnectionTrait,
     cutoff: i64,
     now: i64,
+    retention: Retention,
 ) -> StorageResult<usize> {
     let abandoned: Vec<Abandoned> = job::Entity::find()
         .select_only()
@@ -219,7 +221,8 @@ pub(crate) async fn recover(
         );
         let change = Move::to(state).reason(reason);
         let running = JobState::Processing;
-        if !moves::apply(db, &[job.id], running, job.owner.as_deref(), change, now)
+        let owner = job.owner.as_deref();
+        if !moves::apply(db, &[job.id], running, owner, change, now, retention)
             .await?
             .ids
             .is_empty()
