@@ -74,7 +74,21 @@ struct Serve {
     /// it again (at least two heartbeats).
     #[arg(long, env = "STOKER_LEASE_SECONDS", default_value_t = 90)]
     lease_seconds: u64,
+    /// Hours succeeded and deleted jobs are kept (at most ten years).
+    #[arg(long, env = "STOKER_RETENTION_HOURS", default_value_t = 24,
+          value_parser = clap::value_parser!(u64).range(0..=TEN_YEARS_IN_HOURS))]
+    retention_hours: u64,
+    /// Days failed jobs are kept, to be looked at and requeued (at most ten years).
+    #[arg(long, env = "STOKER_FAILED_RETENTION_DAYS", default_value_t = 7,
+          value_parser = clap::value_parser!(u64).range(0..=TEN_YEARS_IN_HOURS / 24))]
+    failed_retention_days: u64,
 }
+
+/// The longest retention the flags take.
+const TEN_YEARS_IN_HOURS: u64 = 10 * 366 * 24;
+
+/// Seconds in an hour.
+const HOUR_SECONDS: u64 = 3600;
 
 #[derive(clap::Args)]
 struct Migrate {
@@ -138,6 +152,10 @@ async fn run_server(serve: Serve) -> anyhow::Result<()> {
         .lease(Duration::from_secs(serve.lease_seconds))
         .max_connections(serve.max_connections)
         .idle_timeout(Duration::from_secs(serve.idle_seconds))
+        .retention(Duration::from_secs(serve.retention_hours * HOUR_SECONDS))
+        .failed_retention(Duration::from_secs(
+            serve.failed_retention_days * 24 * HOUR_SECONDS,
+        ))
         .queues(serve.queues);
     if let Some(workers) = serve.workers {
         builder = builder.workers(workers);
