@@ -104,6 +104,60 @@ async fn a_url_naming_the_workspace_gives_each_workspace_a_database() {
     let own = per_workspace.replace("{workspace}", "solo");
     let args = strings(&own, "SELECT args FROM solo.jobs").await;
     assert_eq!(args, [r#"{"key":"solo"}"#]);
+
+    // The database it created is its own when a later server opens it.
+    let later = builder_on(StorageConfig::postgres(&per_workspace), &runs)
+        .build()
+        .unwrap();
+    later.workspace("solo").await.unwrap();
+    later.shutdown().await;
+}
+
+/// With `{workspace}` in the URL a workspace's name picks a database: stoker must not take one
+/// that is not its own (`postgres`, another application's), and takes one an operator marks.
+#[actix_rt::test]
+async fn a_url_naming_the_workspace_never_uses_a_database_stoker_did_not_create() {
+    let Some(url) = fresh_database() else { return };
+    let per_workspace = format!("{url}_{{workspace}}");
+    let foreign = per_workspace.replace("{workspace}", "app");
+    let foreign_name = foreign.rsplit_once('/').unwrap().1.to_owned();
+    strings(&url, &format!("CREATE DATABASE {foreign_name}")).await;
+    let stoker = builder_on(StorageConfig::postgres(&per_workspace), &Runs::default())
+        .build()
+        .unwrap();
+
+    let Err(refused) = stoker.workspace("app").await else {
+        panic!("a database that is not stoker's was used")
+    };
+    assert!(matches!(refused, Error::InvalidConfig(_)), "{refused:?}");
+    assert!(
+        refused.to_string().contains("not a stoker workspace"),
+        "{refused}"
+    );
+    let schemas = strings(
+        &foreign,
+        "SELECT nspname::text FROM pg_namespace WHERE nspname = 'app' \
+         UNION ALL SELECT tablename::text FROM pg_tables WHERE schemaname = 'public'",
+    )
+    .await;
+    assert!(schemas.is_empty(), "stoker wrote {schemas:?}");
+    let found = stoker.existing_workspace("app").await;
+    assert!(
+        matches!(found, Err(Error::WorkspaceNotFound(_))),
+        "{:?}",
+        found.err()
+    );
+
+    strings(
+        &url,
+        &format!("COMMENT ON DATABASE {foreign_name} IS 'stoker workspace'"),
+    )
+    .await;
+    stoker
+        .workspace("app")
+        .await
+        .expect("a marked database is used");
+    stoker.shutdown().await;
 }
 
 #[actix_rt::test]

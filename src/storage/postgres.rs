@@ -27,7 +27,7 @@ use crate::name::WorkspaceName;
 
 /// The channel the `jobs_notify_enqueued` trigger notifies, with the schema as payload.
 const CHANNEL: &str = "stoker_enqueued";
-/// Marks a schema as a stoker workspace.
+/// Marks a schema, or a workspace's own database, as a stoker workspace.
 const SCHEMA_COMMENT: &str = "stoker workspace";
 /// How long a lost listener waits before it tries again.
 const RECONNECT_DELAY: Duration = Duration::from_secs(1);
@@ -245,44 +245,112 @@ async fn migrate(schema: &str, setup: &PgPool) -> StorageResult<()> {
     Ok(Migrator::up(&migrating, None).await?)
 }
 
-/// Creates the workspace's own database when it is missing (another server may be creating
-/// it at the same moment: then theirs is as good).
-async fn create_database(target: &Target) -> StorageResult<()> {
+/// Whose a database of the name a workspace's own database would have is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Ownership {
+    /// There is none.
+    Missing,
+    /// Stoker's: it carries stoker's mark, or holds the workspace's schema (a database an
+    /// earlier version created, which is marked when found).
+    Ours,
+    /// Somebody else's (`postgres`, another application's): stoker never writes to it.
+    Foreign,
+}
+
+/// The name quoted for SQL: the URL's, with a checked workspace name in it; quotes doubled.
+fn quoted(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// Whose the workspace's own database is (see [`Ownership`]).
+async fn ownership(target: &Target, admin: &mut PgConnection) -> StorageResult<Ownership> {
     let name = target.database();
-    let mut admin = target.admin().await?;
-    if !database_exists(&mut admin, name).await? {
-        // The name is the URL's, with a checked workspace name in it; quotes are doubled.
-        let create = format!("CREATE DATABASE \"{}\"", name.replace('"', "\"\""));
-        if let Err(error) = sqlx::raw_sql(sqlx::AssertSqlSafe(create))
-            .execute(&mut admin)
-            .await
-            && !database_exists(&mut admin, name).await?
-        {
-            return Err(error.into());
-        }
+    let mark: Option<Option<String>> = sqlx::query_scalar(
+        "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = $1",
+    )
+    .bind(name)
+    .fetch_optional(&mut *admin)
+    .await?;
+    match mark {
+        None => return Ok(Ownership::Missing),
+        Some(Some(mark)) if mark == SCHEMA_COMMENT => return Ok(Ownership::Ours),
+        Some(_) => {}
     }
-    let _ = admin.close().await;
+    let mut inside = PgConnection::connect_with(&target.options).await?;
+    let workspace_schema: Option<i32> = sqlx::query_scalar(
+        "SELECT 1 FROM pg_namespace WHERE nspname = $1 \
+         AND obj_description(oid, 'pg_namespace') = $2",
+    )
+    .bind(target.workspace.as_str())
+    .bind(SCHEMA_COMMENT)
+    .fetch_optional(&mut inside)
+    .await?;
+    let _ = inside.close().await;
+    if workspace_schema.is_none() {
+        return Ok(Ownership::Foreign);
+    }
+    mark_database(admin, name).await?;
+    Ok(Ownership::Ours)
+}
+
+async fn mark_database(admin: &mut PgConnection, name: &str) -> StorageResult<()> {
+    let mark = format!("COMMENT ON DATABASE {} IS '{SCHEMA_COMMENT}'", quoted(name));
+    sqlx::raw_sql(sqlx::AssertSqlSafe(mark))
+        .execute(admin)
+        .await?;
     Ok(())
 }
 
-async fn database_exists(admin: &mut PgConnection, name: &str) -> StorageResult<bool> {
-    let found: Option<i32> = sqlx::query_scalar("SELECT 1 FROM pg_database WHERE datname = $1")
-        .bind(name)
-        .fetch_optional(admin)
-        .await?;
-    Ok(found.is_some())
+/// Creates the workspace's own database when it is missing, marked as stoker's (another
+/// server may be creating it at the same moment: then theirs is as good). A database of that
+/// name that is not stoker's is refused: a URL `postgres://host/{workspace}` must not turn a
+/// workspace named `postgres` into tables in the server's own database.
+async fn create_database(target: &Target) -> StorageResult<()> {
+    let name = target.database();
+    let mut admin = target.admin().await?;
+    let created = async {
+        match ownership(target, &mut admin).await? {
+            Ownership::Ours => return Ok(()),
+            Ownership::Foreign => return Err(foreign(name)),
+            Ownership::Missing => {}
+        }
+        let create = format!("CREATE DATABASE {}", quoted(name));
+        if let Err(error) = sqlx::raw_sql(sqlx::AssertSqlSafe(create))
+            .execute(&mut admin)
+            .await
+        {
+            // Another server may have created it meanwhile: then it is marked, or will be.
+            return match ownership(target, &mut admin).await? {
+                Ownership::Missing => Err(error.into()),
+                _ => Ok(()),
+            };
+        }
+        mark_database(&mut admin, name).await
+    }
+    .await;
+    let _ = admin.close().await;
+    created
 }
 
-/// Whether the workspace's own database exists (URLs with `{workspace}`).
+/// The refusal of a database that is not stoker's.
+fn foreign(name: &str) -> StorageError {
+    StorageError::Config(format!(
+        "database `{name}` exists and is not a stoker workspace's; stoker uses only databases \
+         it created (to give it this one, run COMMENT ON DATABASE {} IS '{SCHEMA_COMMENT}')",
+        quoted(name)
+    ))
+}
+
+/// Whether the workspace's own database exists and is stoker's (URLs with `{workspace}`).
 pub(super) async fn own_database_exists(target: &Target) -> StorageResult<bool> {
     let mut admin = target.admin().await?;
-    let exists = database_exists(&mut admin, target.database()).await;
+    let ours = ownership(target, &mut admin).await;
     let _ = admin.close().await;
-    exists
+    Ok(ours? == Ownership::Ours)
 }
 
 /// The workspaces that have a database of their own on the server `url` names: the databases
-/// whose names fit the URL's pattern around `{workspace}`.
+/// whose names fit the URL's pattern around `{workspace}` and are stoker's.
 pub(super) async fn own_databases(url: &str) -> StorageResult<Vec<String>> {
     let pattern = url
         .parse::<PgConnectOptions>()
@@ -295,12 +363,19 @@ pub(super) async fn own_databases(url: &str) -> StorageResult<Vec<String>> {
     let names: Vec<String> = sqlx::query_scalar("SELECT datname::text FROM pg_database")
         .fetch_all(&mut admin)
         .await?;
-    let _ = admin.close().await;
-    Ok(names
+    let mut workspaces = Vec::new();
+    let candidates = names
         .iter()
         .filter_map(|name| name.strip_prefix(prefix)?.strip_suffix(suffix))
-        .map(str::to_owned)
-        .collect())
+        .filter_map(|name| WorkspaceName::new(name).ok());
+    for workspace in candidates {
+        let target = Target::new(url, &workspace)?;
+        if ownership(&target, &mut admin).await? == Ownership::Ours {
+            workspaces.push(workspace.to_string());
+        }
+    }
+    let _ = admin.close().await;
+    Ok(workspaces)
 }
 
 /// Tells the listeners of the workspace's database, when `db`'s transaction commits, that
