@@ -7,8 +7,10 @@ mod common;
 use std::time::Duration;
 
 use common::{PATIENCE, Record, Runs, backend, builder_on, wait_for};
+use sea_orm::sqlx::postgres::PgConnection;
+use sea_orm::sqlx::{self, Connection};
 use sea_orm::{ConnectionTrait, Database, DbBackend, Statement};
-use stoker::{Error, StorageConfig};
+use stoker::{Error, JobFilter, StorageConfig};
 
 /// A fresh database on the test server, or `None` (the test is skipped) without one.
 fn fresh_database() -> Option<String> {
@@ -185,4 +187,42 @@ async fn a_job_enqueued_by_another_server_wakes_an_idle_one_at_once() {
     }
     client.shutdown().await;
     worker.shutdown().await;
+}
+
+/// A list a tenant can make slow gives up after the read timeout rather than hold one of the
+/// connections every workspace shares; the next one answers.
+#[actix_rt::test]
+async fn a_list_that_runs_past_the_read_timeout_fails_as_unavailable_and_the_next_answers() {
+    let Some(url) = fresh_database() else { return };
+    let stoker = builder_on(StorageConfig::postgres(&url), &Runs::default())
+        .read_timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let workspace = stoker.workspace("slow").await.unwrap();
+    workspace.enqueue(Record { key: "a".into() }).await.unwrap();
+    let filter = JobFilter {
+        limit: 10,
+        ..JobFilter::default()
+    };
+
+    // Another session holds the table: the list waits on its lock as on a slow plan.
+    let mut holder = PgConnection::connect(&url).await.unwrap();
+    sqlx::raw_sql("BEGIN; LOCK TABLE slow.jobs IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    let listed = workspace.jobs(&filter).await;
+    assert!(
+        matches!(listed, Err(Error::Storage(_))),
+        "{:?}",
+        listed.map(|page| page.total)
+    );
+    sqlx::raw_sql("ROLLBACK")
+        .execute(&mut holder)
+        .await
+        .unwrap();
+
+    let page = workspace.jobs(&filter).await.unwrap();
+    assert_eq!(page.total, 1);
+    stoker.shutdown().await;
 }

@@ -12,7 +12,7 @@ use super::stoker::Stoker;
 use crate::clock::{Clock, SystemClock};
 use crate::error::Result;
 use crate::job::{AppData, Job, Registry};
-use crate::storage::{Databases, StorageConfig};
+use crate::storage::{DEFAULT_READ_TIMEOUT, Databases, StorageConfig};
 
 /// Jobs running at once on a server, all workspaces together, unless the builder says
 /// otherwise or its worker count is more.
@@ -35,6 +35,7 @@ pub struct StokerBuilder {
     /// `None`: 100, or the default worker count if that is more.
     max_running: Option<usize>,
     max_connections: u32,
+    read_timeout: Duration,
     idle_timeout: Duration,
     max_open: usize,
     options: OptionsFor,
@@ -71,6 +72,7 @@ impl Default for StokerBuilder {
             shutdown_timeout: Duration::from_secs(15),
             max_running: None,
             max_connections: 10,
+            read_timeout: DEFAULT_READ_TIMEOUT,
             idle_timeout: Duration::from_secs(30),
             max_open: 100,
             options: Box::new(|_| WorkspaceOptions::default()),
@@ -191,6 +193,15 @@ impl StokerBuilder {
         self
     }
 
+    /// On PostgreSQL, how long a read that a caller can make slow (a list, a search, counts)
+    /// may run before it is cancelled and fails as storage unavailable (503 over HTTP), so
+    /// that one tenant's slow search does not hold the connections every workspace shares
+    /// (default 10 s). The runtime's own work has no such limit.
+    pub fn read_timeout(mut self, timeout: Duration) -> Self {
+        self.read_timeout = timeout.max(Duration::from_millis(1));
+        self
+    }
+
     /// How long a workspace stays open with no job running, nothing to do and no handle held
     /// (default 30 s). A released workspace opens again when it is used or due.
     pub fn idle_timeout(mut self, timeout: Duration) -> Self {
@@ -230,6 +241,7 @@ impl StokerBuilder {
         let worker_arbiters: Vec<Arbiter> = (0..cores).map(|_| Arbiter::new()).collect();
         let control = Arbiter::new();
         let (databases, notices) = Databases::new(self.storage, self.max_connections);
+        let databases = databases.with_read_timeout(self.read_timeout);
         let settings = Settings {
             registry: self.registry,
             data: self.data,

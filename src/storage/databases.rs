@@ -8,12 +8,16 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::channel::mpsc::{UnboundedReceiver, UnboundedSender, unbounded};
 
 use super::postgres::{self, Database, Target};
 use super::{Storage, StorageConfig, StorageResult, sqlite};
 use crate::name::WorkspaceName;
+
+/// How long a read a caller can make slow may run on PostgreSQL unless the runtime says.
+pub(crate) const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What a PostgreSQL listener heard.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -30,6 +34,8 @@ pub(crate) struct Databases {
     max_connections: u32,
     shared: tokio::sync::Mutex<HashMap<String, Arc<Database>>>,
     notices: UnboundedSender<Notice>,
+    /// How long a read a caller can make slow may run on PostgreSQL (see [`Storage::read`]).
+    read_timeout: Duration,
     /// SQLite workspaces this process brought to the current schema already.
     migrated: std::sync::Mutex<HashSet<WorkspaceName>>,
 }
@@ -47,9 +53,18 @@ impl Databases {
             max_connections,
             shared: tokio::sync::Mutex::new(HashMap::new()),
             notices,
+            read_timeout: DEFAULT_READ_TIMEOUT,
             migrated: std::sync::Mutex::new(HashSet::new()),
         };
         (databases, heard)
+    }
+
+    /// These databases, cancelling reads a caller can make slow (lists, searches, counts)
+    /// after `timeout` on PostgreSQL, where they would hold connections every workspace
+    /// shares.
+    pub(crate) fn with_read_timeout(mut self, timeout: Duration) -> Self {
+        self.read_timeout = timeout;
+        self
     }
 
     /// Opens (creating and migrating as needed) the storage of `workspace`. On PostgreSQL this
@@ -67,7 +82,8 @@ impl Databases {
             }
             StorageConfig::Postgres { url } => {
                 let target = Target::new(url, workspace)?;
-                self.database(&target).await.open(&target).await
+                let database = self.database(&target).await;
+                database.open(&target, self.read_timeout).await
             }
         }
     }

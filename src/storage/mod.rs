@@ -56,7 +56,7 @@ use sea_orm::{
 
 pub(crate) use claim::{ClaimFloors, ClaimedJob};
 pub(crate) use complete::{Completion, CompletionReport};
-pub(crate) use databases::{Databases, Notice};
+pub(crate) use databases::{DEFAULT_READ_TIMEOUT, Databases, Notice};
 pub(crate) use enqueue::NewJobRow;
 use session::Session;
 
@@ -234,9 +234,12 @@ enum Backend {
         lock: Arc<std::fs::File>,
         durable_turn: Arc<tokio::sync::Mutex<()>>,
     },
-    /// The workspace's schema (quoted) and the database whose pool it shares.
+    /// The workspace's schema (quoted), the statement timeout of reads a caller can make slow
+    /// (in milliseconds, as `statement_timeout` takes it), and the database whose pool it
+    /// shares.
     Postgres {
         search_path: String,
+        read_timeout_ms: String,
         database: Arc<postgres::Database>,
         own_database: bool,
     },
@@ -404,7 +407,12 @@ impl Storage {
             Purpose::Read | Purpose::Snapshot => &self.reader,
             Purpose::Write | Purpose::WriterRead => &self.writer,
         };
-        let Backend::Postgres { search_path, .. } = &self.backend else {
+        let Backend::Postgres {
+            search_path,
+            read_timeout_ms,
+            ..
+        } = &self.backend
+        else {
             return Ok(db.begin().await?);
         };
         let txn = match purpose {
@@ -414,12 +422,23 @@ impl Storage {
             }
             _ => db.begin().await?,
         };
-        txn.execute_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT set_config('search_path', $1, true)",
-            [search_path.clone().into()],
-        ))
-        .await?;
+        // Reads for callers (lists, searches, counts) can be made slow by what a tenant
+        // stores and asks; they give up rather than hold a connection the other workspaces
+        // share. The workspace's own writes and reads keep the server's setting.
+        let setup = match purpose {
+            Purpose::Read | Purpose::Snapshot => Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT set_config('search_path', $1, true), \
+                 set_config('statement_timeout', $2, true)",
+                [search_path.clone().into(), read_timeout_ms.clone().into()],
+            ),
+            Purpose::Write | Purpose::WriterRead => Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT set_config('search_path', $1, true)",
+                [search_path.clone().into()],
+            ),
+        };
+        txn.execute_raw(setup).await?;
         Ok(txn)
     }
 

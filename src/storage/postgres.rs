@@ -126,8 +126,13 @@ impl Database {
     }
 
     /// Opens the storage of `target`'s workspace, creating and migrating its schema first
-    /// unless this process did already.
-    pub(super) async fn open(self: &Arc<Self>, target: &Target) -> StorageResult<Storage> {
+    /// unless this process did already; its reads a caller can make slow are cancelled after
+    /// `read_timeout`.
+    pub(super) async fn open(
+        self: &Arc<Self>,
+        target: &Target,
+        read_timeout: Duration,
+    ) -> StorageResult<Storage> {
         let workspace = &target.workspace;
         if !self
             .migrated
@@ -151,6 +156,7 @@ impl Database {
             retention: Retention::default(),
             backend: Backend::Postgres {
                 search_path: target.schema(),
+                read_timeout_ms: read_timeout.as_millis().to_string(),
                 database: self.clone(),
                 own_database: target.own_database,
             },
@@ -521,7 +527,10 @@ mod tests {
             .await
             .unwrap();
 
-        let storage = database.open(&target).await.unwrap();
+        let storage = database
+            .open(&target, super::super::databases::DEFAULT_READ_TIMEOUT)
+            .await
+            .unwrap();
         assert!(database.has_schema(&target).await.unwrap());
         // Whatever the stray transaction holds is not the schema: ending it loses nothing.
         sqlx::raw_sql("ROLLBACK")
