@@ -9,7 +9,9 @@ mod common;
 use common::{Record, Runs, backend, builder, wait_for_state};
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use serde::{Deserialize, Serialize};
-use stoker::{Job, JobContext, JobError, JobId, JobState, NewJob, RetryPolicy, Stoker, Workspace};
+use stoker::{
+    Job, JobContext, JobError, JobFilter, JobId, JobState, NewJob, RetryPolicy, Stoker, Workspace,
+};
 
 /// Fails for good with `message` as its error.
 #[derive(Serialize, Deserialize)]
@@ -175,5 +177,26 @@ async fn an_outcome_the_database_refuses_is_stored_as_a_failed_attempt_and_the_r
         "{reason}"
     );
     assert!(reason.contains("this success cannot be stored"), "{reason}");
+    stoker.shutdown().await;
+}
+
+#[actix_rt::test]
+async fn a_search_or_type_filter_with_a_nul_byte_answers_like_any_other() {
+    let dir = tempfile::tempdir().unwrap();
+    let (stoker, workspace) = start(dir.path()).await;
+    workspace.enqueue(Record { key: "a".into() }).await.unwrap();
+    for filter in [
+        JobFilter {
+            search: Some("rec\u{0}ord".into()),
+            ..JobFilter::default()
+        },
+        JobFilter {
+            job_type: Some("rec\u{0}ord".into()),
+            ..JobFilter::default()
+        },
+    ] {
+        let page = workspace.jobs(&filter).await.unwrap();
+        assert_eq!(page.total, 0, "{filter:?}");
+    }
     stoker.shutdown().await;
 }

@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::counters::{day_key, hour_key};
 use super::read::JobSummary;
-use super::{Storage, StorageResult};
+use super::{Storage, StorageResult, text};
 use crate::clock::from_millis as time;
 use crate::job::JobId;
 use crate::state::JobState;
@@ -117,13 +117,16 @@ impl Storage {
         if let Some(queue) = &filter.queue {
             query = query.filter(job::Column::Queue.eq(queue.as_str()));
         }
+        // Filter texts come from outside: in the form text is stored in (PostgreSQL refuses a
+        // NUL in a parameter as it does in a row), so they match what was stored.
         if let Some(job_type) = &filter.job_type {
-            query = query.filter(job::Column::JobType.eq(job_type.as_str()));
+            query = query.filter(job::Column::JobType.eq(text::storable(job_type).as_ref()));
         }
         if let Some(search) = filter.search.as_deref().filter(|search| !search.is_empty()) {
+            let search = text::storable(search);
             let mut any = Condition::any()
-                .add(Expr::col(job::Column::JobType).like(contains(search)))
-                .add(Expr::col(job::Column::Args).like(contains(search)));
+                .add(Expr::col(job::Column::JobType).like(contains(&search)))
+                .add(Expr::col(job::Column::Args).like(contains(&search)));
             if let Ok(id) = search.parse::<i64>() {
                 any = any.add(job::Column::Id.eq(id));
             }
