@@ -11,11 +11,13 @@ use stoker::{Error, JobState, NewJob, StorageConfig};
 const JOBS: usize = 2_000;
 
 #[actix_rt::test]
+#[ignore = "needs PostgreSQL: run by the PostgreSQL pass of scripts/test"]
 async fn jobs_finish_across_a_database_restart() {
-    if !backend::on_postgres() || !PrivatePostgres::available() {
-        eprintln!("not the PostgreSQL pass, or no PostgreSQL binaries: skipping");
-        return;
-    }
+    backend::required_postgres_url();
+    assert!(
+        PrivatePostgres::available(),
+        "PostgreSQL 15 binaries are installed"
+    );
     let postgres = PrivatePostgres::start();
     let runs = Runs::default();
     let stoker = builder_on(StorageConfig::postgres(postgres.url()), &runs)

@@ -260,11 +260,13 @@ impl Drop for Stopped<'_> {
 }
 
 #[actix_rt::test]
+#[ignore = "needs PostgreSQL: run by the PostgreSQL pass of scripts/test"]
 async fn postgresql_stopped() {
-    if !backend::on_postgres() || !PrivatePostgres::available() {
-        eprintln!("not the PostgreSQL pass, or no PostgreSQL binaries: skipping");
-        return;
-    }
+    backend::required_postgres_url();
+    assert!(
+        PrivatePostgres::available(),
+        "PostgreSQL 15 binaries are installed"
+    );
     let postgres = PrivatePostgres::start();
     let server = Server::start_on_postgres(&postgres.url(), &["--workers", "4"]).await;
     survives(&server, false, || {

@@ -1,6 +1,6 @@
 //! The PostgreSQL storage: a schema per workspace in one database (or a database per
 //! workspace), names PostgreSQL keeps for itself refused, and a server woken at once when
-//! another server enqueues. Skipped (with a note) when no PostgreSQL is configured.
+//! another server enqueues. Ignored but in the PostgreSQL pass.
 
 mod common;
 
@@ -12,13 +12,9 @@ use sea_orm::sqlx::{self, Connection};
 use sea_orm::{ConnectionTrait, Database, DbBackend, Statement};
 use stoker::{Error, JobFilter, StorageConfig};
 
-/// A fresh database on the test server, or `None` (the test is skipped) without one.
-fn fresh_database() -> Option<String> {
-    let url = backend::postgres_url();
-    if url.is_none() {
-        eprintln!("STOKER_TEST_DATABASE_URL is not set: skipping a PostgreSQL-only test");
-    }
-    url.map(|url| backend::fresh_database(&url))
+/// A fresh database on the test server.
+fn fresh_database() -> String {
+    backend::fresh_database(&backend::required_postgres_url())
 }
 
 async fn strings(url: &str, sql: &str) -> Vec<String> {
@@ -34,8 +30,9 @@ async fn strings(url: &str, sql: &str) -> Vec<String> {
 }
 
 #[actix_rt::test]
+#[ignore = "needs PostgreSQL: run by the PostgreSQL pass of scripts/test"]
 async fn workspaces_are_schemas_of_one_database_and_reserved_names_are_refused() {
-    let Some(url) = fresh_database() else { return };
+    let url = fresh_database();
     let runs = Runs::default();
     let stoker = builder_on(StorageConfig::postgres(&url), &runs)
         .build()
@@ -85,8 +82,9 @@ async fn workspaces_are_schemas_of_one_database_and_reserved_names_are_refused()
 }
 
 #[actix_rt::test]
+#[ignore = "needs PostgreSQL: run by the PostgreSQL pass of scripts/test"]
 async fn a_url_naming_the_workspace_gives_each_workspace_a_database() {
-    let Some(url) = fresh_database() else { return };
+    let url = fresh_database();
     // `…/test_1234` becomes `…/test_1234_{workspace}`.
     let per_workspace = format!("{url}_{{workspace}}");
     let runs = Runs::default();
@@ -118,8 +116,9 @@ async fn a_url_naming_the_workspace_gives_each_workspace_a_database() {
 /// With `{workspace}` in the URL a workspace's name picks a database: stoker must not take one
 /// that is not its own (`postgres`, another application's), and takes one an operator marks.
 #[actix_rt::test]
+#[ignore = "needs PostgreSQL: run by the PostgreSQL pass of scripts/test"]
 async fn a_url_naming_the_workspace_never_uses_a_database_stoker_did_not_create() {
-    let Some(url) = fresh_database() else { return };
+    let url = fresh_database();
     let per_workspace = format!("{url}_{{workspace}}");
     let foreign = per_workspace.replace("{workspace}", "app");
     let foreign_name = foreign.rsplit_once('/').unwrap().1.to_owned();
@@ -163,8 +162,9 @@ async fn a_url_naming_the_workspace_never_uses_a_database_stoker_did_not_create(
 }
 
 #[actix_rt::test]
+#[ignore = "needs PostgreSQL: run by the PostgreSQL pass of scripts/test"]
 async fn a_job_enqueued_by_another_server_wakes_an_idle_one_at_once() {
-    let Some(url) = fresh_database() else { return };
+    let url = fresh_database();
     let runs = Runs::default();
     // The worker never polls within the test: only a notification can wake it.
     let worker = builder_on(StorageConfig::postgres(&url), &runs)
@@ -192,8 +192,9 @@ async fn a_job_enqueued_by_another_server_wakes_an_idle_one_at_once() {
 /// A list a tenant can make slow gives up after the read timeout rather than hold one of the
 /// connections every workspace shares; the next one answers.
 #[actix_rt::test]
+#[ignore = "needs PostgreSQL: run by the PostgreSQL pass of scripts/test"]
 async fn a_list_that_runs_past_the_read_timeout_fails_as_unavailable_and_the_next_answers() {
-    let Some(url) = fresh_database() else { return };
+    let url = fresh_database();
     let stoker = builder_on(StorageConfig::postgres(&url), &Runs::default())
         .read_timeout(Duration::from_millis(300))
         .build()

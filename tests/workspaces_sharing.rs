@@ -264,11 +264,9 @@ async fn bad_workspace_options_are_refused_when_the_workspace_opens() {
 }
 
 #[actix_rt::test]
+#[ignore = "needs PostgreSQL: run by the PostgreSQL pass of scripts/test"]
 async fn a_hundred_workspaces_on_postgresql_share_a_few_connections() {
-    let Some(url) = backend::postgres_url() else {
-        eprintln!("skipped: PostgreSQL only (STOKER_TEST_DATABASE_URL)");
-        return;
-    };
+    let url = backend::required_postgres_url();
     let dir = tempfile::tempdir().unwrap();
     let starts = Starts::default();
     let stoker = builder(dir.path(), &Runs::default())

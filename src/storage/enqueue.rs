@@ -262,11 +262,10 @@ mod tests {
     /// continuation locks its parent: a claim at that moment leaves the parent queued, and
     /// the queue must hear of it again once the continuation is stored.
     #[test]
+    #[ignore = "needs PostgreSQL: run by the PostgreSQL pass of scripts/test"]
     fn a_queued_parent_a_claim_passed_over_while_its_continuation_was_added_is_announced_again() {
-        let url = match std::env::var("STOKER_TEST_DATABASE_URL") {
-            Ok(url) if !url.is_empty() => url,
-            _ => return eprintln!("skipped: SQLite claims skip nothing (one writer)"),
-        };
+        // SQLite claims skip nothing (one writer).
+        let url = std::env::var("STOKER_TEST_DATABASE_URL").expect("the PostgreSQL pass");
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()

@@ -18,6 +18,12 @@ pub fn postgres_url() -> Option<String> {
         .filter(|url| !url.is_empty())
 }
 
+/// The PostgreSQL server of the PostgreSQL pass, for a test that needs one (such tests are
+/// `#[ignore]`d, so that the SQLite pass shows them skipped, and run by the PostgreSQL pass).
+pub fn required_postgres_url() -> String {
+    postgres_url().expect("a PostgreSQL-only test runs in the PostgreSQL pass of scripts/test")
+}
+
 /// Whether this run stores in PostgreSQL.
 pub fn on_postgres() -> bool {
     postgres_url().is_some()
