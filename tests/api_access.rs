@@ -1,5 +1,6 @@
 //! Access over HTTP: tokens scoped to a workspace or all, 401 against 403, read-only servers,
-//! and loopback-only serving when no token is configured.
+//! and loopback-only serving when no token is configured. Tokens are long enough to resist
+//! guessing, and base64 ones ending in `=` work.
 
 mod common;
 
@@ -9,6 +10,9 @@ use common::{Runs, builder};
 use serde_json::json;
 use stoker::web::{Access, api};
 
+const ALPHA: &str = "alpha-0123456789abcdef";
+const ROOT: &str = "root-0123456789abcdef";
+
 #[actix_rt::test]
 async fn tokens_reach_their_workspace_and_no_other() {
     let server = Server::start(&[
@@ -17,9 +21,9 @@ async fn tokens_reach_their_workspace_and_no_other() {
         "--workspace",
         "b",
         "--token",
-        "a=alpha",
+        &format!("a={ALPHA}"),
         "--token",
-        "root",
+        ROOT,
     ])
     .await;
     let stats = "/api/workspaces/a/stats";
@@ -31,7 +35,8 @@ async fn tokens_reach_their_workspace_and_no_other() {
         .await;
     assert_eq!((wrong.status, wrong.code()), (401, "unauthorized"));
 
-    let alpha = [("authorization", "Bearer alpha")];
+    let alpha_header = format!("Bearer {ALPHA}");
+    let alpha = [("authorization", alpha_header.as_str())];
     assert_eq!(server.get_with(stats, &alpha).await.status, 200);
     let other = server.get_with("/api/workspaces/b/stats", &alpha).await;
     assert_eq!((other.status, other.code()), (403, "forbidden"));
@@ -51,7 +56,8 @@ async fn tokens_reach_their_workspace_and_no_other() {
         "only what the token reaches"
     );
 
-    let root = [("authorization", "Bearer root")];
+    let root_header = format!("Bearer {ROOT}");
+    let root = [("authorization", root_header.as_str())];
     let all = server.get_with("/api/workspaces", &root).await;
     assert_eq!(all.body["workspaces"].as_array().unwrap().len(), 2);
     let created = server
@@ -143,4 +149,35 @@ async fn requests_during_shutdown_are_answered_unavailable() {
     assert_eq!(answer.status(), 503);
     let body: serde_json::Value = test::read_body_json(answer).await;
     assert_eq!(body["error"]["code"], "unavailable");
+}
+
+#[actix_rt::test]
+async fn a_token_under_16_characters_stops_the_server_with_a_clear_error() {
+    let short = Server::refuses_to_start(&["--token", "fifteen-chars!!"]);
+    assert!(short.contains("at least 16"), "{short}");
+    assert!(
+        !short.contains("fifteen-chars!!"),
+        "the secret is not repeated"
+    );
+    let scoped = Server::refuses_to_start(&["--token", &format!("{ROOT},a=alpha")]);
+    assert!(
+        scoped.contains("entry 2") && scoped.contains("workspace `a`"),
+        "{scoped}"
+    );
+}
+
+#[actix_rt::test]
+async fn a_base64_token_ending_in_equals_reaches_every_workspace() {
+    let token = "abcdefghijklmnop==";
+    let server = Server::start(&["--workspace", "a", "--workspace", "b", "--token", token]).await;
+    let bearer = format!("Bearer {token}");
+    for ws in ["a", "b"] {
+        let path = format!("/api/workspaces/{ws}/stats");
+        let stats = server.get_with(&path, &[("authorization", &bearer)]).await;
+        assert_eq!(stats.status, 200, "{ws}: {:?}", stats.body);
+    }
+    let secret_only = server
+        .get_with("/api/workspaces/a/stats", &[("authorization", "Bearer =")])
+        .await;
+    assert_eq!(secret_only.status, 401);
 }

@@ -12,6 +12,7 @@ use common::wait_for;
 use serde_json::json;
 
 const SCRIPT: &str = "<script>alert('owned')</script>";
+const ALPHA: &str = "alpha-0123456789abcdef";
 
 /// A job of type `fail` that fails every run with `message`, with no retry.
 async fn failed_job(server: &Server, ws: &str, message: &str) -> String {
@@ -242,8 +243,15 @@ async fn recurring_jobs_read_in_words_and_are_triggered_and_paused_from_the_page
 
 #[actix_rt::test]
 async fn tokens_decide_which_workspaces_a_browser_sees() {
-    let server =
-        Server::start(&["--workspace", "a", "--workspace", "b", "--token", "a=alpha"]).await;
+    let server = Server::start(&[
+        "--workspace",
+        "a",
+        "--workspace",
+        "b",
+        "--token",
+        &format!("a={ALPHA}"),
+    ])
+    .await;
     let pages = Pages::new(&server.base);
 
     let anonymous = pages.get("/dashboard/a").await;
@@ -253,9 +261,7 @@ async fn tokens_decide_which_workspaces_a_browser_sees() {
     pages.get("/dashboard/login").await;
     let wrong = pages.submit("/dashboard/login", &[("token", "nope")]).await;
     assert_eq!(wrong.status, 401);
-    let signed = pages
-        .submit("/dashboard/login", &[("token", "alpha")])
-        .await;
+    let signed = pages.submit("/dashboard/login", &[("token", ALPHA)]).await;
     assert_eq!(signed.status, 303, "{}", signed.html);
     assert!(pages.cookie("stoker_token").is_some());
 

@@ -14,6 +14,10 @@ use actix_web::http::header::AUTHORIZATION;
 use actix_web::{FromRequest, HttpRequest, web};
 
 use super::error::ApiError;
+use crate::WorkspaceName;
+
+/// The fewest characters a token has (API.md): shorter ones can be guessed.
+const MIN_TOKEN_LENGTH: usize = 16;
 
 /// Which workspaces a caller reaches.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -49,19 +53,53 @@ pub struct Token {
 }
 
 impl Token {
-    /// Parses `[WS=]TOKEN`, as the `--token` flag and `STOKER_TOKENS` take it.
+    /// Parses `[WS=]TOKEN`, as the `--token` flag and `STOKER_TOKENS` take it. The text before
+    /// the first `=` names a workspace only when it is a valid workspace name and the rest a
+    /// valid token; otherwise the whole text is a token for every workspace (so base64 tokens
+    /// ending in `=` work). A token has at least 16 characters, all visible ASCII (what an
+    /// `Authorization` header carries). The error never repeats the secret.
     pub fn parse(spec: &str) -> Result<Self, String> {
-        let (workspace, secret) = match spec.split_once('=') {
-            Some((workspace, secret)) => (Some(workspace.to_owned()), secret),
-            None => (None, spec),
-        };
-        if secret.is_empty() {
-            return Err(format!("empty token in `{spec}`"));
+        let whole = check_secret(spec);
+        let scoped = spec
+            .split_once('=')
+            .filter(|(workspace, _)| WorkspaceName::new(workspace).is_ok());
+        if let Some((workspace, secret)) = scoped {
+            match (check_secret(secret), whole.is_ok()) {
+                (Ok(()), _) => return Ok(Token::new(secret, Some(workspace))),
+                (Err(problem), false) => {
+                    return Err(format!("the token for workspace `{workspace}` {problem}"));
+                }
+                (Err(_), true) => {}
+            }
         }
-        Ok(Token {
+        whole.map_err(|problem| format!("a token {problem}"))?;
+        Ok(Token::new(spec, None))
+    }
+
+    fn new(secret: &str, workspace: Option<&str>) -> Self {
+        Token {
             secret: secret.to_owned(),
-            workspace,
-        })
+            workspace: workspace.map(str::to_owned),
+        }
+    }
+}
+
+/// What is wrong with `secret` as a token, said after "a token".
+fn check_secret(secret: &str) -> Result<(), String> {
+    let length = secret.chars().count();
+    if length < MIN_TOKEN_LENGTH {
+        return Err(format!(
+            "has {length} characters, and tokens have at least {MIN_TOKEN_LENGTH} (make one \
+             with `openssl rand -hex 16`)"
+        ));
+    }
+    match secret.bytes().all(|byte| byte.is_ascii_graphic()) {
+        true => Ok(()),
+        false => Err(
+            "holds a space or a character outside visible ASCII, which an \
+                      Authorization header cannot carry"
+                .to_owned(),
+        ),
     }
 }
 
