@@ -213,6 +213,16 @@ impl Server {
         Server::answer(request.send_json(body).await.unwrap()).await
     }
 
+    /// `POST path` without a body, with `headers`: what a page of any site can make a browser
+    /// send without asking first (no preflight).
+    pub async fn post_bare(&self, path: &str, headers: &[(&str, &str)]) -> Answer {
+        let mut request = self.client.post(format!("{}{path}", self.base));
+        for (name, value) in headers {
+            request = request.insert_header((*name, *value));
+        }
+        Server::answer(request.send().await.unwrap()).await
+    }
+
     /// `POST path` with a JSON body.
     pub async fn post(&self, path: &str, body: Value) -> Answer {
         self.send_with("POST", path, &body, &[]).await
