@@ -1,7 +1,8 @@
 //! The dashboard in a real browser (headless chromium): an operator watches counts change as
 //! jobs run, opens a failed job and requeues it, searches by an args value, triggers and
 //! pauses a recurring job; markup in job arguments never runs; a job's page fits a phone's
-//! width; a read-only server shows no button and refuses a POST forged from the page.
+//! width; a read-only server shows no button and refuses a POST forged from the page. The
+//! pages' content policy lets their own script, stylesheet and forms work.
 //! Screenshots land in `target/tmp/screenshots/` for people to look at.
 
 mod common;
@@ -41,6 +42,10 @@ async fn an_operator_watches_and_steers_jobs_in_the_browser() {
 
     browser.open(&dashboard).await;
     assert_eq!(browser.text("[data-stat=succeeded]").await, "0");
+    let styled = browser
+        .run("return [...document.styleSheets].some(sheet => sheet.cssRules.length > 0)")
+        .await;
+    assert_eq!(styled, true, "the content policy lets the stylesheet in");
     for _ in 0..3 {
         let created = server
             .post("/api/workspaces/default/jobs", json!({"type": "noop"}))

@@ -1,7 +1,8 @@
 //! The dashboard over real HTTP, against the `stoker` binary: pages show what the API knows,
 //! actions work through forms with their CSRF token and not without, a read-only server shows
 //! and takes no action, tokens decide who sees which workspace, and nothing from job arguments
-//! or errors reaches a page unescaped.
+//! or errors reaches a page unescaped. Pages of other sites and rebinding names are refused;
+//! every page tells the browser to run only the dashboard's own code and never in a frame.
 
 mod common;
 
@@ -12,6 +13,7 @@ use common::wait_for;
 use serde_json::json;
 
 const SCRIPT: &str = "<script>alert('owned')</script>";
+const ALPHA: &str = "alpha-0123456789abcdef";
 
 /// A job of type `fail` that fails every run with `message`, with no retry.
 async fn failed_job(server: &Server, ws: &str, message: &str) -> String {
@@ -91,9 +93,19 @@ async fn an_action_without_the_csrf_token_or_from_another_site_changes_nothing()
         .post_form(&path, &[("csrf", &"0".repeat(32)), ("action", "delete")])
         .await;
     assert_eq!(wrong.status, 403);
+    let cross_site = pages
+        .submit_from(Some("http://evil.example"), &path, &[("action", "delete")])
+        .await;
+    assert_eq!(cross_site.status, 403, "{}", cross_site.html);
+    let job = server
+        .get(&format!("/api/workspaces/default/jobs/{id}"))
+        .await;
+    assert_eq!(job.body["state"], "failed");
     let stranger = Pages::new(&server.base);
     stranger.get("/dashboard/").await;
-    let other_browser = stranger.submit(&path, &[("action", "delete")]).await;
+    let other_browser = stranger
+        .submit_from(Some(&server.base), &path, &[("action", "delete")])
+        .await;
     assert_eq!(other_browser.status, 303, "a browser's own token works");
     server.wait_for_job("default", &id, "deleted").await;
 }
@@ -242,8 +254,15 @@ async fn recurring_jobs_read_in_words_and_are_triggered_and_paused_from_the_page
 
 #[actix_rt::test]
 async fn tokens_decide_which_workspaces_a_browser_sees() {
-    let server =
-        Server::start(&["--workspace", "a", "--workspace", "b", "--token", "a=alpha"]).await;
+    let server = Server::start(&[
+        "--workspace",
+        "a",
+        "--workspace",
+        "b",
+        "--token",
+        &format!("a={ALPHA}"),
+    ])
+    .await;
     let pages = Pages::new(&server.base);
 
     let anonymous = pages.get("/dashboard/a").await;
@@ -253,9 +272,7 @@ async fn tokens_decide_which_workspaces_a_browser_sees() {
     pages.get("/dashboard/login").await;
     let wrong = pages.submit("/dashboard/login", &[("token", "nope")]).await;
     assert_eq!(wrong.status, 401);
-    let signed = pages
-        .submit("/dashboard/login", &[("token", "alpha")])
-        .await;
+    let signed = pages.submit("/dashboard/login", &[("token", ALPHA)]).await;
     assert_eq!(signed.status, 303, "{}", signed.html);
     assert!(pages.cookie("stoker_token").is_some());
 
@@ -276,6 +293,56 @@ async fn tokens_decide_which_workspaces_a_browser_sees() {
 
     pages.submit("/dashboard/logout", &[]).await;
     assert_eq!(pages.get("/dashboard/a").await.status, 401);
+}
+
+#[actix_rt::test]
+async fn every_page_tells_the_browser_to_run_only_its_own_code_and_never_in_a_frame() {
+    let server = Server::start(&[]).await;
+    let pages = Pages::new(&server.base);
+    let id = failed_job(&server, "default", "boom").await;
+
+    for path in [
+        "/dashboard/".to_owned(),
+        "/dashboard/default".to_owned(),
+        "/dashboard/default/jobs?state=failed".to_owned(),
+        format!("/dashboard/default/jobs/{id}"),
+        "/dashboard/default/live".to_owned(),
+        "/dashboard/login".to_owned(),
+        "/dashboard/nobody".to_owned(),
+    ] {
+        let page = pages.get(&path).await;
+        let policy = page.header("content-security-policy");
+        for directive in [
+            "default-src 'none'",
+            "script-src 'self'",
+            "style-src 'self'",
+            "frame-ancestors 'none'",
+        ] {
+            assert!(policy.contains(directive), "{path}: {policy:?}");
+        }
+        assert!(!policy.contains("unsafe"), "{path}: {policy:?}");
+        assert_eq!(page.header("x-frame-options"), "DENY", "{path}");
+        assert_eq!(page.header("x-content-type-options"), "nosniff", "{path}");
+        assert_eq!(page.header("referrer-policy"), "same-origin", "{path}");
+    }
+}
+
+#[actix_rt::test]
+async fn a_page_of_another_site_or_a_rebinding_name_cannot_read_the_dashboard() {
+    let server = Server::start(&[]).await;
+    let pages = Pages::new(&server.base);
+    let id = failed_job(&server, "default", "boom").await;
+    let path = format!("/dashboard/default/jobs/{id}");
+
+    let rebound = pages.get_with(&path, &[("host", "attacker.example")]).await;
+    assert_eq!(rebound.status, 403, "{}", rebound.html);
+    assert!(!rebound.html.contains("boom"));
+    let fetched = pages
+        .get_with(&path, &[("origin", "http://evil.example")])
+        .await;
+    assert_eq!(fetched.status, 403);
+    let own = pages.get_with(&path, &[("host", "localhost")]).await;
+    assert_eq!(own.status, 200);
 }
 
 #[actix_rt::test]

@@ -50,7 +50,8 @@ struct Serve {
         default_value = "default"
     )]
     queues: Vec<String>,
-    /// Bearer tokens, `TOKEN` (every workspace) or `WS=TOKEN` (one); none: loopback only.
+    /// Bearer tokens of at least 16 characters, `TOKEN` (every workspace) or `WS=TOKEN` (one);
+    /// none: loopback only.
     #[arg(long = "token", env = "STOKER_TOKENS", value_delimiter = ',')]
     tokens: Vec<String>,
     /// Refuse every write over HTTP.
@@ -145,6 +146,9 @@ pub(crate) fn main() -> anyhow::Result<()> {
 
 async fn run_server(serve: Serve) -> anyhow::Result<()> {
     survive_file_size_limit()?;
+    let access = Access::loopback()
+        .tokens(tokens(&serve.tokens)?)
+        .read_only(serve.read_only);
     let storage = serve.storage.config(Some("stoker-data"))?;
     let mut builder = jobs::register(Stoker::builder())
         .storage(storage.clone())
@@ -170,12 +174,6 @@ async fn run_server(serve: Serve) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("opening workspace `{name}`"))?;
     }
-    let tokens = serve
-        .tokens
-        .iter()
-        .map(|spec| Token::parse(spec).map_err(anyhow::Error::msg))
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let access = Access::loopback().tokens(tokens).read_only(serve.read_only);
     let api_stoker = stoker.clone();
     let server = HttpServer::new(move || {
         let dashboard = dashboard(api_stoker.clone(), access.clone());
@@ -199,6 +197,19 @@ async fn run_server(serve: Serve) -> anyhow::Result<()> {
     tracing::info!("shutting down: running jobs finish or go back to their queues");
     stoker.shutdown().await;
     Ok(())
+}
+
+/// The tokens of `--token` and `STOKER_TOKENS`, checked before anything starts.
+fn tokens(specs: &[String]) -> anyhow::Result<Vec<Token>> {
+    specs
+        .iter()
+        .enumerate()
+        .map(|(index, spec)| {
+            Token::parse(spec).map_err(|problem| {
+                anyhow::anyhow!("--token / STOKER_TOKENS, entry {}: {problem}", index + 1)
+            })
+        })
+        .collect()
 }
 
 /// Makes a write past the file-size limit (`ulimit -f`) an error the storage reports, as a

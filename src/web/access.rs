@@ -1,7 +1,9 @@
 //! Who may do what. With no tokens configured only loopback clients are served; with tokens
 //! every request needs `Authorization: Bearer <token>`, and a token reaches one workspace or
 //! all of them. An embedding application can decide instead with its own users and sessions
-//! ([`Authorize`]). A read-only server refuses every write.
+//! ([`Authorize`]). A read-only server refuses every write. In every mode a request must first
+//! pass the browser rules of [`browser`](super::browser) (no page of another site; without
+//! tokens, a loopback `Host` and no proxy).
 //!
 //! The [`Caller`] extractor authenticates once per request; handlers then ask it whether the
 //! caller may read or write a workspace.
@@ -13,7 +15,12 @@ use actix_web::dev::Payload;
 use actix_web::http::header::AUTHORIZATION;
 use actix_web::{FromRequest, HttpRequest, web};
 
+use super::browser::{self, Rules};
 use super::error::ApiError;
+use crate::WorkspaceName;
+
+/// The fewest characters a token has (API.md): shorter ones can be guessed.
+const MIN_TOKEN_LENGTH: usize = 16;
 
 /// Which workspaces a caller reaches.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -49,28 +56,78 @@ pub struct Token {
 }
 
 impl Token {
-    /// Parses `[WS=]TOKEN`, as the `--token` flag and `STOKER_TOKENS` take it.
+    /// Parses `[WS=]TOKEN`, as the `--token` flag and `STOKER_TOKENS` take it. The text before
+    /// the first `=` names a workspace only when it is a valid workspace name and the rest a
+    /// valid token; otherwise the whole text is a token for every workspace (so base64 tokens
+    /// ending in `=` work). A token has at least 16 characters, all visible ASCII (what an
+    /// `Authorization` header carries). The error never repeats the secret.
     pub fn parse(spec: &str) -> Result<Self, String> {
-        let (workspace, secret) = match spec.split_once('=') {
-            Some((workspace, secret)) => (Some(workspace.to_owned()), secret),
-            None => (None, spec),
-        };
-        if secret.is_empty() {
-            return Err(format!("empty token in `{spec}`"));
+        let whole = check_secret(spec);
+        let scoped = spec
+            .split_once('=')
+            .filter(|(workspace, _)| WorkspaceName::new(workspace).is_ok());
+        if let Some((workspace, secret)) = scoped {
+            match (check_secret(secret), whole.is_ok()) {
+                (Ok(()), _) => return Ok(Token::new(secret, Some(workspace))),
+                (Err(problem), false) => {
+                    return Err(format!("the token for workspace `{workspace}` {problem}"));
+                }
+                (Err(_), true) => {}
+            }
         }
-        Ok(Token {
+        whole.map_err(|problem| format!("a token {problem}"))?;
+        Ok(Token::new(spec, None))
+    }
+
+    fn new(secret: &str, workspace: Option<&str>) -> Self {
+        Token {
             secret: secret.to_owned(),
-            workspace,
-        })
+            workspace: workspace.map(str::to_owned),
+        }
+    }
+}
+
+/// What is wrong with `secret` as a token, said after "a token".
+fn check_secret(secret: &str) -> Result<(), String> {
+    let length = secret.chars().count();
+    if length < MIN_TOKEN_LENGTH {
+        return Err(format!(
+            "has {length} characters, and tokens have at least {MIN_TOKEN_LENGTH} (make one \
+             with `openssl rand -hex 16`)"
+        ));
+    }
+    match secret.bytes().all(|byte| byte.is_ascii_graphic()) {
+        true => Ok(()),
+        false => Err(
+            "holds a space or a character outside visible ASCII, which an \
+                      Authorization header cannot carry"
+                .to_owned(),
+        ),
     }
 }
 
 /// The server's access rules.
+///
+/// Whatever decides who a caller is (loopback, tokens or an [`Authorize`] hook), a request
+/// whose `Origin` header names another origin than the one it was sent to (`scheme://host`
+/// from the request, as [`ConnectionInfo`](actix_web::dev::ConnectionInfo) reads it) is
+/// refused with 403 `forbidden`: a browser sends cookies along with another site's requests,
+/// so a hook that recognises its application's session cookie would otherwise serve them. An
+/// application that serves the API to pages of other origins on purpose, with CORS of its own
+/// and credentials those pages cannot borrow, opts out with [`Access::allow_cross_origin`];
+/// the dashboard refuses foreign origins all the same. Behind a reverse proxy, the proxy must
+/// pass the original `Host` (or `X-Forwarded-Host`) and scheme (`X-Forwarded-Proto`), or
+/// browsers' own requests look foreign.
+///
+/// Without tokens and hook (loopback mode), a request must besides name `localhost` or a
+/// loopback address in `Host`, and carry no proxy header (`Forwarded`, `X-Forwarded-*`).
+/// `/healthz` is open to all and none of this applies to it.
 #[derive(Clone, Default)]
 pub struct Access {
     tokens: Vec<Token>,
     read_only: bool,
     hook: Option<Arc<dyn Authorize>>,
+    cross_origin: bool,
 }
 
 impl std::fmt::Debug for Access {
@@ -79,6 +136,7 @@ impl std::fmt::Debug for Access {
             .field("tokens", &self.tokens.len())
             .field("read_only", &self.read_only)
             .field("hook", &self.hook.is_some())
+            .field("cross_origin", &self.cross_origin)
             .finish()
     }
 }
@@ -107,9 +165,43 @@ impl Access {
         self
     }
 
+    /// Serves the API's requests from pages of other origins too, instead of refusing them
+    /// with 403: only for an application that answers CORS itself and whose callers present
+    /// credentials a page of another site cannot make the browser send (a bearer token, not
+    /// a cookie). The dashboard refuses them all the same.
+    pub fn allow_cross_origin(mut self) -> Self {
+        self.cross_origin = true;
+        self
+    }
+
+    /// These rules with foreign origins refused, whatever the application chose (the
+    /// dashboard's).
+    pub(crate) fn refusing_cross_origin(mut self) -> Self {
+        self.cross_origin = false;
+        self
+    }
+
     /// Whether the server refuses writes.
     pub fn is_read_only(&self) -> bool {
         self.read_only
+    }
+
+    /// The rules of the API or dashboard that received `request` (loopback, if none).
+    pub(crate) fn of(request: &HttpRequest) -> Access {
+        request
+            .app_data::<web::Data<Access>>()
+            .map(|access| access.get_ref().clone())
+            .unwrap_or_default()
+    }
+
+    /// Refuses `request` when a browser was not meant to send it: a page of another origin,
+    /// or, without tokens, a foreign `Host` or a proxy in between.
+    pub(crate) fn admit(&self, request: &HttpRequest) -> Result<(), ApiError> {
+        let rules = Rules {
+            same_origin: !self.cross_origin,
+            loopback: self.hook.is_none() && self.tokens.is_empty(),
+        };
+        browser::admit(request, rules)
     }
 
     /// Authenticates the sender of `request`; `fallback_token` is a token it presented some
@@ -119,6 +211,7 @@ impl Access {
         request: &HttpRequest,
         fallback_token: Option<&str>,
     ) -> Result<Caller, ApiError> {
+        self.admit(request)?;
         self.scope_of(request, fallback_token).map(|scope| Caller {
             scope,
             read_only: self.read_only,
@@ -211,10 +304,19 @@ impl FromRequest for Caller {
     type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let access = request
-            .app_data::<web::Data<Access>>()
-            .map(|access| access.get_ref().clone())
-            .unwrap_or_default();
-        ready(access.caller(request, None))
+        ready(Access::of(request).caller(request, None))
+    }
+}
+
+/// A request the browser rules admit, from a sender who need not authenticate (for the
+/// OpenAPI document).
+pub(crate) struct Admitted;
+
+impl FromRequest for Admitted {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(Access::of(request).admit(request).map(|()| Admitted))
     }
 }

@@ -19,6 +19,7 @@
 //! it; every error answer is `{"error": {"code", "message"}}` with API.md's status and code.
 
 mod access;
+mod browser;
 mod dashboard;
 mod error;
 mod jobs;

@@ -9,6 +9,7 @@ use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::openapi::{Content, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
+use super::access::Admitted;
 use super::{jobs, monitoring, recurring, workspaces};
 
 /// Every documented operation.
@@ -180,7 +181,7 @@ pub fn document_json() -> &'static str {
 }
 
 /// `GET /api/openapi.json`
-pub(super) async fn document() -> HttpResponse {
+pub(super) async fn document(_: Admitted) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/json")
         .body(document_json())

@@ -5,12 +5,23 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::time::Duration;
 
-/// One answer: status, body, and where a redirect points.
+/// One answer: status, body, where a redirect points, and every header.
 #[derive(Debug)]
 pub struct Page {
     pub status: u16,
     pub html: String,
     pub location: Option<String>,
+    pub headers: awc::http::header::HeaderMap,
+}
+
+impl Page {
+    /// The value of header `name` (empty when absent).
+    pub fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .map(|value| value.to_str().unwrap())
+            .unwrap_or_default()
+    }
 }
 
 impl Page {
@@ -83,36 +94,72 @@ impl Pages {
             status: response.status().as_u16(),
             html: String::from_utf8_lossy(&body).into_owned(),
             location,
+            headers: response.headers().clone(),
         }
     }
 
     /// `GET path`.
     pub async fn get(&self, path: &str) -> Page {
-        let request = self
+        self.get_with(path, &[]).await
+    }
+
+    /// `GET path` with `headers` besides the cookies.
+    pub async fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> Page {
+        let mut request = self
             .client
             .get(format!("{}{path}", self.base))
             .insert_header(("cookie", self.cookie_header()));
+        for (name, value) in headers {
+            request = request.insert_header((*name, *value));
+        }
         self.read(request.send().await.unwrap()).await
     }
 
     /// `POST path` with a form of `fields` (no token added).
     pub async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> Page {
+        self.post_form_with(path, fields, &[]).await
+    }
+
+    /// `POST path` with a form of `fields` and `headers` besides the cookies.
+    async fn post_form_with(
+        &self,
+        path: &str,
+        fields: &[(&str, &str)],
+        headers: &[(&str, &str)],
+    ) -> Page {
         let body = form_urlencoded::Serializer::new(String::new())
             .extend_pairs(fields)
             .finish();
-        let request = self
+        let mut request = self
             .client
             .post(format!("{}{path}", self.base))
             .insert_header(("cookie", self.cookie_header()))
             .insert_header(("content-type", "application/x-www-form-urlencoded"));
+        for (name, value) in headers {
+            request = request.insert_header((*name, *value));
+        }
         self.read(request.send_body(body).await.unwrap()).await
     }
 
     /// `POST path` as the page's form would send it: with the CSRF token.
     pub async fn submit(&self, path: &str, fields: &[(&str, &str)]) -> Page {
+        self.submit_from(None, path, fields).await
+    }
+
+    /// `POST path` with the CSRF token, sent by a page of `origin` (`None`: no `Origin`).
+    pub async fn submit_from(
+        &self,
+        origin: Option<&str>,
+        path: &str,
+        fields: &[(&str, &str)],
+    ) -> Page {
         let token = self.csrf();
         let mut all = vec![("csrf", token.as_str())];
         all.extend_from_slice(fields);
-        self.post_form(path, &all).await
+        let headers: Vec<_> = origin
+            .map(|origin| ("origin", origin))
+            .into_iter()
+            .collect();
+        self.post_form_with(path, &all, &headers).await
     }
 }

@@ -108,6 +108,44 @@ impl Server {
         server
     }
 
+    /// Runs `stoker serve` with `args` (and a data directory of its own), which must stop at
+    /// start with an error before it creates anything; answers what it wrote to stderr.
+    pub fn refuses_to_start(args: &[&str]) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_stoker"))
+            .arg("serve")
+            .args(["--bind", &format!("127.0.0.1:{}", free_port())])
+            .arg("--data-dir")
+            .arg(dir.path())
+            .args(args)
+            .env_remove("STOKER_TOKENS")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + PATIENCE;
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if std::time::Instant::now() > deadline {
+                child.kill().unwrap();
+                panic!("stoker serve {args:?} kept running");
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        let mut stderr = String::new();
+        std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+        assert!(
+            !status.success(),
+            "stoker serve {args:?} stopped without an error"
+        );
+        let created: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert!(created.is_empty(), "created {created:?} before refusing");
+        stderr
+    }
+
     /// The data directory of a SQLite server from [`Server::start`].
     pub fn data_dir(&self) -> &std::path::Path {
         self._dir.path()
@@ -173,6 +211,16 @@ impl Server {
             request = request.insert_header((*name, *value));
         }
         Server::answer(request.send_json(body).await.unwrap()).await
+    }
+
+    /// `POST path` without a body, with `headers`: what a page of any site can make a browser
+    /// send without asking first (no preflight).
+    pub async fn post_bare(&self, path: &str, headers: &[(&str, &str)]) -> Answer {
+        let mut request = self.client.post(format!("{}{path}", self.base));
+        for (name, value) in headers {
+            request = request.insert_header((*name, *value));
+        }
+        Server::answer(request.send().await.unwrap()).await
     }
 
     /// `POST path` with a JSON body.

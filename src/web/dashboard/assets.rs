@@ -1,7 +1,7 @@
 //! The dashboard's stylesheet and script, compiled into the binary (no build step, nothing
 //! fetched from elsewhere).
 
-use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE, X_CONTENT_TYPE_OPTIONS};
 use actix_web::{HttpResponse, web};
 
 const STYLESHEET: &str = include_str!("assets/dashboard.css");
@@ -17,5 +17,6 @@ pub(super) async fn serve(file: web::Path<String>) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header((CONTENT_TYPE, content_type))
         .insert_header((CACHE_CONTROL, "public, max-age=3600"))
+        .insert_header((X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .body(body)
 }

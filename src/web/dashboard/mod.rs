@@ -16,8 +16,9 @@
 //! # }
 //! ```
 //!
-//! The pages follow the API's access rules ([`Access`]); with tokens, a browser signs in once
-//! and keeps the token in a cookie. Pages read without JavaScript; a small script of our own
+//! The pages follow the API's access rules ([`Access`]), foreign origins refused even where
+//! the application lets them reach the API; with tokens, a browser signs in once and keeps
+//! the token in a cookie. Pages read without JavaScript; a small script of our own
 //! refreshes counts and draws the live graph. Every action is a form POST carrying a CSRF token
 //! (a double-submit cookie); a read-only server shows no action and refuses every POST.
 //! Templates escape everything they print, job arguments and errors included.
@@ -45,7 +46,7 @@ pub fn dashboard(stoker: Stoker, access: Access) -> impl FnOnce(&mut web::Servic
     move |config| {
         config
             .app_data(web::Data::new(stoker))
-            .app_data(web::Data::new(access))
+            .app_data(web::Data::new(access.refusing_cross_origin()))
             .app_data(web::FormConfig::default().limit(page::FORM_LIMIT))
             .service(
                 web::resource("")

@@ -4,7 +4,7 @@
 use actix_web::{HttpResponse, web};
 use askama::Template;
 
-use super::page::{Frame, PageError};
+use super::page::{self, Frame, PageError};
 use super::viewer::Viewer;
 use crate::{Granularity, HistoryPoint, Stats, Stoker};
 
@@ -183,7 +183,7 @@ pub(super) async fn live(
         .stats()
         .await
         .map_err(|error| viewer.error(error))?;
-    Ok(HttpResponse::Ok()
-        .insert_header(("Cache-Control", "no-store"))
-        .json(stats))
+    let mut response = HttpResponse::Ok();
+    page::headers(&mut response);
+    Ok(response.json(stats))
 }

@@ -3,7 +3,10 @@
 
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::StatusCode;
-use actix_web::http::header::{CACHE_CONTROL, CacheControl, CacheDirective};
+use actix_web::http::header::{
+    CACHE_CONTROL, CONTENT_SECURITY_POLICY, CacheControl, CacheDirective, REFERRER_POLICY,
+    X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
+};
 use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, ResponseError};
 use askama::Template;
 
@@ -97,9 +100,24 @@ pub(super) fn cookie(name: &'static str, value: String, base: &str) -> Cookie<'s
         .finish()
 }
 
-/// Pages show live data and tokens: browsers must not keep them.
-pub(super) fn no_store(response: &mut HttpResponseBuilder) {
-    response.insert_header((CACHE_CONTROL, CacheControl(vec![CacheDirective::NoStore])));
+/// What a page may load: the dashboard's own script and stylesheet (no inline script or
+/// style, nothing from elsewhere), its own counts, forms to itself, and no frame around it.
+const CONTENT_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+     img-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; \
+     frame-ancestors 'none'";
+
+/// What every answer of the dashboard's tells the browser: not to keep it (pages show live
+/// data and tokens), to run only the dashboard's own code in it, never to show it in a frame
+/// (clickjacking), not to guess its type, and not to tell other sites where the viewer came
+/// from. (`same-origin`, not `no-referrer`: with that, browsers send the forms' own POSTs
+/// with `Origin: null`, which the browser rules refuse.)
+pub(super) fn headers(response: &mut HttpResponseBuilder) {
+    response
+        .insert_header((CACHE_CONTROL, CacheControl(vec![CacheDirective::NoStore])))
+        .insert_header((CONTENT_SECURITY_POLICY, CONTENT_POLICY))
+        .insert_header((X_FRAME_OPTIONS, "DENY"))
+        .insert_header((X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .insert_header((REFERRER_POLICY, "same-origin"));
 }
 
 /// An error page: the API's error, in HTML, with the same status.
@@ -160,7 +178,7 @@ impl ResponseError for PageError {
             sign_in: self.status == StatusCode::UNAUTHORIZED,
         };
         let mut response = HttpResponse::build(self.status);
-        no_store(&mut response);
+        headers(&mut response);
         response
             .content_type("text/html; charset=utf-8")
             .body(page.render().unwrap_or_else(|_| self.message.clone()))

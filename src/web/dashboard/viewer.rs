@@ -76,7 +76,7 @@ impl Viewer {
             .map_err(|error| PageError::internal(&error, &self.base))?;
         let mut response = HttpResponse::Ok();
         response.content_type("text/html; charset=utf-8");
-        page::no_store(&mut response);
+        page::headers(&mut response);
         self.csrf.attach(&mut response, &self.base);
         if self.notice.is_some() {
             let mut spent = page::cookie(NOTICE_COOKIE, String::new(), &self.base);
@@ -114,7 +114,7 @@ impl FromRequest for Viewer {
 
 fn authenticate(request: &HttpRequest) -> Result<Viewer, PageError> {
     let base = page::base(request);
-    let access = access(request);
+    let access = Access::of(request);
     let token = request.cookie(TOKEN_COOKIE);
     let token = token.as_ref().map(|cookie| cookie.value());
     let caller = access
@@ -135,13 +135,6 @@ fn authenticate(request: &HttpRequest) -> Result<Viewer, PageError> {
     })
 }
 
-fn access(request: &HttpRequest) -> Access {
-    request
-        .app_data::<web::Data<Access>>()
-        .map(|access| access.get_ref().clone())
-        .unwrap_or_default()
-}
-
 #[derive(Template)]
 #[template(path = "login.html")]
 struct LoginPage {
@@ -150,8 +143,11 @@ struct LoginPage {
 }
 
 /// The sign-in form (reachable without credentials).
-pub(super) async fn login_form(request: HttpRequest) -> HttpResponse {
-    sign_in_page(&request, false)
+pub(super) async fn login_form(request: HttpRequest) -> Result<HttpResponse, PageError> {
+    Access::of(&request)
+        .admit(&request)
+        .map_err(|error| PageError::new(error, &page::base(&request)))?;
+    Ok(sign_in_page(&request, false))
 }
 
 fn sign_in_page(request: &HttpRequest, failed: bool) -> HttpResponse {
@@ -164,7 +160,7 @@ fn sign_in_page(request: &HttpRequest, failed: bool) -> HttpResponse {
         false => HttpResponse::Ok(),
     };
     response.content_type("text/html; charset=utf-8");
-    page::no_store(&mut response);
+    page::headers(&mut response);
     csrf.attach(&mut response, &base);
     response.body(html)
 }
@@ -177,7 +173,7 @@ pub(super) async fn login(
     let base = page::base(&request);
     let form = csrf::checked_form(&request, &body).map_err(|error| PageError::new(error, &base))?;
     let token = form.one("token").unwrap_or_default();
-    if token.is_empty() || access(&request).caller(&request, Some(token)).is_err() {
+    if token.is_empty() || Access::of(&request).caller(&request, Some(token)).is_err() {
         return Ok(sign_in_page(&request, true));
     }
     let mut cookie = page::cookie(TOKEN_COOKIE, token.to_owned(), &base);
