@@ -1,6 +1,6 @@
 //! The built-in `http` job type of the real `stoker` binary, as API.md describes it: it calls
 //! its URL, public addresses only unless `--http-allow` names the destination, follows no
-//! redirect, and `--no-http-jobs` leaves it out.
+//! redirect, bounds its timeout, and `--no-http-jobs` leaves it out.
 
 mod common;
 
@@ -173,6 +173,28 @@ async fn a_redirect_answer_fails_the_attempt_and_names_its_location() {
         "the redirect was not followed"
     );
     listener.stop().await;
+}
+
+#[actix_rt::test]
+async fn a_timeout_over_five_minutes_is_refused_as_invalid_arguments() {
+    let server = Server::start(&[]).await;
+    let with_timeout = |ms: u64| {
+        json!({"type": "http", "delay_seconds": 3600,
+            "args": {"url": "https://example.com/", "timeout_ms": ms}})
+    };
+
+    let refused = server.post(JOBS, with_timeout(300_001)).await;
+    assert_eq!((refused.status, refused.code()), (400, "invalid_args"));
+    let message = refused.body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("timeout_ms must be from 1 to 300000, not 300001"),
+        "{message}"
+    );
+    let zero = server.post(JOBS, with_timeout(0)).await;
+    assert_eq!((zero.status, zero.code()), (400, "invalid_args"));
+    let longest = server.post(JOBS, with_timeout(300_000)).await;
+    assert_eq!(longest.status, 201, "{longest:?}");
+    assert_eq!(server.get(JOBS).await.body["total"], 1);
 }
 
 #[actix_rt::test]

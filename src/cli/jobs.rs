@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use awc::http::StatusCode;
 use awc::http::header::{self, HeaderMap};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 use stoker::outgoing::{self, Destinations};
 use stoker::{Job, JobContext, JobError, StokerBuilder};
 
@@ -85,11 +85,27 @@ struct Http {
     #[serde(default)]
     headers: BTreeMap<String, String>,
     body: Option<serde_json::Value>,
+    #[serde(default, deserialize_with = "timeout_ms")]
     timeout_ms: Option<u64>,
 }
 
 /// How long a call may take unless the job says otherwise.
 const HTTP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The longest `timeout_ms` a job may ask for: five minutes.
+const HTTP_TIMEOUT_MAX_MS: u64 = 300_000;
+
+/// Reads `timeout_ms`, from 1 to [`HTTP_TIMEOUT_MAX_MS`]: more is refused as invalid
+/// arguments (at enqueue, or for good at the run of a job stored before).
+fn timeout_ms<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u64>, D::Error> {
+    let ms = Option::<u64>::deserialize(deserializer)?;
+    match ms {
+        Some(ms) if !(1..=HTTP_TIMEOUT_MAX_MS).contains(&ms) => Err(serde::de::Error::custom(
+            format!("timeout_ms must be from 1 to {HTTP_TIMEOUT_MAX_MS}, not {ms}"),
+        )),
+        ms => Ok(ms),
+    }
+}
 
 impl Job for Http {
     const NAME: &'static str = "http";

@@ -30,7 +30,8 @@ enum Command {
     /// {"url", "method"?, "headers"?, "body"?, "timeout_ms"?}. `http` calls public addresses
     /// only, unless --http-allow names the destination: every address the host resolves to is
     /// checked and the connection goes to a checked one. It follows no redirects (a 3xx answer
-    /// fails the attempt), and waits 30,000 ms for an answer unless `timeout_ms` says otherwise.
+    /// fails the attempt), and waits 30,000 ms for an answer unless `timeout_ms` says otherwise
+    /// (at most 300,000).
     Serve(Serve),
     /// Creates or updates a workspace's storage to the current schema.
     Migrate(Migrate),
