@@ -7,10 +7,11 @@
 //!
 //! Modules depend one way: `state`, `retry` and `schedule` (plain rules) ← `job` (the job model) ←
 //! `storage` (the database) ← `runtime` (the actors and the public handles) ← `web` (the HTTP
-//! API, on the handles only).
+//! API, on the handles only). `outgoing` (where stoker's own calls may go) stands alone.
 
 pub mod clock;
 pub mod job;
+pub mod outgoing;
 pub mod retry;
 pub mod runtime;
 pub mod schedule;

@@ -12,9 +12,9 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use actix_web::dev::ServerHandle;
-use actix_web::{App, HttpResponse, HttpServer, web};
+use actix_web::{HttpResponse, web};
 use common::backend;
+use common::listener::Listener;
 use common::private_postgres::PrivatePostgres;
 use common::server::{Answer, Server};
 use common::{PATIENCE, wait_for};
@@ -38,10 +38,9 @@ async fn accept_jobs(server: &Server, gate: &Gate) -> u64 {
 /// An HTTP endpoint that answers only once opened: an `http` job calling it keeps running
 /// until the test lets it finish.
 struct Gate {
-    port: u16,
+    listener: Listener,
     calls: Arc<AtomicUsize>,
     open: watch::Sender<bool>,
-    server: ServerHandle,
 }
 
 impl Gate {
@@ -49,35 +48,26 @@ impl Gate {
         let calls = Arc::new(AtomicUsize::new(0));
         let (open, opened) = watch::channel(false);
         let counted = calls.clone();
-        let server = HttpServer::new(move || {
+        let listener = Listener::start(move |routes| {
             let (calls, opened) = (counted.clone(), opened.clone());
-            App::new().default_service(web::to(move || {
+            routes.default_service(web::to(move || {
                 calls.fetch_add(1, Ordering::SeqCst);
                 let mut opened = opened.clone();
                 async move {
                     let _ = opened.wait_for(|open| *open).await;
                     HttpResponse::NoContent().finish()
                 }
-            }))
-        })
-        .workers(1)
-        .disable_signals()
-        .bind(("127.0.0.1", 0))
-        .unwrap();
-        let port = server.addrs()[0].port();
-        let server = server.run();
-        let handle = server.handle();
-        actix_rt::spawn(server);
+            }));
+        });
         Gate {
-            port,
+            listener,
             calls,
             open,
-            server: handle,
         }
     }
 
     fn url(&self) -> String {
-        format!("http://127.0.0.1:{}/", self.port)
+        self.listener.url("/")
     }
 
     async fn wait_for_a_call(&self) {
@@ -92,7 +82,7 @@ impl Gate {
     }
 
     async fn stop(self) {
-        self.server.stop(true).await;
+        self.listener.stop().await;
     }
 }
 
@@ -202,7 +192,7 @@ async fn a_sqlite_file_locked_by_another_process() {
         eprintln!("a SQLite file lock: nothing to test on PostgreSQL");
         return;
     }
-    let server = Server::start(&["--workers", "4"]).await;
+    let server = Server::start(&["--workers", "4", "--http-allow", "127.0.0.1"]).await;
     let file = server.data_dir().join(format!("{WS}.db"));
     survives(&server, true, || LockHolder::take(&file)).await;
 }
@@ -243,7 +233,7 @@ async fn a_full_disk() {
         eprintln!("the disk under PostgreSQL is the database server's: tested on SQLite");
         return;
     }
-    let server = Server::start(&["--workers", "4"]).await;
+    let server = Server::start(&["--workers", "4", "--http-allow", "127.0.0.1"]).await;
     // No file of the server's may grow any more: every write fails as on a full disk. Reads
     // are not asserted: one that needs a new reader connection fails too under this limit,
     // since SQLite writes to the `-shm` file when it connects (readers connect on first use).
@@ -268,7 +258,11 @@ async fn postgresql_stopped() {
         "PostgreSQL 15 binaries are installed"
     );
     let postgres = PrivatePostgres::start();
-    let server = Server::start_on_postgres(&postgres.url(), &["--workers", "4"]).await;
+    let server = Server::start_on_postgres(
+        &postgres.url(),
+        &["--workers", "4", "--http-allow", "127.0.0.1"],
+    )
+    .await;
     survives(&server, false, || {
         postgres.stop();
         Stopped(&postgres)

@@ -2,19 +2,24 @@
 //! and `http`.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
+use awc::http::StatusCode;
+use awc::http::header::{self, HeaderMap};
+use serde::{Deserialize, Deserializer, Serialize};
+use stoker::outgoing::{self, Destinations};
 use stoker::{Job, JobContext, JobError, StokerBuilder};
 
-/// Registers every built-in job type.
-pub(super) fn register(builder: StokerBuilder) -> StokerBuilder {
-    builder
+/// Registers the built-in job types: `http` only when `http` names where it may call.
+pub(super) fn register(builder: StokerBuilder, http: Option<Destinations>) -> StokerBuilder {
+    let builder = builder
         .register::<Noop>()
         .register::<Sleep>()
-        .register::<Fail>()
-        .register::<Http>()
+        .register::<Fail>();
+    match http {
+        Some(destinations) => builder.register::<Http>().data(destinations),
+        None => builder,
+    }
 }
 
 /// Does nothing and succeeds.
@@ -70,7 +75,8 @@ impl Job for Fail {
     }
 }
 
-/// Calls `url`; a non-2xx answer or a transport error fails the attempt.
+/// Calls `url` where the server's [`Destinations`] allow; a non-2xx answer (a redirect
+/// included) or a transport error fails the attempt, a refused destination fails the job.
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Http {
@@ -79,28 +85,26 @@ struct Http {
     #[serde(default)]
     headers: BTreeMap<String, String>,
     body: Option<serde_json::Value>,
+    #[serde(default, deserialize_with = "timeout_ms")]
     timeout_ms: Option<u64>,
 }
 
 /// How long a call may take unless the job says otherwise.
 const HTTP_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The TLS settings of every call: the web's public roots, through rustls and ring.
-fn tls() -> Arc<rustls::ClientConfig> {
-    static TLS: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
-    TLS.get_or_init(|| {
-        let roots = rustls::RootCertStore {
-            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-        };
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .expect("ring supports the default TLS versions")
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        Arc::new(config)
-    })
-    .clone()
+/// The longest `timeout_ms` a job may ask for: five minutes.
+const HTTP_TIMEOUT_MAX_MS: u64 = 300_000;
+
+/// Reads `timeout_ms`, from 1 to [`HTTP_TIMEOUT_MAX_MS`]: more is refused as invalid
+/// arguments (at enqueue, or for good at the run of a job stored before).
+fn timeout_ms<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u64>, D::Error> {
+    let ms = Option::<u64>::deserialize(deserializer)?;
+    match ms {
+        Some(ms) if !(1..=HTTP_TIMEOUT_MAX_MS).contains(&ms) => Err(serde::de::Error::custom(
+            format!("timeout_ms must be from 1 to {HTTP_TIMEOUT_MAX_MS}, not {ms}"),
+        )),
+        ms => Ok(ms),
+    }
 }
 
 impl Job for Http {
@@ -111,11 +115,8 @@ impl Job for Http {
         let method = awc::http::Method::from_bytes(method.as_bytes())
             .map_err(|_| JobError::fatal(format!("`{method}` is not an HTTP method")))?;
         let timeout = self.timeout_ms.map_or(HTTP_TIMEOUT, Duration::from_millis);
-        let client = awc::Client::builder()
-            .connector(awc::Connector::new().rustls_0_23(tls()))
-            .timeout(timeout)
-            .finish();
-        let mut request = client.request(method, &self.url);
+        let destinations = ctx.data::<Destinations>().unwrap_or_default();
+        let mut request = outgoing::client(destinations, timeout).request(method, &self.url);
         for (name, value) in &self.headers {
             request = request.insert_header((name.as_str(), value.as_str()));
         }
@@ -129,17 +130,30 @@ impl Job for Http {
             answer = call => answer,
             () = ctx.cancelled() => return Err(JobError::retry("cancelled while calling")),
         };
-        let status = answer
-            .map_err(|error| JobError::retry(format!("calling {}: {error}", self.url)))?
-            .status();
-        if status.is_success() {
+        let answer = answer.map_err(|error| match outgoing::refusal(&error) {
+            Some(refused) => JobError::fatal(format!("calling {}: {refused}", self.url)),
+            None => JobError::retry(format!("calling {}: {error}", self.url)),
+        })?;
+        if answer.status().is_success() {
             Ok(())
         } else {
-            Err(JobError::retry(format!(
-                "{} answered HTTP {}",
-                self.url,
-                status.as_u16()
-            )))
+            let failure = unsuccessful(&self.url, answer.status(), answer.headers());
+            Err(JobError::retry(failure))
         }
     }
+}
+
+/// Why a call to `url` answered with `status` (not 2xx) failed; a redirect, which is not
+/// followed, says where it pointed.
+fn unsuccessful(url: &str, status: StatusCode, headers: &HeaderMap) -> String {
+    let mut failure = format!("{url} answered HTTP {}", status.as_u16());
+    if status.is_redirection() {
+        let location = headers.get(header::LOCATION);
+        let location =
+            location.map_or("(none)".into(), |to| String::from_utf8_lossy(to.as_bytes()));
+        failure.push_str(&format!(
+            ", a redirect (not followed) to Location: {location}"
+        ));
+    }
+    failure
 }

@@ -9,6 +9,7 @@ use std::time::Duration;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
+use stoker::outgoing::{Allow, Destinations};
 use stoker::web::{Access, Token, api, dashboard};
 use stoker::{Stoker, StorageConfig};
 use tracing_subscriber::EnvFilter;
@@ -24,6 +25,13 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Runs the workspaces' jobs until SIGINT or SIGTERM.
+    ///
+    /// Built-in job types: `noop` {}, `sleep` {"ms"}, `fail` {"message"?, "times"?} and `http`
+    /// {"url", "method"?, "headers"?, "body"?, "timeout_ms"?}. `http` calls public addresses
+    /// only, unless --http-allow names the destination: every address the host resolves to is
+    /// checked and the connection goes to a checked one. It follows no redirects (a 3xx answer
+    /// fails the attempt), and waits 30,000 ms for an answer unless `timeout_ms` says otherwise
+    /// (at most 300,000).
     Serve(Serve),
     /// Creates or updates a workspace's storage to the current schema.
     Migrate(Migrate),
@@ -57,6 +65,19 @@ struct Serve {
     /// Refuse every write over HTTP.
     #[arg(long)]
     read_only: bool,
+    /// Destinations the `http` job type may call besides public addresses: host names,
+    /// `*.suffix` (any name under suffix), IP addresses and CIDR ranges (`10.0.0.0/8`); repeat
+    /// the flag or separate them with commas.
+    #[arg(
+        long = "http-allow",
+        env = "STOKER_HTTP_ALLOW",
+        value_delimiter = ',',
+        value_name = "LIST"
+    )]
+    http_allow: Vec<Allow>,
+    /// Leave the built-in `http` job type out: enqueuing one answers `unknown_job_type`.
+    #[arg(long)]
+    no_http_jobs: bool,
     /// Jobs run at once on this server, all workspaces together; workspaces take turns
     /// (default: 100, or --workers if that is more).
     #[arg(long, env = "STOKER_MAX_RUNNING")]
@@ -150,7 +171,8 @@ async fn run_server(serve: Serve) -> anyhow::Result<()> {
         .tokens(tokens(&serve.tokens)?)
         .read_only(serve.read_only);
     let storage = serve.storage.config(Some("stoker-data"))?;
-    let mut builder = jobs::register(Stoker::builder())
+    let http = (!serve.no_http_jobs).then(|| Destinations::allowing(serve.http_allow));
+    let mut builder = jobs::register(Stoker::builder(), http)
         .storage(storage.clone())
         .heartbeat(Duration::from_secs(serve.heartbeat_seconds.max(1)))
         .lease(Duration::from_secs(serve.lease_seconds))

@@ -5,6 +5,7 @@
 
 pub mod backend;
 pub mod browser;
+pub mod listener;
 pub mod pages;
 pub mod private_postgres;
 pub mod server;
