@@ -12,9 +12,10 @@ use utoipa::{IntoParams, ToSchema};
 use super::access::Caller;
 use super::error::{ApiError, ErrorBody};
 use super::{empty_object, open_workspace};
+use crate::bounds;
 use crate::{
-    ContinueOn, Enqueued, JobDetails, JobFilter, JobId, JobPage, JobState, NewJob, RetryPolicy,
-    Stoker, Workspace,
+    ContinueOn, Enqueued, Error, JobDetails, JobFilter, JobId, JobPage, JobState, NewJob,
+    RetryPolicy, Stoker, Workspace,
 };
 
 /// The most jobs one batch may hold.
@@ -73,15 +74,7 @@ impl JobRequest {
                 ));
             }
             (Some(delay), None) => {
-                if !(delay.is_finite() && delay >= 0.0) {
-                    return Err(ApiError::bad_request(
-                        "`delay_seconds` must be a number >= 0",
-                    ));
-                }
-                job = job.delay(
-                    Duration::try_from_secs_f64(delay)
-                        .map_err(|e| ApiError::bad_request(e.to_string()))?,
-                );
+                job = job.delay(bounds::seconds("delay_seconds", delay).map_err(Error::from)?);
             }
             (None, Some(at)) => job = job.run_at(at),
             (None, None) => {}

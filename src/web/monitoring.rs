@@ -105,6 +105,7 @@ pub(super) async fn cron_next(
         preview(&query.expression, zone, after, count).map_err(|error| match error {
             PreviewError::Cron(error) => Error::InvalidCron(error),
             PreviewError::TimeZone(error) => Error::UnknownTimeZone(error),
+            PreviewError::OutOfRange(error) => Error::OutOfRange(error),
         })?;
     Ok(HttpResponse::Ok().json(json!({ "occurrences": occurrences })))
 }
