@@ -1,5 +1,6 @@
 //! [`Error`]: what the public API answers when it refuses or cannot do something.
 
+use crate::bounds::OutOfRange;
 use crate::job::JobId;
 use crate::name::InvalidName;
 use crate::schedule::{CronError, UnknownTimeZone};
@@ -26,6 +27,10 @@ pub enum Error {
     /// A retry policy asks for more than stoker allows.
     #[error("invalid retry policy: {0}")]
     InvalidRetry(String),
+    /// A number or time outside the range stoker accepts (a delay over 10 years, a time
+    /// after 9999, ...).
+    #[error(transparent)]
+    OutOfRange(#[from] OutOfRange),
     /// Options that cannot go together (a continuation with a delay, say).
     #[error("invalid job options: {0}")]
     InvalidOptions(String),

@@ -5,10 +5,11 @@
 //! restarts, are retried with backoff when they fail, and run at least once even when a process
 //! dies mid-run.
 //!
-//! Modules depend one way: `state`, `retry` and `schedule` (plain rules) ← `job` (the job model) ←
-//! `storage` (the database) ← `runtime` (the actors and the public handles) ← `web` (the HTTP
-//! API, on the handles only). `outgoing` (where stoker's own calls may go) stands alone.
+//! Modules depend one way: `bounds`, `state`, `retry` and `schedule` (plain rules) ← `job` (the
+//! job model) ← `storage` (the database) ← `runtime` (the actors and the public handles) ← `web`
+//! (the HTTP API, on the handles only). `outgoing` (where stoker's own calls may go) stands alone.
 
+pub mod bounds;
 pub mod clock;
 pub mod job;
 pub mod outgoing;
@@ -22,6 +23,7 @@ mod error;
 mod name;
 mod storage;
 
+pub use bounds::OutOfRange;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{Error, Result};
 pub use job::{AppData, Job, JobContext, JobError, JobId, NewJob, Registry};

@@ -9,6 +9,7 @@ use std::time::Duration;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
+use crate::bounds::MAX_DURATION;
 use crate::state::JobState;
 
 /// Retries of a job type, or of one job.
@@ -17,6 +18,8 @@ pub struct RetryPolicy {
     /// How many retries may follow the first failed run (0: none).
     pub attempts: u32,
     /// The delays before retry 1, 2, ...; the last one repeats. Empty: Hangfire's backoff.
+    /// Each is at most [`MAX_DURATION`] (10 years): a job with a longer one is refused when it
+    /// is enqueued.
     pub delays: Vec<Duration>,
     /// Where a job goes when it fails with no retries left.
     pub on_exhausted: Exhausted,
@@ -81,12 +84,14 @@ impl RetryPolicy {
         self
     }
 
-    /// The wait before retry `retry` (1 for the first retry).
+    /// The wait before retry `retry` (1 for the first retry), at most [`MAX_DURATION`]: a
+    /// longer delay, or the backoff of a retry that far down, waits that long instead.
     pub fn delay_before(&self, retry: u32) -> Duration {
-        match self.delays.len() {
+        let delay = match self.delays.len() {
             0 => hangfire_backoff(retry, rand::rng().random_range(0..30)),
             len => self.delays[(retry as usize).saturating_sub(1).min(len - 1)],
-        }
+        };
+        delay.min(MAX_DURATION)
     }
 
     /// What follows a failed run number `attempt` (1 for the first run).
@@ -119,7 +124,10 @@ pub enum AfterFailure {
 /// Hangfire's delay before retry `retry`, with the random part `jitter` in `0..30`.
 fn hangfire_backoff(retry: u32, jitter: u32) -> Duration {
     let n = u64::from(retry.max(1));
-    Duration::from_secs((n - 1).pow(4) + 15 + u64::from(jitter) * n)
+    let seconds = (n - 1)
+        .saturating_pow(4)
+        .saturating_add(15 + u64::from(jitter) * n);
+    Duration::from_secs(seconds)
 }
 
 #[cfg(test)]
@@ -140,6 +148,13 @@ mod tests {
         let policy = RetryPolicy::attempts(5).with_delays([1, 7].map(Duration::from_secs));
         let delays: Vec<_> = (1..=4).map(|n| policy.delay_before(n).as_secs()).collect();
         assert_eq!(delays, [1, 7, 7, 7]);
+    }
+
+    #[test]
+    fn no_delay_is_longer_than_ten_years_however_far_the_retry() {
+        let fixed = RetryPolicy::attempts(3).with_delays([Duration::MAX]);
+        assert_eq!(fixed.delay_before(1), MAX_DURATION);
+        assert_eq!(RetryPolicy::default().delay_before(u32::MAX), MAX_DURATION);
     }
 
     #[test]

@@ -3,10 +3,34 @@
 
 mod common;
 
-use common::server::Server;
-use serde_json::json;
+use common::server::{Answer, Server};
+use serde_json::{Value, json};
 
 const JOBS: &str = "/api/workspaces/default/jobs";
+
+/// The longest delay API.md allows (10 years), in seconds.
+const TEN_YEARS: u64 = 3653 * 24 * 3600;
+
+/// Asserts that `answer` is 400 `bad_request` with a message that names `field`.
+fn assert_refused(answer: &Answer, field: &str, input: &str) {
+    assert_eq!(
+        (answer.status, answer.code()),
+        (400, "bad_request"),
+        "{input}: {}",
+        answer.body
+    );
+    let message = answer.body["error"]["message"].as_str().unwrap_or("");
+    assert!(message.contains(field), "{input}: {message}");
+}
+
+/// A `noop` job with `options` besides its type.
+fn noop_with(options: Value) -> Value {
+    let mut job = json!({"type": "noop"});
+    job.as_object_mut()
+        .unwrap()
+        .extend(options.as_object().unwrap().clone());
+    job
+}
 
 #[actix_rt::test]
 async fn malformed_oversized_and_misrouted_requests_get_clear_errors() {
@@ -134,4 +158,81 @@ async fn the_openapi_description_covers_every_endpoint() {
     ] {
         assert!(schemas.contains_key(schema), "no schema {schema}");
     }
+}
+
+#[actix_rt::test]
+async fn delays_and_start_times_outside_the_bounds_are_refused_and_nothing_is_stored() {
+    let server = Server::start(&[]).await;
+    let retry_delay = |seconds: u64| json!({"retry": {"attempts": 1, "delays_seconds": [seconds]}});
+    let refused = [
+        ("delay_seconds", json!({"delay_seconds": 1e17})),
+        ("delay_seconds", json!({"delay_seconds": TEN_YEARS + 1})),
+        ("delay_seconds", json!({"delay_seconds": -1})),
+        ("run_at", json!({"run_at": "+10000-01-01T00:00:00Z"})),
+        ("run_at", json!({"run_at": "+262142-01-01T00:00:00Z"})),
+        ("run_at", json!({"run_at": "1969-12-31T23:59:59Z"})),
+        ("retry delay", retry_delay(u64::MAX)),
+        ("retry delay", retry_delay(TEN_YEARS + 1)),
+    ];
+    for (field, options) in refused {
+        let job = noop_with(options);
+        let alone = server.post(JOBS, job.clone()).await;
+        assert_refused(&alone, field, &job.to_string());
+        let batch = json!({"jobs": [{"type": "noop"}, job]});
+        let together = server.post(&format!("{JOBS}/batch"), batch.clone()).await;
+        assert_refused(&together, field, &batch.to_string());
+    }
+    assert_eq!(
+        server.get(JOBS).await.body["total"],
+        0,
+        "nothing was stored"
+    );
+
+    for options in [
+        json!({"delay_seconds": TEN_YEARS}),
+        json!({"run_at": "9999-12-31T23:59:59.999Z"}),
+        retry_delay(TEN_YEARS),
+    ] {
+        let job = noop_with(options);
+        let created = server.post(JOBS, job.clone()).await;
+        assert_eq!(created.status, 201, "{job}: {}", created.body);
+    }
+}
+
+#[actix_rt::test]
+async fn an_offset_over_a_million_is_refused() {
+    let server = Server::start(&[]).await;
+    for offset in ["1000001", "9223372036854775808", "18446744073709551615"] {
+        let answer = server.get(&format!("{JOBS}?offset={offset}")).await;
+        assert_refused(&answer, "offset", offset);
+    }
+    let beyond_any_integer = server
+        .get(&format!("{JOBS}?offset=1{}", "0".repeat(30)))
+        .await;
+    assert_eq!(
+        (beyond_any_integer.status, beyond_any_integer.code()),
+        (400, "bad_request")
+    );
+    let deepest = server.get(&format!("{JOBS}?offset=1000000")).await;
+    assert_eq!(deepest.status, 200, "{}", deepest.body);
+}
+
+#[actix_rt::test]
+async fn a_cron_preview_after_a_time_outside_1970_to_9999_is_refused() {
+    let server = Server::start(&[]).await;
+    let preview = |after: &str| {
+        let after = after.replace('+', "%2B");
+        format!("/api/cron/next?expression=0%20*%20*%20*%20*&after={after}")
+    };
+    for after in [
+        "+262142-01-01T00:00:00Z",
+        "+10000-01-01T00:00:00Z",
+        "1969-12-31T23:00:00Z",
+    ] {
+        assert_refused(&server.get(&preview(after)).await, "after", after);
+    }
+    let last = server.get(&preview("9999-12-31T22:30:00Z")).await;
+    assert_eq!(last.status, 200, "the last accepted time: {}", last.body);
+    let first = server.get(&preview("1970-01-01T00:00:00Z")).await;
+    assert_eq!(first.body["occurrences"][0], "1970-01-01T01:00:00Z");
 }

@@ -445,3 +445,21 @@ async fn the_pager_walks_a_long_list_by_its_index_and_agrees_with_page_numbers()
         (21..=70).rev().collect::<Vec<_>>()
     );
 }
+
+#[actix_rt::test]
+async fn a_page_number_past_a_million_rows_is_refused_with_a_page() {
+    let server = Server::start(&[]).await;
+    let pages = Pages::new(&server.base);
+    let list = "/dashboard/default/jobs?state=scheduled";
+    for page in ["20002", "184467440737095516", "18446744073709551615"] {
+        let deep = pages.get(&format!("{list}&page={page}")).await;
+        assert_eq!(deep.status, 400, "page {page}: {}", deep.html);
+        assert!(
+            deep.html.contains("`page` must be at most 20001"),
+            "{}",
+            deep.html
+        );
+    }
+    let deepest = pages.get(&format!("{list}&page=20001")).await;
+    assert_eq!(deepest.status, 200, "{}", deepest.html);
+}

@@ -3,8 +3,10 @@
 mod common;
 
 use common::{Record, Runs, builder};
+use std::time::Duration;
+
 use serde_json::json;
-use stoker::{Error, JobId, NewJob, RetryPolicy};
+use stoker::{Error, JobFilter, JobId, NewJob, RetryPolicy, bounds};
 
 #[actix_rt::test]
 async fn refused_jobs_leave_the_workspace_empty() {
@@ -72,6 +74,47 @@ async fn refused_jobs_leave_the_workspace_empty() {
         Err(Error::JobNotFound(_))
     ));
     stoker.shutdown().await;
+}
+
+#[actix_rt::test]
+async fn huge_delays_and_times_past_9999_are_refused_before_anything_overflows() {
+    let dir = tempfile::tempdir().unwrap();
+    let stoker = builder(dir.path(), &Runs::default()).build().unwrap();
+    let workspace = stoker.workspace("careful").await.unwrap();
+    let job = || NewJob::of(&Record { key: "late".into() });
+    let year_10000 = "+10000-01-01T00:00:00Z".parse().unwrap();
+    let forever = RetryPolicy::attempts(1).with_delays([Duration::MAX]);
+    for (what, refused) in [
+        ("delay", job().delay(Duration::MAX)),
+        (
+            "delay",
+            job().delay(bounds::MAX_DURATION + Duration::from_secs(1)),
+        ),
+        ("run_at", job().run_at(year_10000)),
+        ("retry delay", job().retry(forever)),
+    ] {
+        let answer = workspace.enqueue_job(refused).await;
+        let Err(Error::OutOfRange(error)) = answer else {
+            panic!("{what}: expected out of range, got {answer:?}");
+        };
+        assert_eq!(error.what, what);
+    }
+    let jobs = JobFilter {
+        offset: u64::MAX,
+        limit: 10,
+        ..JobFilter::default()
+    };
+    assert!(matches!(
+        workspace.jobs(&jobs).await,
+        Err(Error::OutOfRange(_))
+    ));
+    assert_eq!(workspace.stats().await.unwrap().scheduled, 0);
+    let ten_years = job().delay(bounds::MAX_DURATION);
+    assert!(workspace.enqueue_job(ten_years).await.is_ok());
+    stoker.shutdown().await;
+
+    let slow_heart = builder(dir.path(), &Runs::default()).heartbeat(Duration::MAX);
+    assert!(matches!(slow_heart.build(), Err(Error::OutOfRange(_))));
 }
 
 #[actix_rt::test]

@@ -77,13 +77,17 @@ impl NewJob {
         self
     }
 
-    /// Runs the job no sooner than `delay` from when it is enqueued (state `scheduled`).
+    /// Runs the job no sooner than `delay` from when it is enqueued (state `scheduled`). A delay
+    /// over 10 years ([`MAX_DURATION`](crate::bounds::MAX_DURATION)) is refused when the job is
+    /// enqueued ([`Error::OutOfRange`](crate::Error::OutOfRange)).
     pub fn delay(mut self, delay: Duration) -> Self {
         self.start = Start::After(delay);
         self
     }
 
-    /// Runs the job no sooner than `at` (state `scheduled` while `at` is ahead).
+    /// Runs the job no sooner than `at` (state `scheduled` while `at` is ahead). A time outside
+    /// the years 1970-9999 is refused when the job is enqueued
+    /// ([`Error::OutOfRange`](crate::Error::OutOfRange)).
     pub fn run_at(mut self, at: DateTime<Utc>) -> Self {
         self.start = Start::At(at);
         self

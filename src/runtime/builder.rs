@@ -9,6 +9,7 @@ use super::keeper::Keeper;
 use super::settings::{OptionsFor, ResolvedOptions, Settings, WorkspaceOptions, server_id};
 use super::slots::Slots;
 use super::stoker::Stoker;
+use crate::bounds;
 use crate::clock::{Clock, SystemClock};
 use crate::error::Result;
 use crate::job::{AppData, Job, Registry};
@@ -224,9 +225,27 @@ impl StokerBuilder {
         self
     }
 
+    /// Refuses a timing over [`bounds::MAX_DURATION`], which no clock arithmetic could hold.
+    fn check_timings(&self) -> Result<()> {
+        for (what, timing) in [
+            ("heartbeat", self.heartbeat),
+            ("lease", self.lease),
+            ("server_timeout", self.server_timeout),
+            ("poll_interval", self.poll_interval),
+            ("shutdown_timeout", self.shutdown_timeout),
+            ("idle_timeout", self.idle_timeout),
+        ] {
+            bounds::duration(what, timing)?;
+        }
+        Ok(())
+    }
+
     /// Starts the runtime's arbiters. Call it inside an actix system (`#[actix::main]`,
-    /// `#[actix_web::main]`); workspaces open with [`Stoker::workspace`].
+    /// `#[actix_web::main]`); workspaces open with [`Stoker::workspace`]. Refuses a timing or a
+    /// retention over 10 years ([`Error::OutOfRange`](crate::Error::OutOfRange)), an empty or
+    /// badly named queue list.
     pub fn build(self) -> Result<Stoker> {
+        self.check_timings()?;
         let max_running = self
             .max_running
             .unwrap_or(DEFAULT_MAX_RUNNING.max(self.workers));

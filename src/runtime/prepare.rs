@@ -1,7 +1,9 @@
 //! Turning a [`NewJob`] into a row to store: the job type must be registered, JSON arguments
-//! must decode into it, names must follow their rules; the type's queue and retry policy fill
-//! what the job leaves open. Nothing is stored when a check fails.
+//! must decode into it, names must follow their rules, times and delays must be within
+//! [`bounds`]; the type's queue and retry policy fill what the job leaves open. Nothing is
+//! stored when a check fails.
 
+use crate::bounds;
 use crate::error::{Error, Result};
 use crate::job::{Args, NewJob, Start};
 use crate::name::check_queue;
@@ -42,11 +44,15 @@ pub(super) fn prepare(settings: &Settings, job: NewJob, now: i64) -> Result<NewJ
             "a continuation starts when its parent finishes, not at a time".into(),
         ));
     }
-    let delays: Vec<u64> = retry.delays.iter().map(|delay| delay.as_secs()).collect();
+    let delays = retry
+        .delays
+        .iter()
+        .map(|&delay| bounds::duration("retry delay", delay).map(|delay| delay.as_secs()))
+        .collect::<Result<Vec<u64>, _>>()?;
     let run_at = match job.start {
         Start::Now => None,
-        Start::After(delay) => Some(now + millis(delay)),
-        Start::At(at) => Some(at.timestamp_millis()),
+        Start::After(delay) => Some(now + millis(bounds::duration("delay", delay)?)),
+        Start::At(at) => Some(bounds::time("run_at", at)?.timestamp_millis()),
     }
     .filter(|&at| at > now);
     Ok(NewJobRow {

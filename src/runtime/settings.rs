@@ -9,6 +9,7 @@ use std::time::Duration;
 use actix::ArbiterHandle;
 
 use super::slots::Slots;
+use crate::bounds;
 use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::job::{AppData, Registry};
@@ -142,6 +143,7 @@ impl ResolvedOptions {
         for queue in &self.queues {
             check_queue(queue)?;
         }
+        bounds::duration("retention", self.retention)?;
         Ok(())
     }
 }

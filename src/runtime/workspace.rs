@@ -20,6 +20,7 @@ use super::recurring::{self, Cause, RecurringOptions};
 use super::scheduler::DueAt;
 use super::settings::SharedSettings;
 use super::supervisor::{Shutdown, Supervisor, WorkspaceActors};
+use crate::bounds;
 use crate::error::{Error, Result};
 use crate::job::{Job, JobId, NewJob};
 use crate::name::{WorkspaceName, check_recurring_id};
@@ -304,8 +305,11 @@ impl Workspace {
         }
     }
 
-    /// The jobs matching `filter`, newest first, and how many match in all.
+    /// The jobs matching `filter`, newest first, and how many match in all. An `offset` or a
+    /// `limit` over [`MAX_OFFSET`](crate::bounds::MAX_OFFSET) (1,000,000) is refused.
     pub async fn jobs(&self, filter: &JobFilter) -> Result<JobPage> {
+        bounds::at_most("offset", filter.offset, bounds::MAX_OFFSET)?;
+        bounds::at_most("limit", filter.limit, bounds::MAX_OFFSET)?;
         Ok(self.inner.storage.list_jobs(filter).await?)
     }
 

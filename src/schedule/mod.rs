@@ -25,6 +25,8 @@ pub use occurrences::occurrences_between;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
+use crate::bounds::{self, OutOfRange};
+
 /// What a recurring job does with the occurrences it missed while no server ran it.
 #[derive(
     Clone,
@@ -99,9 +101,13 @@ pub enum PreviewError {
     /// The zone is unknown.
     #[error(transparent)]
     TimeZone(#[from] UnknownTimeZone),
+    /// `after` is outside the years 1970-9999.
+    #[error(transparent)]
+    OutOfRange(#[from] OutOfRange),
 }
 
-/// The next `count` occurrences of `expression` in zone `time_zone`, strictly after `after`.
+/// The next `count` occurrences of `expression` in zone `time_zone`, strictly after `after`
+/// (within the years 1970-9999).
 pub fn preview(
     expression: &str,
     time_zone_name: &str,
@@ -110,6 +116,7 @@ pub fn preview(
 ) -> Result<Vec<DateTime<Utc>>, PreviewError> {
     let zone = time_zone(time_zone_name)?;
     let schedule = CronSchedule::parse(expression)?;
+    let after = bounds::time("after", after)?;
     let mut occurrences = Vec::with_capacity(count);
     let mut cursor = after;
     while occurrences.len() < count {

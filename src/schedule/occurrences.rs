@@ -13,14 +13,18 @@ use super::CronSchedule;
 const SHIFT_BOUND: Duration = Duration::hours(3);
 
 impl CronSchedule {
-    /// The first occurrence strictly after `after` in `zone`, if there is one.
+    /// The first occurrence strictly after `after` in `zone`, if there is one (none within a
+    /// few hours of the last instant chrono can hold).
     pub fn next_after(&self, after: DateTime<Utc>, zone: Tz) -> Option<DateTime<Utc>> {
+        let around = (
+            after.checked_sub_signed(SHIFT_BOUND)?,
+            after.checked_add_signed(SHIFT_BOUND)?,
+        );
         let local_after = after.with_timezone(&zone).naive_local();
         // Only near a shift can a local time before `local_after` name a later instant (the
         // second copy of a repeated hour, ahead or just behind).
-        let shifted = offset(zone, after - SHIFT_BOUND) != offset(zone, after + SHIFT_BOUND);
-        let start = if shifted {
-            local_after - SHIFT_BOUND
+        let start = if offset(zone, around.0) != offset(zone, around.1) {
+            local_after.checked_sub_signed(SHIFT_BOUND)?
         } else {
             local_after
         };
@@ -134,6 +138,21 @@ mod tests {
             next("0 * * * *", "UTC", "2026-01-01T00:00:00Z"),
             utc("2026-01-01T01:00:00Z")
         );
+    }
+
+    #[test]
+    fn the_first_and_last_instants_chrono_holds_have_no_occurrence_and_no_panic() {
+        let hourly = CronSchedule::parse("0 * * * *").unwrap();
+        let berlin: Tz = "Europe/Berlin".parse().unwrap();
+        for after in [DateTime::<Utc>::MAX_UTC, DateTime::<Utc>::MIN_UTC] {
+            assert_eq!(hourly.next_after(after, Tz::UTC), None);
+            assert_eq!(hourly.next_after(after, berlin), None);
+        }
+        for before_the_end in [Duration::hours(4), Duration::days(1), Duration::days(400)] {
+            let after = DateTime::<Utc>::MAX_UTC - before_the_end;
+            hourly.next_after(after, Tz::UTC);
+            hourly.next_after(after, berlin);
+        }
     }
 
     #[test]

@@ -139,6 +139,7 @@ impl From<Error> for ApiError {
             Error::InvalidCron(_) => (StatusCode::BAD_REQUEST, "invalid_cron"),
             Error::UnknownTimeZone(_) => (StatusCode::BAD_REQUEST, "unknown_time_zone"),
             Error::InvalidName(_)
+            | Error::OutOfRange(_)
             | Error::InvalidRetry(_)
             | Error::InvalidOptions(_)
             | Error::InvalidConfig(_) => (StatusCode::BAD_REQUEST, "bad_request"),

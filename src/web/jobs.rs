@@ -12,9 +12,10 @@ use utoipa::{IntoParams, ToSchema};
 use super::access::Caller;
 use super::error::{ApiError, ErrorBody};
 use super::{empty_object, open_workspace};
+use crate::bounds;
 use crate::{
-    ContinueOn, Enqueued, JobDetails, JobFilter, JobId, JobPage, JobState, NewJob, RetryPolicy,
-    Stoker, Workspace,
+    ContinueOn, Enqueued, Error, JobDetails, JobFilter, JobId, JobPage, JobState, NewJob,
+    RetryPolicy, Stoker, Workspace,
 };
 
 /// The most jobs one batch may hold.
@@ -73,15 +74,7 @@ impl JobRequest {
                 ));
             }
             (Some(delay), None) => {
-                if !(delay.is_finite() && delay >= 0.0) {
-                    return Err(ApiError::bad_request(
-                        "`delay_seconds` must be a number >= 0",
-                    ));
-                }
-                job = job.delay(
-                    Duration::try_from_secs_f64(delay)
-                        .map_err(|e| ApiError::bad_request(e.to_string()))?,
-                );
+                job = job.delay(bounds::seconds("delay_seconds", delay).map_err(Error::from)?);
             }
             (None, Some(at)) => job = job.run_at(at),
             (None, None) => {}
@@ -105,9 +98,9 @@ pub(super) struct BatchRequest {
 }
 
 /// Enqueues a job.
-#[utoipa::path(post, path = "/api/workspaces/{ws}/jobs", params(("ws" = String, Path)),
+#[utoipa::path(post, operation_id = "enqueue_job", path = "/api/workspaces/{ws}/jobs", params(("ws" = String, Path)),
     request_body = JobRequest,
-    responses((status = 201, body = Enqueued), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 201, body = Enqueued, description = "the job's id and the state it starts in"), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub(super) async fn enqueue(
     stoker: web::Data<Stoker>,
     caller: Caller,
@@ -122,7 +115,7 @@ pub(super) async fn enqueue(
 }
 
 /// Enqueues jobs together: all or none.
-#[utoipa::path(post, path = "/api/workspaces/{ws}/jobs/batch", params(("ws" = String, Path)),
+#[utoipa::path(post, operation_id = "enqueue_batch", path = "/api/workspaces/{ws}/jobs/batch", params(("ws" = String, Path)),
     request_body = BatchRequest,
     responses((status = 201, body = Object, description = "`{\"jobs\": [{\"id\", \"state\"}, ...]}`, in order"),
         (status = 400, body = ErrorBody)))]
@@ -191,8 +184,8 @@ impl ListQuery {
 }
 
 /// Lists jobs, newest first.
-#[utoipa::path(get, path = "/api/workspaces/{ws}/jobs", params(("ws" = String, Path), ListQuery),
-    responses((status = 200, body = JobPage), (status = 400, body = ErrorBody)))]
+#[utoipa::path(get, operation_id = "list_jobs", path = "/api/workspaces/{ws}/jobs", params(("ws" = String, Path), ListQuery),
+    responses((status = 200, body = JobPage, description = "a page of jobs, newest first, and how many match"), (status = 400, body = ErrorBody)))]
 pub(super) async fn list(
     stoker: web::Data<Stoker>,
     caller: Caller,
@@ -211,8 +204,8 @@ fn job_id(text: &str) -> Result<JobId, ApiError> {
 }
 
 /// A job with its arguments, retry policy and history.
-#[utoipa::path(get, path = "/api/workspaces/{ws}/jobs/{id}", params(("ws" = String, Path), ("id" = String, Path)),
-    responses((status = 200, body = JobDetails), (status = 404, body = ErrorBody)))]
+#[utoipa::path(get, operation_id = "get_job", path = "/api/workspaces/{ws}/jobs/{id}", params(("ws" = String, Path), ("id" = String, Path)),
+    responses((status = 200, body = JobDetails, description = "the job with its arguments, retry policy and history"), (status = 404, body = ErrorBody)))]
 pub(super) async fn details(
     stoker: web::Data<Stoker>,
     caller: Caller,
@@ -245,8 +238,8 @@ impl JobAction {
 }
 
 /// Puts a job back in its queue.
-#[utoipa::path(post, path = "/api/workspaces/{ws}/jobs/{id}/requeue", params(("ws" = String, Path), ("id" = String, Path)),
-    responses((status = 200, body = Enqueued), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+#[utoipa::path(post, operation_id = "requeue_job", path = "/api/workspaces/{ws}/jobs/{id}/requeue", params(("ws" = String, Path), ("id" = String, Path)),
+    responses((status = 200, body = Enqueued, description = "the job, now `enqueued`"), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub(super) async fn requeue(
     stoker: web::Data<Stoker>,
     caller: Caller,
@@ -256,8 +249,8 @@ pub(super) async fn requeue(
 }
 
 /// Enqueues a scheduled or awaiting job now.
-#[utoipa::path(post, path = "/api/workspaces/{ws}/jobs/{id}/enqueue", params(("ws" = String, Path), ("id" = String, Path)),
-    responses((status = 200, body = Enqueued), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+#[utoipa::path(post, operation_id = "enqueue_job_now", path = "/api/workspaces/{ws}/jobs/{id}/enqueue", params(("ws" = String, Path), ("id" = String, Path)),
+    responses((status = 200, body = Enqueued, description = "the job, now `enqueued`"), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub(super) async fn enqueue_now(
     stoker: web::Data<Stoker>,
     caller: Caller,
@@ -267,8 +260,8 @@ pub(super) async fn enqueue_now(
 }
 
 /// Deletes a job; a running job is asked to stop.
-#[utoipa::path(post, path = "/api/workspaces/{ws}/jobs/{id}/delete", params(("ws" = String, Path), ("id" = String, Path)),
-    responses((status = 200, body = Enqueued), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+#[utoipa::path(post, operation_id = "delete_job", path = "/api/workspaces/{ws}/jobs/{id}/delete", params(("ws" = String, Path), ("id" = String, Path)),
+    responses((status = 200, body = Enqueued, description = "the job, now `deleted`"), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub(super) async fn delete(
     stoker: web::Data<Stoker>,
     caller: Caller,

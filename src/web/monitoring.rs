@@ -13,14 +13,14 @@ use crate::schedule::{PreviewError, preview};
 use crate::{Error, Granularity, Stats, Stoker};
 
 /// Says the server is up.
-#[utoipa::path(get, path = "/healthz", responses((status = 200, body = Object, description = "`{\"status\": \"ok\"}`")))]
+#[utoipa::path(get, operation_id = "health", path = "/healthz", responses((status = 200, body = Object, description = "`{\"status\": \"ok\"}`")))]
 pub(super) async fn health() -> HttpResponse {
     HttpResponse::Ok().json(json!({ "status": "ok" }))
 }
 
 /// Jobs per state and queue, totals, recurring jobs and servers.
-#[utoipa::path(get, path = "/api/workspaces/{ws}/stats", params(("ws" = String, Path)),
-    responses((status = 200, body = Stats), (status = 404, body = ErrorBody)))]
+#[utoipa::path(get, operation_id = "stats", path = "/api/workspaces/{ws}/stats", params(("ws" = String, Path)),
+    responses((status = 200, body = Stats, description = "jobs per state and queue, totals, recurring jobs and servers"), (status = 404, body = ErrorBody)))]
 pub(super) async fn stats(
     stoker: web::Data<Stoker>,
     caller: Caller,
@@ -40,7 +40,7 @@ pub(super) struct HistoryQuery {
 }
 
 /// Succeeded and failed jobs per hour or day.
-#[utoipa::path(get, path = "/api/workspaces/{ws}/history", params(("ws" = String, Path), HistoryQuery),
+#[utoipa::path(get, operation_id = "history", path = "/api/workspaces/{ws}/history", params(("ws" = String, Path), HistoryQuery),
     responses((status = 200, body = Object, description = "`{\"points\": [HistoryPoint, ...]}`"), (status = 400, body = ErrorBody)))]
 pub(super) async fn history(
     stoker: web::Data<Stoker>,
@@ -64,7 +64,7 @@ pub(super) async fn history(
 }
 
 /// The servers working the workspace.
-#[utoipa::path(get, path = "/api/workspaces/{ws}/servers", params(("ws" = String, Path)),
+#[utoipa::path(get, operation_id = "servers", path = "/api/workspaces/{ws}/servers", params(("ws" = String, Path)),
     responses((status = 200, body = Object, description = "`{\"servers\": [ServerInfo, ...]}`")))]
 pub(super) async fn servers(
     stoker: web::Data<Stoker>,
@@ -88,7 +88,7 @@ pub(super) struct CronQuery {
 }
 
 /// The next occurrences of a cron expression in a zone, as UTC times.
-#[utoipa::path(get, path = "/api/cron/next", params(CronQuery),
+#[utoipa::path(get, operation_id = "cron_next", path = "/api/cron/next", params(CronQuery),
     responses((status = 200, body = Object, description = "`{\"occurrences\": [time, ...]}`"), (status = 400, body = ErrorBody)))]
 pub(super) async fn cron_next(
     _: Caller,
@@ -105,6 +105,7 @@ pub(super) async fn cron_next(
         preview(&query.expression, zone, after, count).map_err(|error| match error {
             PreviewError::Cron(error) => Error::InvalidCron(error),
             PreviewError::TimeZone(error) => Error::UnknownTimeZone(error),
+            PreviewError::OutOfRange(error) => Error::OutOfRange(error),
         })?;
     Ok(HttpResponse::Ok().json(json!({ "occurrences": occurrences })))
 }

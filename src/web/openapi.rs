@@ -5,12 +5,14 @@ use std::sync::OnceLock;
 
 use actix_web::HttpResponse;
 use utoipa::openapi::path::{Operation, Parameter};
-use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+use utoipa::openapi::schema::{ArrayItems, Object, ObjectBuilder, Schema, Type};
 use utoipa::openapi::{Content, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 use super::access::Admitted;
 use super::{jobs, monitoring, recurring, workspaces};
+use crate::bounds;
+use crate::retry::MAX_ATTEMPTS;
 
 /// Every documented operation.
 #[derive(OpenApi)]
@@ -77,29 +79,49 @@ impl Modify for Rules {
     }
 }
 
-/// Gives the properties of body schema `name` their patterns.
+/// Gives the properties of body schema `name` the rules the handlers check.
 fn constrain_properties(name: &str, schema: &mut RefOr<Schema>) {
     let RefOr::T(Schema::Object(object)) = schema else {
         return;
     };
     for (property, schema) in object.properties.iter_mut() {
-        if let (Some(pattern), RefOr::T(Schema::Object(value))) =
-            (property_pattern(name, property), schema)
-        {
-            value.pattern = Some(pattern.to_owned());
-        }
+        let value = match schema {
+            RefOr::T(Schema::Object(value)) => value,
+            RefOr::T(Schema::Array(list)) => match &mut list.items {
+                ArrayItems::RefOrSchema(item) => match item.as_mut() {
+                    RefOr::T(Schema::Object(value)) => value,
+                    _ => continue,
+                },
+                ArrayItems::False => continue,
+            },
+            _ => continue,
+        };
+        constrain_property(name, property, value);
     }
 }
 
-/// The pattern of a named property of a body: queue names everywhere, the workspace name of
-/// `POST /api/workspaces`.
-fn property_pattern(schema: &str, property: &str) -> Option<&'static str> {
+/// The rule of a named property of a body (of each of its items, for a list): queue names
+/// everywhere, the workspace name of `POST /api/workspaces`, and the bounds of delays, retries
+/// and times.
+fn constrain_property(schema: &str, property: &str, value: &mut Object) {
     match (schema, property) {
-        (_, "queue") => Some(crate::name::QUEUE_PATTERN),
-        ("CreateRequest", "name") => Some(crate::name::WORKSPACE_PATTERN),
-        _ => None,
+        (_, "queue") => value.pattern = Some(crate::name::QUEUE_PATTERN.to_owned()),
+        ("CreateRequest", "name") => {
+            value.pattern = Some(crate::name::WORKSPACE_PATTERN.to_owned())
+        }
+        ("JobRequest", "delay_seconds") | ("RetryRequest", "delays_seconds") => {
+            value.minimum = Some(0u64.into());
+            value.maximum = Some(bounds::MAX_DURATION_SECONDS.into());
+            value.description = Some("seconds, at most 10 years".to_owned());
+        }
+        ("RetryRequest", "attempts") => value.maximum = Some(MAX_ATTEMPTS.into()),
+        ("JobRequest", "run_at") => value.description = Some(TIME_RULE.to_owned()),
+        _ => {}
     }
 }
+
+/// What every time given to the API must be.
+const TIME_RULE: &str = "an RFC 3339 time within the years 1970-9999";
 
 /// A string parameter's pattern, or a number's range, by the parameter's name.
 fn constrain(parameter: &mut Parameter) {
@@ -127,7 +149,11 @@ fn constrain(parameter: &mut Parameter) {
             .enum_values(Some(["hour", "day"])),
         "limit" => number(1, Some(500)),
         "count" => number(1, Some(100)),
-        "offset" => number(0, None),
+        "offset" => number(0, Some(bounds::MAX_OFFSET)),
+        "after" => {
+            parameter.description = Some(TIME_RULE.to_owned());
+            return;
+        }
         _ => return,
     };
     parameter.schema = Some(RefOr::T(Schema::Object(schema.build())));
@@ -154,6 +180,12 @@ fn describe_errors(path: &str, operation: &mut Operation) {
         errors.push(("413", "body over the limit"));
     }
     let responses = &mut operation.responses.responses;
+    if responses.contains_key("409") {
+        errors.push((
+            "409",
+            "the workspace exists, or the job's state forbids the action",
+        ));
+    }
     for (status, description) in errors {
         let body = Content::new(Some(Ref::from_schema_name("ErrorBody")));
         let error = ResponseBuilder::new()
@@ -185,4 +217,68 @@ pub(super) async fn document(_: Admitted) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/json")
         .body(document_json())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Value;
+
+    use super::*;
+
+    fn document() -> Value {
+        serde_json::from_str(document_json()).unwrap()
+    }
+
+    #[test]
+    fn every_response_of_every_operation_has_a_description() {
+        let document = document();
+        let mut seen = 0;
+        for (path, item) in document["paths"].as_object().unwrap() {
+            for (method, operation) in item.as_object().unwrap() {
+                for (status, response) in operation["responses"].as_object().unwrap() {
+                    let description = response["description"].as_str().unwrap_or("");
+                    assert!(!description.is_empty(), "{method} {path} {status}");
+                    seen += 1;
+                }
+            }
+        }
+        assert!(seen > 100, "only {seen} responses");
+    }
+
+    #[test]
+    fn every_operation_has_its_own_id() {
+        let document = document();
+        let mut ids = std::collections::BTreeSet::new();
+        for (path, item) in document["paths"].as_object().unwrap() {
+            for (method, operation) in item.as_object().unwrap() {
+                let id = operation["operationId"].as_str().unwrap_or("");
+                assert!(ids.insert(id.to_owned()), "{method} {path}: `{id}` again");
+            }
+        }
+    }
+
+    #[test]
+    fn the_bounds_of_offsets_delays_and_retries_are_in_the_document() {
+        let document = document();
+        let list = &document["paths"]["/api/workspaces/{ws}/jobs"]["get"]["parameters"];
+        let offset = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|parameter| parameter["name"] == "offset")
+            .unwrap();
+        assert_eq!(offset["schema"]["maximum"], bounds::MAX_OFFSET);
+        let schemas = &document["components"]["schemas"];
+        let job = &schemas["JobRequest"]["properties"];
+        assert_eq!(
+            job["delay_seconds"]["maximum"],
+            bounds::MAX_DURATION_SECONDS
+        );
+        let retry = &schemas["RetryRequest"]["properties"];
+        assert_eq!(retry["attempts"]["maximum"], MAX_ATTEMPTS);
+        assert_eq!(
+            retry["delays_seconds"]["items"]["maximum"],
+            bounds::MAX_DURATION_SECONDS
+        );
+    }
 }

@@ -30,9 +30,9 @@ pub(super) struct RecurringRequest {
 }
 
 /// Creates or updates a recurring job.
-#[utoipa::path(put, path = "/api/workspaces/{ws}/recurring/{rid}", params(("ws" = String, Path), ("rid" = String, Path)),
+#[utoipa::path(put, operation_id = "put_recurring", path = "/api/workspaces/{ws}/recurring/{rid}", params(("ws" = String, Path), ("rid" = String, Path)),
     request_body = RecurringRequest,
-    responses((status = 200, body = RecurringJob), (status = 400, body = ErrorBody)))]
+    responses((status = 200, body = RecurringJob, description = "the recurring job, created or updated"), (status = 400, body = ErrorBody)))]
 pub(super) async fn put(
     stoker: web::Data<Stoker>,
     caller: Caller,
@@ -61,7 +61,7 @@ pub(super) async fn put(
 }
 
 /// Lists the recurring jobs.
-#[utoipa::path(get, path = "/api/workspaces/{ws}/recurring", params(("ws" = String, Path)),
+#[utoipa::path(get, operation_id = "list_recurring", path = "/api/workspaces/{ws}/recurring", params(("ws" = String, Path)),
     responses((status = 200, body = Object, description = "`{\"recurring\": [RecurringJob, ...]}`")))]
 pub(super) async fn list(
     stoker: web::Data<Stoker>,
@@ -75,8 +75,8 @@ pub(super) async fn list(
 }
 
 /// A recurring job.
-#[utoipa::path(get, path = "/api/workspaces/{ws}/recurring/{rid}", params(("ws" = String, Path), ("rid" = String, Path)),
-    responses((status = 200, body = RecurringJob), (status = 404, body = ErrorBody)))]
+#[utoipa::path(get, operation_id = "get_recurring", path = "/api/workspaces/{ws}/recurring/{rid}", params(("ws" = String, Path), ("rid" = String, Path)),
+    responses((status = 200, body = RecurringJob, description = "the recurring job"), (status = 404, body = ErrorBody)))]
 pub(super) async fn get(
     stoker: web::Data<Stoker>,
     caller: Caller,
@@ -98,7 +98,7 @@ enum RecurringAction {
 }
 
 /// Creates the recurring job's job now.
-#[utoipa::path(post, path = "/api/workspaces/{ws}/recurring/{rid}/trigger", params(("ws" = String, Path), ("rid" = String, Path)),
+#[utoipa::path(post, operation_id = "trigger_recurring", path = "/api/workspaces/{ws}/recurring/{rid}/trigger", params(("ws" = String, Path), ("rid" = String, Path)),
     responses((status = 202, body = Object, description = "`{\"id\": \"<new job id>\"}`"), (status = 404, body = ErrorBody)))]
 pub(super) async fn trigger(
     stoker: web::Data<Stoker>,
@@ -109,8 +109,8 @@ pub(super) async fn trigger(
 }
 
 /// Pauses a recurring job.
-#[utoipa::path(post, path = "/api/workspaces/{ws}/recurring/{rid}/pause", params(("ws" = String, Path), ("rid" = String, Path)),
-    responses((status = 200, body = RecurringJob), (status = 404, body = ErrorBody)))]
+#[utoipa::path(post, operation_id = "pause_recurring", path = "/api/workspaces/{ws}/recurring/{rid}/pause", params(("ws" = String, Path), ("rid" = String, Path)),
+    responses((status = 200, body = RecurringJob, description = "the recurring job, paused"), (status = 404, body = ErrorBody)))]
 pub(super) async fn pause(
     stoker: web::Data<Stoker>,
     caller: Caller,
@@ -120,8 +120,8 @@ pub(super) async fn pause(
 }
 
 /// Resumes a recurring job from its next occurrence.
-#[utoipa::path(post, path = "/api/workspaces/{ws}/recurring/{rid}/resume", params(("ws" = String, Path), ("rid" = String, Path)),
-    responses((status = 200, body = RecurringJob), (status = 404, body = ErrorBody)))]
+#[utoipa::path(post, operation_id = "resume_recurring", path = "/api/workspaces/{ws}/recurring/{rid}/resume", params(("ws" = String, Path), ("rid" = String, Path)),
+    responses((status = 200, body = RecurringJob, description = "the recurring job, resumed"), (status = 404, body = ErrorBody)))]
 pub(super) async fn resume(
     stoker: web::Data<Stoker>,
     caller: Caller,
@@ -131,8 +131,8 @@ pub(super) async fn resume(
 }
 
 /// Removes a recurring job.
-#[utoipa::path(delete, path = "/api/workspaces/{ws}/recurring/{rid}", params(("ws" = String, Path), ("rid" = String, Path)),
-    responses((status = 204), (status = 404, body = ErrorBody)))]
+#[utoipa::path(delete, operation_id = "remove_recurring", path = "/api/workspaces/{ws}/recurring/{rid}", params(("ws" = String, Path), ("rid" = String, Path)),
+    responses((status = 204, description = "removed"), (status = 404, body = ErrorBody)))]
 pub(super) async fn remove(
     stoker: web::Data<Stoker>,
     caller: Caller,

@@ -10,7 +10,7 @@ use super::error::{ApiError, ErrorBody};
 use crate::Stoker;
 
 /// The workspaces the caller may see.
-#[utoipa::path(get, path = "/api/workspaces",
+#[utoipa::path(get, operation_id = "list_workspaces", path = "/api/workspaces",
     responses((status = 200, body = Object, description = "`{\"workspaces\": [{\"name\"}, ...]}`")))]
 pub(super) async fn list(stoker: web::Data<Stoker>, caller: Caller) -> HttpResponse {
     let names: Vec<_> = stoker
@@ -31,7 +31,7 @@ pub(super) struct CreateRequest {
 }
 
 /// Creates a workspace and starts it.
-#[utoipa::path(post, path = "/api/workspaces", request_body = CreateRequest,
+#[utoipa::path(post, operation_id = "create_workspace", path = "/api/workspaces", request_body = CreateRequest,
     responses((status = 201, body = Object, description = "`{\"name\"}`"), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub(super) async fn create(
     stoker: web::Data<Stoker>,

@@ -9,12 +9,16 @@ use super::csrf::{Form, checked_form};
 use super::format;
 use super::page::{self, Frame, PageError};
 use super::viewer::Viewer;
+use crate::bounds::{self, OutOfRange};
 use crate::web::ApiError;
 use crate::web::jobs::JobAction;
 use crate::{JobDetails, JobFilter, JobId, JobState, JobSummary, PageStart, Stoker, Workspace};
 
 /// Rows per page.
 const PAGE_SIZE: u64 = 50;
+
+/// The deepest page a page number reaches.
+const MAX_PAGE: u64 = bounds::MAX_OFFSET / PAGE_SIZE + 1;
 
 /// The list's query string, as links and the filter form write it (empty fields are unset).
 #[derive(Debug, Default, Deserialize)]
@@ -41,8 +45,10 @@ struct Paging {
 }
 
 impl Paging {
-    /// The page a query asks for (the first when it names none), and where it starts.
-    fn requested(query: &ListQuery) -> (u64, u64, Option<PageStart>) {
+    /// The page a query asks for (the first when it names none), and where it starts. A page
+    /// number that would skip more than [`bounds::MAX_OFFSET`] rows is refused; the pager's
+    /// links go deeper.
+    fn requested(query: &ListQuery) -> Result<(u64, u64, Option<PageStart>), OutOfRange> {
         let page = query.page.unwrap_or(1).max(1);
         let from = match (query.before, query.after) {
             (Some(id), _) => Some(PageStart::Before(JobId(id))),
@@ -51,9 +57,9 @@ impl Paging {
         };
         let offset = match from {
             Some(_) => 0,
-            None => (page - 1).saturating_mul(PAGE_SIZE),
+            None => (bounds::at_most("page", page, MAX_PAGE)? - 1) * PAGE_SIZE,
         };
-        (page, offset, from)
+        Ok((page, offset, from))
     }
 
     /// The pager of page `page` of `total` rows showing `rows`; `link` is the list's path
@@ -187,7 +193,7 @@ impl JobTable {
         request: &HttpRequest,
         now: chrono::DateTime<chrono::Utc>,
     ) -> crate::Result<JobTable> {
-        let (page, offset, from) = Paging::requested(query);
+        let (page, offset, from) = Paging::requested(query)?;
         filter.from = from;
         filter.limit = PAGE_SIZE;
         filter.offset = offset;
