@@ -259,6 +259,9 @@ async fn without_tokens_a_request_through_a_proxy_is_refused_and_told_to_configu
     for header in [
         ("x-forwarded-for", "203.0.113.9"),
         ("forwarded", "for=203.0.113.9"),
+        ("x-forwarded-port", "443"),
+        ("x-real-ip", "203.0.113.9"),
+        ("via", "1.1 proxy"),
     ] {
         let proxied: Answer = server.get_with("/api/workspaces", &[header]).await;
         assert_eq!((proxied.status, proxied.code()), (403, "forbidden"));

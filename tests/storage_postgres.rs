@@ -227,3 +227,36 @@ async fn a_list_that_runs_past_the_read_timeout_fails_as_unavailable_and_the_nex
     assert_eq!(page.total, 1);
     stoker.shutdown().await;
 }
+
+/// With the whole database name the workspace's (`…/{workspace}`), every database of the
+/// server is a candidate, `template0` (which takes no connection) and the `postgres` database
+/// among them: finding the workspaces in storage passes over them instead of failing.
+#[actix_rt::test]
+#[ignore = "needs PostgreSQL: run by the PostgreSQL pass of scripts/test"]
+async fn workspaces_with_databases_named_after_them_are_found_among_the_servers_others() {
+    let url = backend::required_postgres_url();
+    let server = url.rsplit_once('/').unwrap().0;
+    let per_workspace = format!("{server}/{{workspace}}");
+    let name = format!("found_{:08x}", rand::random::<u32>());
+    let first = builder_on(StorageConfig::postgres(&per_workspace), &Runs::default())
+        .build()
+        .unwrap();
+    first.workspace(&name).await.unwrap();
+    first.shutdown().await;
+
+    let next = builder_on(StorageConfig::postgres(&per_workspace), &Runs::default())
+        .build()
+        .unwrap();
+    wait_for("the workspace to be found in storage", PATIENCE, || async {
+        next.workspace_names().contains(&name).then_some(())
+    })
+    .await;
+    let known = next.workspace_names();
+    assert!(
+        !known
+            .iter()
+            .any(|known| known == "template0" || known == "postgres"),
+        "{known:?}"
+    );
+    next.shutdown().await;
+}

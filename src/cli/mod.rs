@@ -106,8 +106,8 @@ struct Serve {
     failed_retention_days: u64,
 }
 
-/// The longest retention the flags take.
-const TEN_YEARS_IN_HOURS: u64 = 10 * 366 * 24;
+/// The longest retention the flags take: the longest duration stoker takes from outside.
+const TEN_YEARS_IN_HOURS: u64 = stoker::bounds::MAX_DURATION_SECONDS / HOUR_SECONDS;
 
 /// Seconds in an hour.
 const HOUR_SECONDS: u64 = 3600;

@@ -197,9 +197,11 @@ impl StokerBuilder {
     /// On PostgreSQL, how long a read that a caller can make slow (a list, a search, counts)
     /// may run before it is cancelled and fails as storage unavailable (503 over HTTP), so
     /// that one tenant's slow search does not hold the connections every workspace shares
-    /// (default 10 s). The runtime's own work has no such limit.
+    /// (default 10 s, at least 1 ms, at most PostgreSQL's bound of about 24 days). The
+    /// runtime's own work has no such limit.
     pub fn read_timeout(mut self, timeout: Duration) -> Self {
-        self.read_timeout = timeout.max(Duration::from_millis(1));
+        let longest = Duration::from_millis(i32::MAX as u64);
+        self.read_timeout = timeout.clamp(Duration::from_millis(1), longest);
         self
     }
 

@@ -51,6 +51,8 @@ pub(crate) struct Completer {
     parts: Vec<Batch>,
     /// Fallback outcomes the database refused too, tried again alone now and then.
     refused: Vec<Batch>,
+    /// Whether a timer will try `refused` again.
+    retry_armed: bool,
     writing: bool,
     flushed: Vec<oneshot::Sender<()>>,
 }
@@ -70,6 +72,7 @@ impl Completer {
             pending: Vec::new(),
             parts: Vec::new(),
             refused: Vec::new(),
+            retry_armed: false,
             writing: false,
             flushed: Vec::new(),
         }
@@ -145,12 +148,21 @@ impl Completer {
             None => {
                 tracing::error!(%error, outcome = ?outcomes[0], "the database refused a run's outcome; will retry it alone");
                 self.refused.push(Batch { outcomes, fallback });
-                ctx.run_later(RETRY_AFTER, |completer, ctx| {
-                    completer.parts.append(&mut completer.refused);
-                    completer.write(ctx);
-                });
+                self.retry_refused_later(ctx);
             }
         }
+    }
+
+    /// Moves the refused outcomes back in line after a while, with one timer for all of them.
+    fn retry_refused_later(&mut self, ctx: &mut Context<Self>) {
+        if std::mem::replace(&mut self.retry_armed, true) {
+            return;
+        }
+        ctx.run_later(RETRY_AFTER, |completer, ctx| {
+            completer.retry_armed = false;
+            completer.parts.append(&mut completer.refused);
+            completer.write(ctx);
+        });
     }
 
     fn announce(&self, report: CompletionReport) {

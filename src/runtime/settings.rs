@@ -144,6 +144,7 @@ impl ResolvedOptions {
             check_queue(queue)?;
         }
         bounds::duration("retention", self.retention)?;
+        bounds::duration("failed retention", self.failed_retention)?;
         Ok(())
     }
 }

@@ -114,10 +114,10 @@ async fn due(db: &impl ConnectionTrait) -> Result<Due, DbErr> {
 /// wait in `queues`, else when a scheduled job (retries included) falls due, a recurring job
 /// fires, a finished job expires, or a running job falls to recovery: at once where this
 /// process is the storage's only server (`exclusive`: whoever ran it is gone), else when its
-/// lease runs out (its server may be dead; a live one renews it, and the workspace is only
-/// looked into once more). A workspace released while idle must be open again by then; one
-/// that nothing opens would otherwise keep a dead process's jobs `processing` for ever. One
-/// statement.
+/// lease runs out (its server may be dead; while a live one renews it, the workspace is looked
+/// into once a lease period, and released again). A workspace released while idle must be
+/// open again by then; one that nothing opens would otherwise keep a dead process's jobs
+/// `processing` for ever. One statement.
 pub(crate) async fn wake_at(
     db: &impl ConnectionTrait,
     queues: &[String],

@@ -114,11 +114,11 @@ impl Storage {
                 .filter(job::Column::State.eq(JobState::Scheduled.as_str()))
                 .filter(job::Column::Attempt.gt(0));
         }
-        if let Some(queue) = &filter.queue {
-            query = query.filter(job::Column::Queue.eq(queue.as_str()));
-        }
         // Filter texts come from outside: in the form text is stored in (PostgreSQL refuses a
         // NUL in a parameter as it does in a row), so they match what was stored.
+        if let Some(queue) = &filter.queue {
+            query = query.filter(job::Column::Queue.eq(text::storable(queue).as_ref()));
+        }
         if let Some(job_type) = &filter.job_type {
             query = query.filter(job::Column::JobType.eq(text::storable(job_type).as_ref()));
         }

@@ -304,7 +304,9 @@ impl Storage {
     /// its transaction (the setting cannot change inside one, so it is set before `BEGIN`
     /// and put back after the end). Durable writes take turns, so one's `NORMAL` cannot land
     /// between another's `FULL` and its commit; a write of another kind that slips in between
-    /// is only made durable too. PostgreSQL commits durably by default.
+    /// is only made durable too. The pool may hand the transaction a fresh connection (one
+    /// closed after an I/O error, say), so the transaction reads the level before it writes.
+    /// PostgreSQL commits durably by default.
     pub(crate) async fn durably<T>(
         &self,
         work: impl AsyncFnOnce(&DatabaseTransaction) -> StorageResult<T>,
@@ -316,18 +318,33 @@ impl Storage {
             return Ok(value);
         };
         let _turn = durable_turn.lock().await;
-        sqlite::set_synchronous(&self.writer, "FULL").await?;
+        let txn = self.synced_transaction().await?;
         let done: StorageResult<T> = async {
-            let txn = self.write().await?;
             let value = work(&txn).await?;
             txn.commit().await?;
             Ok(value)
         }
         .await;
-        let reset = sqlite::set_synchronous(&self.writer, "NORMAL").await;
-        let value = done?;
-        reset?;
-        Ok(value)
+        // Stored is stored: a connection left at FULL is only slower until it is reset.
+        if let Err(error) = sqlite::set_synchronous(&self.writer, "NORMAL").await {
+            tracing::warn!(%error, "putting SQLite back to synchronous=NORMAL failed");
+        }
+        done
+    }
+
+    /// A write transaction on SQLite's writer that commits with `synchronous=FULL`.
+    async fn synced_transaction(&self) -> StorageResult<DatabaseTransaction> {
+        for _ in 0..3 {
+            sqlite::set_synchronous(&self.writer, "FULL").await?;
+            let txn = self.write().await?;
+            if sqlite::is_synchronous_full(&txn).await? {
+                return Ok(txn);
+            }
+            txn.rollback().await?;
+        }
+        Err(StorageError::Config(
+            "SQLite's writer would not keep synchronous=FULL for an enqueue".into(),
+        ))
     }
 
     /// Runs `work`, a single read statement (see [`Session`]).

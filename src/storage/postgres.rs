@@ -271,32 +271,51 @@ fn quoted(name: &str) -> String {
 /// Whose the workspace's own database is (see [`Ownership`]).
 async fn ownership(target: &Target, admin: &mut PgConnection) -> StorageResult<Ownership> {
     let name = target.database();
-    let mark: Option<Option<String>> = sqlx::query_scalar(
-        "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = $1",
+    let found: Option<(Option<String>, bool)> = sqlx::query_as(
+        "SELECT shobj_description(oid, 'pg_database'), datallowconn AND NOT datistemplate \
+         FROM pg_database WHERE datname = $1",
     )
     .bind(name)
     .fetch_optional(&mut *admin)
     .await?;
-    match mark {
+    match found {
         None => return Ok(Ownership::Missing),
-        Some(Some(mark)) if mark == SCHEMA_COMMENT => return Ok(Ownership::Ours),
+        Some((Some(mark), _)) if mark == SCHEMA_COMMENT => return Ok(Ownership::Ours),
+        Some((_, false)) => return Ok(Ownership::Foreign),
         Some(_) => {}
     }
+    // The server answered the admin connection: one that fails inside the database is refused
+    // it (no CONNECT right, say), and stoker has no business there.
+    let holds_the_schema = match workspace_schema_in(target).await {
+        Ok(found) => found,
+        Err(error) => {
+            tracing::warn!(database = name, %error, "cannot look into a database named like a workspace's");
+            false
+        }
+    };
+    if !holds_the_schema {
+        return Ok(Ownership::Foreign);
+    }
+    // Made by an earlier version. Only its owner may mark it; it is stoker's either way.
+    if let Err(error) = mark_database(admin, name).await {
+        tracing::warn!(database = name, %error, "cannot mark a workspace's database as stoker's");
+    }
+    Ok(Ownership::Ours)
+}
+
+/// Whether the workspace's own database holds its stoker schema.
+async fn workspace_schema_in(target: &Target) -> StorageResult<bool> {
     let mut inside = PgConnection::connect_with(&target.options).await?;
-    let workspace_schema: Option<i32> = sqlx::query_scalar(
+    let found: Result<Option<i32>, sqlx::Error> = sqlx::query_scalar(
         "SELECT 1 FROM pg_namespace WHERE nspname = $1 \
          AND obj_description(oid, 'pg_namespace') = $2",
     )
     .bind(target.workspace.as_str())
     .bind(SCHEMA_COMMENT)
     .fetch_optional(&mut inside)
-    .await?;
+    .await;
     let _ = inside.close().await;
-    if workspace_schema.is_none() {
-        return Ok(Ownership::Foreign);
-    }
-    mark_database(admin, name).await?;
-    Ok(Ownership::Ours)
+    Ok(found?.is_some())
 }
 
 async fn mark_database(admin: &mut PgConnection, name: &str) -> StorageResult<()> {
@@ -325,11 +344,7 @@ async fn create_database(target: &Target) -> StorageResult<()> {
             .execute(&mut admin)
             .await
         {
-            // Another server may have created it meanwhile: then it is marked, or will be.
-            return match ownership(target, &mut admin).await? {
-                Ownership::Missing => Err(error.into()),
-                _ => Ok(()),
-            };
+            return created_meanwhile(target, &mut admin, error).await;
         }
         mark_database(&mut admin, name).await
     }
@@ -337,6 +352,29 @@ async fn create_database(target: &Target) -> StorageResult<()> {
     let _ = admin.close().await;
     created
 }
+
+/// After `CREATE DATABASE` failed with `error`: whether another server created the database
+/// meanwhile. It marks it in a statement of its own just after, so an unmarked one is given a
+/// moment before it counts as somebody else's.
+async fn created_meanwhile(
+    target: &Target,
+    admin: &mut PgConnection,
+    error: sqlx::Error,
+) -> StorageResult<()> {
+    for _ in 0..MARK_WAITS {
+        match ownership(target, admin).await? {
+            Ownership::Ours => return Ok(()),
+            Ownership::Missing => return Err(error.into()),
+            Ownership::Foreign => tokio::time::sleep(MARK_WAIT).await,
+        }
+    }
+    Err(foreign(target.database()))
+}
+
+/// How often, and how long each time, a database another server just created is given to
+/// carry stoker's mark.
+const MARK_WAITS: usize = 20;
+const MARK_WAIT: Duration = Duration::from_millis(100);
 
 /// The refusal of a database that is not stoker's.
 fn foreign(name: &str) -> StorageError {
@@ -375,7 +413,10 @@ pub(super) async fn own_databases(url: &str) -> StorageResult<Vec<String>> {
         .filter_map(|name| name.strip_prefix(prefix)?.strip_suffix(suffix))
         .filter_map(|name| WorkspaceName::new(name).ok());
     for workspace in candidates {
-        let target = Target::new(url, &workspace)?;
+        // A name PostgreSQL keeps for itself (`public`) is no workspace's.
+        let Ok(target) = Target::new(url, &workspace) else {
+            continue;
+        };
         if ownership(&target, &mut admin).await? == Ownership::Ours {
             workspaces.push(workspace.to_string());
         }

@@ -181,27 +181,30 @@ impl Storage {
     }
 
     /// Creates the job `plan` makes of recurring job `id` now, outside its schedule; `None`
-    /// when there is no such recurring job. The plan's error, if any, is returned as is.
+    /// when there is no such recurring job. The plan's error, if any, is returned as is. The
+    /// job is answered as created, so it is stored durably (see [`Storage::durably`]).
     pub(crate) async fn trigger_recurring(
         &self,
         id: &str,
         plan: Planner<'_>,
         now: i64,
     ) -> StorageResult<Option<Result<i64, String>>> {
-        let txn = self.write().await?;
-        let Some(row) = recurring_job::Entity::find_by_id(id.to_owned())
-            .one(&txn)
-            .await?
-        else {
-            return Ok(None);
-        };
-        let firing = plan(&row);
-        if let Some(error) = firing.error {
-            return Ok(Some(Err(error)));
-        }
-        let ids = record_jobs(&txn, id, firing.jobs, now, self.retention).await?;
-        txn.commit().await?;
-        Ok(ids.last().map(|&id| Ok(id)))
+        let retention = self.retention;
+        self.durably(async |txn| {
+            let Some(row) = recurring_job::Entity::find_by_id(id.to_owned())
+                .one(txn)
+                .await?
+            else {
+                return Ok(None);
+            };
+            let firing = plan(&row);
+            if let Some(error) = firing.error {
+                return Ok(Some(Err(error)));
+            }
+            let ids = record_jobs(txn, id, firing.jobs, now, retention).await?;
+            Ok(ids.last().map(|&id| Ok(id)))
+        })
+        .await
     }
 }
 

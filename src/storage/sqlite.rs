@@ -134,6 +134,8 @@ async fn pool(
         .min_connections(min)
         .max_connections(max)
         .idle_timeout(READER_IDLE_TIMEOUT)
+        // A connection lives until it fails: the writer's is the one its pragmas were set on.
+        .max_lifetime(None)
         .acquire_timeout(BUSY_TIMEOUT)
         .before_acquire(|connection, _| Box::pin(async move { Ok(reusable(connection)) }));
     let pool = match min {
@@ -161,6 +163,18 @@ pub(super) async fn set_synchronous(db: &DatabaseConnection, level: &str) -> Sto
     db.execute_raw(Statement::from_string(DbBackend::Sqlite, pragma))
         .await?;
     Ok(())
+}
+
+/// Whether `db`'s connection commits with `synchronous=FULL` (level 2).
+pub(super) async fn is_synchronous_full(db: &impl ConnectionTrait) -> StorageResult<bool> {
+    let row = db
+        .query_one_raw(Statement::from_string(
+            DbBackend::Sqlite,
+            "PRAGMA synchronous",
+        ))
+        .await?
+        .ok_or_else(|| StorageError::Corrupt("PRAGMA synchronous returned nothing".into()))?;
+    Ok(row.try_get_by_index::<i32>(0)? == 2)
 }
 
 /// What `PRAGMA journal_mode` answers: `wal` when WAL took effect.

@@ -13,13 +13,12 @@ use actix_web::http::header::{HOST, ORIGIN};
 
 use super::ApiError;
 
-/// Headers that a proxy adds: their presence means the peer address is the proxy's.
-const PROXY_HEADERS: [&str; 4] = [
-    "forwarded",
-    "x-forwarded-for",
-    "x-forwarded-host",
-    "x-forwarded-proto",
-];
+/// Headers that proxies add (besides every `x-forwarded-*`): their presence means the peer
+/// address is the proxy's.
+const PROXY_HEADERS: [&str; 4] = ["forwarded", "via", "x-real-ip", "x-original-forwarded-for"];
+
+/// The prefix of the de-facto proxy headers (`X-Forwarded-For`, `-Host`, `-Proto`, `-Port`...).
+const PROXY_HEADER_PREFIX: &str = "x-forwarded-";
 
 /// Which rules a request must pass.
 #[derive(Clone, Copy, Debug)]
@@ -43,10 +42,12 @@ pub(super) fn admit(request: &HttpRequest, rules: Rules) -> Result<(), ApiError>
 }
 
 fn refuse_proxied(request: &HttpRequest) -> Result<(), ApiError> {
-    match PROXY_HEADERS
-        .iter()
-        .find(|name| request.headers().contains_key(**name))
-    {
+    let proxied = request
+        .headers()
+        .keys()
+        .map(|name| name.as_str())
+        .find(|name| name.starts_with(PROXY_HEADER_PREFIX) || PROXY_HEADERS.contains(name));
+    match proxied {
         Some(name) => Err(ApiError::forbidden(format!(
             "this request came through a proxy (it carries `{name}`), and without tokens only \
              direct loopback clients are served: configure tokens (--token or STOKER_TOKENS) \
