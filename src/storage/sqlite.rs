@@ -167,26 +167,24 @@ pub(super) async fn set_synchronous(db: &DatabaseConnection, level: &str) -> Sto
 
 /// Whether `db`'s connection commits with `synchronous=FULL` (level 2).
 pub(super) async fn is_synchronous_full(db: &impl ConnectionTrait) -> StorageResult<bool> {
-    let row = db
-        .query_one_raw(Statement::from_string(
-            DbBackend::Sqlite,
-            "PRAGMA synchronous",
-        ))
-        .await?
-        .ok_or_else(|| StorageError::Corrupt("PRAGMA synchronous returned nothing".into()))?;
-    Ok(row.try_get_by_index::<i32>(0)? == 2)
+    Ok(pragma::<i32>(db, "synchronous").await? == 2)
 }
 
 /// What `PRAGMA journal_mode` answers: `wal` when WAL took effect.
 pub(super) async fn journal_mode(db: &DatabaseConnection) -> StorageResult<String> {
+    Ok(pragma::<String>(db, "journal_mode").await?.to_lowercase())
+}
+
+/// The value `PRAGMA name` answers on `db`'s connection.
+async fn pragma<T: sea_orm::TryGetable>(db: &impl ConnectionTrait, name: &str) -> StorageResult<T> {
     let row = db
         .query_one_raw(Statement::from_string(
             DbBackend::Sqlite,
-            "PRAGMA journal_mode",
+            format!("PRAGMA {name}"),
         ))
         .await?
-        .ok_or_else(|| StorageError::Corrupt("PRAGMA journal_mode returned nothing".into()))?;
-    Ok(row.try_get_by_index::<String>(0)?.to_lowercase())
+        .ok_or_else(|| StorageError::Corrupt(format!("PRAGMA {name} returned nothing")))?;
+    Ok(row.try_get_by_index::<T>(0)?)
 }
 
 impl Storage {
