@@ -25,32 +25,31 @@ async fn enqueue(server: &Server, job: serde_json::Value) -> String {
     answer.body["id"].as_str().unwrap().to_owned()
 }
 
-#[actix_rt::test]
-async fn failed_jobs_are_kept_by_their_own_retention() {
-    let server = Server::start(&["--failed-retention-days", "0", "--heartbeat-seconds", "1"]).await;
-    let kept = enqueue(&server, json!({"type": "noop"})).await;
+/// A server with `flag` 0 and a job of each kind: the `expiring` one (index 0 succeeded, 1
+/// failed) goes, the other stays, since it has a retention of its own.
+async fn only_one_kind_expires(flag: &str, expiring: usize, kept_for: &str) {
+    let server = Server::start(&[flag, "0", "--heartbeat-seconds", "1"]).await;
+    let succeeded = enqueue(&server, json!({"type": "noop"})).await;
     let failed = enqueue(&server, json!({"type": "fail", "retry": {"attempts": 0}})).await;
-    server.wait_for_job("default", &kept, "succeeded").await;
+    let jobs = [(succeeded, "succeeded"), (failed, "failed")];
+    let (gone, (kept, kept_state)) = (&jobs[expiring].0, &jobs[1 - expiring]);
+    server.wait_for_job("default", kept, kept_state).await;
 
-    expired(&server, &failed).await;
+    expired(&server, gone).await;
     let answer = server
         .get(&format!("/api/workspaces/default/jobs/{kept}"))
         .await;
-    assert_eq!(answer.status, 200, "succeeded jobs are kept a day");
+    assert_eq!(answer.status, 200, "{kept_state} jobs are kept {kept_for}");
+}
+
+#[actix_rt::test]
+async fn failed_jobs_are_kept_by_their_own_retention() {
+    only_one_kind_expires("--failed-retention-days", 1, "a day").await;
 }
 
 #[actix_rt::test]
 async fn succeeded_jobs_are_kept_by_the_retention_in_hours() {
-    let server = Server::start(&["--retention-hours", "0", "--heartbeat-seconds", "1"]).await;
-    let done = enqueue(&server, json!({"type": "noop"})).await;
-    let failed = enqueue(&server, json!({"type": "fail", "retry": {"attempts": 0}})).await;
-    server.wait_for_job("default", &failed, "failed").await;
-
-    expired(&server, &done).await;
-    let answer = server
-        .get(&format!("/api/workspaces/default/jobs/{failed}"))
-        .await;
-    assert_eq!(answer.status, 200, "failed jobs are kept a week");
+    only_one_kind_expires("--retention-hours", 0, "a week").await;
 }
 
 #[test]
