@@ -6,15 +6,7 @@ mod common;
 use std::process::{Command, Output};
 
 use common::backend;
-use stoker::{Error, Stoker, StorageConfig};
-
-/// The storage flags that name `storage` on the command line.
-fn storage_flags(storage: &StorageConfig) -> Vec<String> {
-    match storage {
-        StorageConfig::Sqlite { dir } => vec!["--data-dir".into(), dir.display().to_string()],
-        StorageConfig::Postgres { url } => vec!["--database-url".into(), url.clone()],
-    }
-}
+use stoker::{Error, Stoker};
 
 /// Runs `stoker migrate` with `args`, with no storage taken from the environment.
 fn migrate(args: &[String]) -> Output {
@@ -36,7 +28,7 @@ fn stderr(output: &Output) -> String {
 async fn migrate_prepares_the_workspace_that_servers_then_find() {
     let dir = tempfile::tempdir().unwrap();
     let storage = backend::storage(dir.path());
-    let mut args = storage_flags(&storage);
+    let mut args = backend::cli_flags(&storage);
     args.extend(["--workspace".into(), "acme".into()]);
 
     let first = migrate(&args);

@@ -193,7 +193,7 @@ async fn a_sqlite_file_locked_by_another_process() {
         return;
     }
     let server = Server::start(&["--workers", "4", "--http-allow", "127.0.0.1"]).await;
-    let file = server.data_dir().join(format!("{WS}.db"));
+    let file = backend::sqlite_file(&backend::storage(server.data_dir()), WS).unwrap();
     survives(&server, true, || LockHolder::take(&file)).await;
 }
 

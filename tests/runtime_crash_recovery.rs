@@ -14,7 +14,6 @@ use serde::{Deserialize, Serialize};
 use stoker::{Job, JobContext, JobError, JobId, JobState, Stoker, StorageConfig};
 
 const CHILD_DIR: &str = "STOKER_TEST_CRASH_CHILD_DIR";
-const CHILD_STORAGE: &str = "STOKER_TEST_CRASH_CHILD_STORAGE";
 /// Short, so that PostgreSQL recovers the job soon after the kill.
 const HEARTBEAT: Duration = Duration::from_millis(250);
 const RUNNING_MARKER: &str = "running";
@@ -56,11 +55,11 @@ impl Job for Finish {
 #[ignore = "run by a_job_whose_process_was_killed_mid_run_runs_again_on_restart as its child"]
 fn doomed_child_process() {
     let dir = std::env::var(CHILD_DIR).expect("run by the crash test");
-    let storage = std::env::var(CHILD_STORAGE).expect("run by the crash test");
     actix_rt::System::new().block_on(async move {
         let stoker = Stoker::builder()
             .register::<Hang>()
-            .storage(StorageConfig::from_url(&storage).unwrap())
+            // The parent's storage: the test's placement, found from the same directory.
+            .storage(backend::storage(Path::new(&dir)))
             .heartbeat(HEARTBEAT)
             .lease(HEARTBEAT * 2)
             .build()
@@ -72,13 +71,9 @@ fn doomed_child_process() {
     });
 }
 
-/// Starts the doomed child on `dir` and `storage`, waits until it runs its job, and kills it
+/// Starts the doomed child on `dir` (and the storage that goes with it), waits until it runs its job, and kills it
 /// with SIGKILL (no shutdown, no cleanup); returns the job's id.
-async fn kill_a_child_mid_job(dir: &Path, storage: &StorageConfig) -> JobId {
-    let storage_url = match storage {
-        StorageConfig::Sqlite { dir } => format!("sqlite://{}", dir.display()),
-        StorageConfig::Postgres { url } => url.clone(),
-    };
+async fn kill_a_child_mid_job(dir: &Path) -> JobId {
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args([
             "doomed_child_process",
@@ -87,7 +82,6 @@ async fn kill_a_child_mid_job(dir: &Path, storage: &StorageConfig) -> JobId {
             "--nocapture",
         ])
         .env(CHILD_DIR, dir)
-        .env(CHILD_STORAGE, storage_url)
         .spawn()
         .unwrap();
     let marker = dir.join(RUNNING_MARKER);
@@ -133,7 +127,7 @@ async fn assert_recovered(workspace: &stoker::Workspace, id: JobId, runs: &Runs)
 async fn a_job_whose_process_was_killed_mid_run_runs_again_on_restart() {
     let dir = tempfile::tempdir().unwrap();
     let storage = backend::storage(dir.path());
-    let id = kill_a_child_mid_job(dir.path(), &storage).await;
+    let id = kill_a_child_mid_job(dir.path()).await;
 
     let runs = Runs::default();
     let stoker = next_process(storage, &runs);
@@ -149,7 +143,7 @@ async fn a_job_left_running_by_a_killed_process_is_recovered_by_a_server_that_ne
  {
     let dir = tempfile::tempdir().unwrap();
     let storage = backend::storage(dir.path());
-    let id = kill_a_child_mid_job(dir.path(), &storage).await;
+    let id = kill_a_child_mid_job(dir.path()).await;
 
     let runs = Runs::default();
     let stoker = next_process(storage, &runs);

@@ -5,7 +5,7 @@ mod common;
 
 use common::{PATIENCE, Record, Runs, backend, builder_on, wait_for};
 use entities::job;
-use sea_orm::{EntityTrait, PaginatorTrait};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use stoker::{JobState, NewJob};
 
 #[actix_rt::test]
@@ -56,7 +56,12 @@ async fn a_thousand_jobs_across_three_workspaces_each_run_once_in_their_own_work
 
     for name in names {
         let db = backend::connect(&storage, name).await;
-        let rows = job::Entity::find().all(&db).await.unwrap();
+        let of_workspace = job::Column::Workspace.eq(backend::key(&storage, name));
+        let rows = job::Entity::find()
+            .filter(of_workspace.clone())
+            .all(&db)
+            .await
+            .unwrap();
         assert!(rows.len() >= 333, "{name} holds {} jobs", rows.len());
         for row in &rows {
             assert_eq!(row.state, "succeeded");
@@ -67,7 +72,11 @@ async fn a_thousand_jobs_across_three_workspaces_each_run_once_in_their_own_work
             );
         }
         assert_eq!(
-            job::Entity::find().count(&db).await.unwrap() as usize,
+            job::Entity::find()
+                .filter(of_workspace)
+                .count(&db)
+                .await
+                .unwrap() as usize,
             rows.len()
         );
     }

@@ -25,6 +25,7 @@ async fn a_server_silent_past_the_timeout_leaves_the_registry() {
     let long_ago = Utc::now().timestamp_millis() - 3_600_000;
     let db = backend::connect(&storage, "fleet").await;
     server::Entity::insert(server::ActiveModel {
+        workspace: Set(backend::key(&storage, "fleet").into()),
         id: Set("gone:1:dead".into()),
         workers: Set(5),
         queues: Set("default".into()),

@@ -1,5 +1,6 @@
-//! The PostgreSQL storage: a schema per workspace in one database (or a database per
-//! workspace), names PostgreSQL keeps for itself refused, and a server woken at once when
+//! The PostgreSQL storage: shared tables in schema `stoker`, a schema per workspace in one
+//! database, or a database per workspace; a database of the layout before 0.2 refused under
+//! shared tables, names PostgreSQL keeps for itself refused, and a server woken at once when
 //! another server enqueues. Ignored but in the PostgreSQL pass.
 
 mod common;
@@ -31,10 +32,128 @@ async fn strings(url: &str, sql: &str) -> Vec<String> {
 
 #[actix_rt::test]
 #[ignore = "needs PostgreSQL: run by the PostgreSQL pass of scripts/test"]
-async fn workspaces_are_schemas_of_one_database_and_reserved_names_are_refused() {
+async fn workspaces_share_the_tables_of_schema_stoker_as_rows_of_their_own() {
     let url = fresh_database();
     let runs = Runs::default();
     let stoker = builder_on(StorageConfig::postgres(&url), &runs)
+        .build()
+        .unwrap();
+    for name in ["acme", "tenant-42"] {
+        let workspace = stoker.workspace(name).await.unwrap();
+        workspace
+            .enqueue(Record { key: name.into() })
+            .await
+            .unwrap();
+    }
+    wait_for("both jobs to run", PATIENCE, || async {
+        (runs.total() == 2).then_some(())
+    })
+    .await;
+    let schemas = strings(
+        &url,
+        "SELECT nspname::text || ': ' || obj_description(oid, 'pg_namespace') FROM pg_namespace \
+         WHERE obj_description(oid, 'pg_namespace') LIKE 'stoker%' ORDER BY nspname",
+    )
+    .await;
+    assert_eq!(schemas, ["stoker: stoker shared tables"]);
+    let names = strings(&url, "SELECT name FROM stoker.workspaces ORDER BY name").await;
+    assert_eq!(names, ["acme", "tenant-42"]);
+    let rows = strings(
+        &url,
+        "SELECT workspace || ' ' || args FROM stoker.jobs ORDER BY workspace",
+    )
+    .await;
+    assert_eq!(
+        rows,
+        [r#"acme {"key":"acme"}"#, r#"tenant-42 {"key":"tenant-42"}"#]
+    );
+    stoker.shutdown().await;
+
+    let again = builder_on(StorageConfig::postgres(&url), &runs)
+        .build()
+        .unwrap();
+    for name in ["acme", "tenant-42"] {
+        assert!(again.existing_workspace(name).await.is_ok(), "{name}");
+    }
+    let missing = again.existing_workspace("nobody").await.unwrap_err();
+    assert!(matches!(missing, Error::WorkspaceNotFound(_)), "{missing}");
+    again.shutdown().await;
+}
+
+/// A database whose workspaces have schemas of their own (the layout before 0.2) opened with
+/// shared tables would show them empty: it is refused with what to do instead, and nothing is
+/// written; with a schema per workspace they are all there.
+#[actix_rt::test]
+#[ignore = "needs PostgreSQL: run by the PostgreSQL pass of scripts/test"]
+async fn a_database_of_schemas_per_workspace_is_refused_shared_tables_and_opens_as_it_was() {
+    let url = fresh_database();
+    let runs = Runs::default();
+    let before = builder_on(StorageConfig::postgres_schema_per_workspace(&url), &runs)
+        .build()
+        .unwrap();
+    let workspace = before.workspace("acme").await.unwrap();
+    let id = workspace.enqueue(Record { key: "a".into() }).await.unwrap();
+    common::wait_for_state(&workspace, id, stoker::JobState::Succeeded).await;
+    before.shutdown().await;
+
+    let shared = builder_on(StorageConfig::postgres(&url), &runs)
+        .build()
+        .unwrap();
+    let refused = shared.workspace("acme").await.unwrap_err().to_string();
+    assert!(refused.contains("--schema-per-workspace"), "{refused}");
+    shared.shutdown().await;
+    let stoker_schema = strings(
+        &url,
+        "SELECT nspname::text FROM pg_namespace WHERE nspname = 'stoker'",
+    )
+    .await;
+    assert!(stoker_schema.is_empty(), "nothing was created");
+
+    let after = builder_on(StorageConfig::postgres_schema_per_workspace(&url), &runs)
+        .build()
+        .unwrap();
+    let job = after
+        .existing_workspace("acme")
+        .await
+        .unwrap()
+        .job(id)
+        .await;
+    assert_eq!(job.unwrap().summary.state, stoker::JobState::Succeeded);
+    after.shutdown().await;
+}
+
+/// A workspace named `stoker` with a schema of its own takes the shared tables' schema name:
+/// shared tables are then refused, and never written into it.
+#[actix_rt::test]
+#[ignore = "needs PostgreSQL: run by the PostgreSQL pass of scripts/test"]
+async fn a_workspace_schema_named_stoker_is_never_taken_for_the_shared_tables() {
+    let url = fresh_database();
+    let runs = Runs::default();
+    let own = builder_on(StorageConfig::postgres_schema_per_workspace(&url), &runs)
+        .build()
+        .unwrap();
+    own.workspace("stoker").await.unwrap();
+    own.shutdown().await;
+
+    let shared = builder_on(StorageConfig::postgres(&url), &runs)
+        .build()
+        .unwrap();
+    let refused = shared.workspace("acme").await.unwrap_err().to_string();
+    assert!(refused.contains("not stoker's shared tables"), "{refused}");
+    shared.shutdown().await;
+    let names = strings(&url, "SELECT name FROM stoker.workspaces").await;
+    assert!(
+        names.is_empty(),
+        "no workspace written into the workspace's schema: {names:?}"
+    );
+}
+
+#[actix_rt::test]
+#[ignore = "needs PostgreSQL: run by the PostgreSQL pass of scripts/test"]
+async fn with_a_schema_per_workspace_workspaces_are_schemas_and_reserved_names_are_refused() {
+    let url = fresh_database();
+    let runs = Runs::default();
+    let stoker = builder_on(StorageConfig::postgres_schema_per_workspace(&url), &runs)
         .build()
         .unwrap();
     for name in ["acme", "tenant-42"] {
@@ -72,7 +191,7 @@ async fn workspaces_are_schemas_of_one_database_and_reserved_names_are_refused()
     stoker.shutdown().await;
 
     // Another runtime finds the workspaces stored before, and only those.
-    let again = builder_on(StorageConfig::postgres(&url), &runs)
+    let again = builder_on(StorageConfig::postgres_schema_per_workspace(&url), &runs)
         .build()
         .unwrap();
     assert!(again.existing_workspace("acme").await.is_ok());
@@ -208,7 +327,7 @@ async fn a_list_that_runs_past_the_read_timeout_fails_as_unavailable_and_the_nex
 
     // Another session holds the table: the list waits on its lock as on a slow plan.
     let mut holder = PgConnection::connect(&url).await.unwrap();
-    sqlx::raw_sql("BEGIN; LOCK TABLE slow.jobs IN ACCESS EXCLUSIVE MODE")
+    sqlx::raw_sql("BEGIN; LOCK TABLE stoker.jobs IN ACCESS EXCLUSIVE MODE")
         .execute(&mut holder)
         .await
         .unwrap();

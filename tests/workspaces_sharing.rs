@@ -117,8 +117,10 @@ async fn the_server_wide_cap_holds_across_workspaces_and_each_keeps_its_own_limi
         "at most 6 at once, and more than one: {peak}"
     );
 
-    // "small" runs one job at a time, from its own queue only.
-    let small_stoker = builder(dir.path(), &Runs::default())
+    // "small" runs one job at a time, from its own queue only (in a runtime of its own, on
+    // storage of its own: one process holds a SQLite file that workspaces share).
+    let small_dir = tempfile::tempdir().unwrap();
+    let small_stoker = builder(small_dir.path(), &Runs::default())
         .register::<Busy>()
         .shared_data(small_gauge.clone())
         .workspace_options(|_| WorkspaceOptions::default().workers(1).queues(["only"]))

@@ -7,8 +7,13 @@ use sea_orm::entity::prelude::*;
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "jobs")]
 pub struct Model {
-    /// Assigned by the database, never reused (SQLite `AUTOINCREMENT`, PostgreSQL identity).
-    #[sea_orm(primary_key)]
+    /// The workspace the row belongs to: its name in a store that all workspaces share, `''`
+    /// in a store of its own (a file, schema or database per workspace).
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub workspace: String,
+    /// Assigned by the database, never reused within a store (SQLite `AUTOINCREMENT`,
+    /// PostgreSQL identity); the API knows a job by its workspace and this id.
+    #[sea_orm(primary_key, auto_increment = false)]
     pub id: i64,
     /// The registered job type name.
     pub job_type: String,

@@ -8,8 +8,12 @@ use sea_orm::entity::prelude::*;
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "job_history")]
 pub struct Model {
+    /// The workspace the row belongs to: its name in a store that all workspaces share, `''`
+    /// in a store of its own (a file, schema or database per workspace).
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub workspace: String,
     /// Insertion order.
-    #[sea_orm(primary_key)]
+    #[sea_orm(primary_key, auto_increment = false)]
     pub id: i64,
     /// The job that moved.
     pub job_id: i64,

@@ -12,3 +12,4 @@ pub mod lock;
 pub mod prelude;
 pub mod recurring_job;
 pub mod server;
+pub mod workspace;

@@ -7,6 +7,10 @@ use sea_orm::entity::prelude::*;
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "recurring_jobs")]
 pub struct Model {
+    /// The workspace the row belongs to: its name in a store that all workspaces share, `''`
+    /// in a store of its own (a file, schema or database per workspace).
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub workspace: String,
     /// Chosen by the application (`^[A-Za-z0-9_.:-]{1,100}$`).
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: String,

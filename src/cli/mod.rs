@@ -121,26 +121,37 @@ struct Migrate {
     workspace: String,
 }
 
-/// Where workspaces keep their jobs: SQLite files, or PostgreSQL when a URL is given.
+/// Where workspaces keep their jobs: SQLite files, or the database a URL names.
 #[derive(clap::Args)]
 struct StorageArgs {
     /// SQLite data directory: one database file per workspace [default: stoker-data].
     #[arg(long, env = "STOKER_DATA_DIR")]
     data_dir: Option<PathBuf>,
-    /// PostgreSQL instead of SQLite (`postgres://…`): one schema per workspace, or a database
-    /// per workspace when the database name contains `{workspace}`.
+    /// Instead of --data-dir: `sqlite:PATH` (every workspace in one SQLite file),
+    /// `postgres://…/DB` (every workspace in shared tables of DB, in the schema `stoker`), or
+    /// `postgres://…/p_{workspace}` (a database per workspace).
     #[arg(long, env = "STOKER_DATABASE_URL")]
     database_url: Option<String>,
+    /// With a postgres URL that names one database: a schema per workspace instead of shared
+    /// tables (the layout before 0.2).
+    #[arg(long)]
+    schema_per_workspace: bool,
 }
 
 impl StorageArgs {
     /// The storage named, or SQLite in `default_dir` when none is (an error without one).
     fn config(&self, default_dir: Option<&str>) -> anyhow::Result<StorageConfig> {
         let dir = self.data_dir.as_deref().or(default_dir.map(Path::new));
-        match (&self.database_url, dir) {
-            (Some(url), _) => Ok(StorageConfig::from_url(url)?),
-            (None, Some(dir)) => Ok(StorageConfig::sqlite(dir)),
+        let config = match (&self.database_url, dir) {
+            (Some(url), _) => StorageConfig::from_url(url)?,
+            (None, Some(dir)) => StorageConfig::sqlite(dir),
             (None, None) => anyhow::bail!("give --data-dir DIR or --database-url URL"),
+        };
+        match self.schema_per_workspace {
+            true => Ok(config
+                .with_schema_per_workspace()
+                .context("--schema-per-workspace")?),
+            false => Ok(config),
         }
     }
 }
@@ -209,10 +220,6 @@ async fn run_server(serve: Serve) -> anyhow::Result<()> {
     .run();
     let http = server.handle();
     actix_rt::spawn(server);
-    let storage = match &storage {
-        StorageConfig::Sqlite { dir } => format!("SQLite in {}", dir.display()),
-        StorageConfig::Postgres { .. } => "PostgreSQL".to_owned(),
-    };
     tracing::info!(bind = %serve.bind, %storage, workspaces = ?serve.workspaces, "serving");
     wait_for_signal().await?;
     http.stop(true).await;

@@ -16,7 +16,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use entities::job;
-use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType, Order, Query};
+use sea_orm::sea_query::extension::postgres::PgFunc;
+use sea_orm::sea_query::{
+    Alias, Expr, ExprTrait, Func, LockBehavior, LockType, Order, Query, SelectStatement,
+};
 use serde_json::json;
 
 use super::moves::Move;
@@ -126,6 +129,22 @@ fn claim_order(postgres: bool) -> Expr {
     }
 }
 
+/// The jobs `oldest` selects (and locks), taken once. On PostgreSQL as `id = ANY(ARRAY(…))`:
+/// an `IN` the planner may turn into a join that runs the locking subquery again for each row
+/// of the workspace, and each run then skips the rows the statement just claimed and returns
+/// the next ones, until the `UPDATE` has claimed the whole queue. `ARRAY(…)` is computed once,
+/// before the update reads a row. SQLite runs an `IN` list once by itself.
+fn taken_once(oldest: SelectStatement, postgres: bool) -> Expr {
+    let id = Expr::col(job::Column::Id);
+    match postgres {
+        true => {
+            let ids = Expr::SubQuery(None, Box::new(oldest.into()));
+            id.eq(PgFunc::any(Func::cust(Alias::new("ARRAY")).arg(ids)))
+        }
+        false => id.in_subquery(oldest),
+    }
+}
+
 impl Storage {
     /// Claims up to `limit` enqueued jobs of `queues`, leased to `server` until
     /// `lease_until`: from the first queue, oldest first (from its floor), then what is left of
@@ -174,6 +193,7 @@ impl Storage {
         oldest
             .column(job::Column::Id)
             .from(job::Entity)
+            .and_where(Expr::col(job::Column::Workspace).eq(self.key()))
             // A literal, not a parameter: the planner proves the partial index's `WHERE` from it.
             .and_where(Expr::col(job::Column::State).eq(Expr::cust(ENQUEUED_LITERAL)))
             .and_where(Expr::col(job::Column::Queue).eq(queue));
@@ -194,7 +214,8 @@ impl Storage {
                     .set(job::Column::LeaseUntil, until)
                     .assignments(now),
             )
-            .and_where(Expr::col(job::Column::Id).in_subquery(oldest))
+            .and_where(Expr::col(job::Column::Workspace).eq(self.key()))
+            .and_where(taken_once(oldest, self.is_postgres()))
             .to_owned();
         let rows = self.claiming(&claim, &CLAIMED).await?;
         let mut claimed = rows

@@ -9,7 +9,7 @@ use entities::job;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use serde_json::json;
 
-use super::moves::{self, Move};
+use super::moves::{self, Jobs, Move};
 use super::{Storage, StorageResult, counters, text};
 use crate::state::JobState;
 
@@ -100,7 +100,7 @@ impl Storage {
         server: &str,
         now: i64,
     ) -> StorageResult<CompletionReport> {
-        let retention = self.retention;
+        let (key, retention) = (self.key(), self.retention);
         let txn = self.write().await?;
         let mut report = CompletionReport::default();
         let mut tally = Tally::default();
@@ -118,8 +118,8 @@ impl Storage {
                     let failed = Move::to(JobState::Failed)
                         .reason(error.clone())
                         .data(json!({ "error": error, "attempt": attempt }));
-                    let running = JobState::Processing;
-                    if moves::apply(&txn, &[id], running, Some(server), failed, now, retention)
+                    let running = Jobs::run_by(key, std::slice::from_ref(&id), server);
+                    if moves::apply(&txn, running, failed, now, retention)
                         .await?
                         .ids
                         .is_empty()
@@ -149,34 +149,30 @@ impl Storage {
                             continue;
                         }
                     };
-                    let failed = JobState::Failed;
-                    let moved =
-                        moves::apply(&txn, &[id], failed, None, onward, now, retention).await?;
+                    let failed = Jobs::of(key, std::slice::from_ref(&id), JobState::Failed);
+                    let moved = moves::apply(&txn, failed, onward, now, retention).await?;
                     report.requeued |= moved.released > 0;
                 }
                 Completion::Interrupted { id, reason } => {
                     let back = Move::to(JobState::Enqueued)
                         .reason(reason)
                         .set(job::Column::Attempt, Expr::col(job::Column::Attempt).sub(1));
-                    let running = JobState::Processing;
-                    let moved =
-                        moves::apply(&txn, &[id], running, Some(server), back, now, retention)
-                            .await?;
+                    let running = Jobs::run_by(key, std::slice::from_ref(&id), server);
+                    let moved = moves::apply(&txn, running, back, now, retention).await?;
                     report.requeued |= !moved.ids.is_empty();
                 }
             }
         }
         for chunk in succeeded.chunks(IDS_PER_STATEMENT) {
             let done = Move::to(JobState::Succeeded);
-            let running = JobState::Processing;
-            let moved =
-                moves::apply(&txn, chunk, running, Some(server), done, now, retention).await?;
+            let running = Jobs::run_by(key, chunk, server);
+            let moved = moves::apply(&txn, running, done, now, retention).await?;
             tally.succeeded += moved.ids.len() as i64;
             report.requeued |= moved.released > 0;
         }
-        counters::add(&txn, JobState::Succeeded, tally.succeeded, now).await?;
-        counters::add(&txn, JobState::Failed, tally.failed, now).await?;
-        counters::add(&txn, JobState::Deleted, tally.deleted, now).await?;
+        counters::add(&txn, key, JobState::Succeeded, tally.succeeded, now).await?;
+        counters::add(&txn, key, JobState::Failed, tally.failed, now).await?;
+        counters::add(&txn, key, JobState::Deleted, tally.deleted, now).await?;
         txn.commit().await?;
         Ok(report)
     }

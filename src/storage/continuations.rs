@@ -12,11 +12,12 @@ use super::moves::{Move, Retention};
 use super::{StorageResult, counters};
 use crate::state::{ContinueOn, JobState};
 
-/// Releases the continuations of `parents`, which just entered `state` (a final state); those
-/// deleted expire as `retention` says.
+/// Releases the continuations of `parents` (of the workspace whose rows carry `key`), which
+/// just entered `state` (a final state); those deleted expire as `retention` says.
 /// Returns how many continuations were enqueued, all generations counted.
 pub(super) async fn release(
     db: &impl ConnectionTrait,
+    key: &str,
     parents: Vec<i64>,
     state: JobState,
     now: i64,
@@ -24,12 +25,12 @@ pub(super) async fn release(
 ) -> StorageResult<usize> {
     let (mut parents, mut state, mut enqueued) = (parents, state, 0);
     while !parents.is_empty() {
-        let (run, never) = waiting_children(db, &parents, state).await?;
+        let (run, never) = waiting_children(db, key, &parents, state).await?;
         // An awaiting job expires if its parent never ends; once released it waits to run.
         let release = Move::to(JobState::Enqueued)
             .reason(format!("parent {state}"))
             .set(job::Column::ExpireAt, Option::<i64>::None);
-        enqueued += move_awaiting(db, &run, release, now).await?;
+        enqueued += move_awaiting(db, key, &run, release, now).await?;
         let drop = Move::to(JobState::Deleted)
             .reason(format!(
                 "parent {state}: the condition can no longer be met"
@@ -38,8 +39,8 @@ pub(super) async fn release(
                 job::Column::ExpireAt,
                 retention.expire_at(JobState::Deleted, now),
             );
-        let deleted = move_awaiting(db, &never, drop, now).await?;
-        counters::add(db, JobState::Deleted, deleted as i64, now).await?;
+        let deleted = move_awaiting(db, key, &never, drop, now).await?;
+        counters::add(db, key, JobState::Deleted, deleted as i64, now).await?;
         (parents, state) = (never, JobState::Deleted);
     }
     Ok(enqueued)
@@ -49,12 +50,14 @@ pub(super) async fn release(
 /// the others.
 async fn waiting_children(
     db: &impl ConnectionTrait,
+    key: &str,
     parents: &[i64],
     state: JobState,
 ) -> StorageResult<(Vec<i64>, Vec<i64>)> {
     let children: Vec<(i64, Option<String>)> = job::Entity::find()
         .select_only()
         .columns([job::Column::Id, job::Column::ContinueOn])
+        .filter(job::Column::Workspace.eq(key))
         .filter(job::Column::ParentId.is_in(parents.iter().copied()))
         .filter(job::Column::State.eq(JobState::Awaiting.as_str()))
         .into_tuple()
@@ -74,6 +77,7 @@ async fn waiting_children(
 /// Moves the jobs `ids` out of `awaiting`; returns how many moved.
 async fn move_awaiting(
     db: &impl ConnectionTrait,
+    key: &str,
     ids: &[i64],
     change: Move,
     now: i64,
@@ -84,6 +88,7 @@ async fn move_awaiting(
     let update = Query::update()
         .table(job::Entity)
         .values(change.assignments(now))
+        .and_where(Expr::col(job::Column::Workspace).eq(key))
         .and_where(Expr::col(job::Column::Id).is_in(ids.iter().copied()))
         .and_where(Expr::col(job::Column::State).eq(JobState::Awaiting.as_str()))
         .to_owned();

@@ -27,9 +27,11 @@ pub(crate) fn day_key(state: JobState, at: DateTime<Utc>) -> String {
     format!("{state}:day:{}", at.format("%Y-%m-%d"))
 }
 
-/// Adds `count` jobs that entered `state` at `now` to its total and its hour and day.
+/// Adds `count` jobs of the workspace whose rows carry `key` that entered `state` at `now` to
+/// its total and its hour and day.
 pub(super) async fn add(
     db: &impl ConnectionTrait,
+    key: &str,
     state: JobState,
     count: i64,
     now: i64,
@@ -45,15 +47,16 @@ pub(super) async fn add(
     ];
     let mut insert = Query::insert();
     insert.into_table(counter::Entity).columns([
+        counter::Column::Workspace,
         counter::Column::Key,
         counter::Column::Value,
         counter::Column::ExpireAt,
     ]);
-    for (key, expire_at) in rows {
-        insert.values_panic([key.into(), count.into(), expire_at.into()]);
+    for (counter, expire_at) in rows {
+        insert.values_panic([key.into(), counter.into(), count.into(), expire_at.into()]);
     }
     insert.on_conflict(
-        OnConflict::column(counter::Column::Key)
+        OnConflict::columns([counter::Column::Workspace, counter::Column::Key])
             .value(
                 counter::Column::Value,
                 Expr::col((counter::Entity, counter::Column::Value))

@@ -4,12 +4,15 @@
 //! On PostgreSQL every workspace of a database goes through one pool and one listener, so a
 //! thousand workspaces cost no more connections than one. A database of its own per workspace
 //! (`{workspace}` in the URL) has its pool and listener for as long as its workspace is open.
-//! On SQLite there is nothing to share: each workspace is a file with its own connections.
+//! On SQLite a file every workspace shares is opened once, with one writer and its readers;
+//! a file per workspace has its own connections while the workspace is open.
 
 use std::collections::{HashMap, HashSet};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::Utc;
 use futures::channel::mpsc::{UnboundedReceiver, UnboundedSender, unbounded};
 
 use super::postgres::{self, Database, Target};
@@ -36,8 +39,11 @@ pub(crate) struct Databases {
     notices: UnboundedSender<Notice>,
     /// How long a read a caller can make slow may run on PostgreSQL (see [`Storage::read`]).
     read_timeout: Duration,
-    /// SQLite workspaces this process brought to the current schema already.
+    /// Workspaces this process brought to the current schema (SQLite files) or recorded in
+    /// the shared file already.
     migrated: std::sync::Mutex<HashSet<WorkspaceName>>,
+    /// The SQLite file every workspace shares, once open.
+    shared_file: tokio::sync::Mutex<Option<Storage>>,
 }
 
 impl Databases {
@@ -55,6 +61,7 @@ impl Databases {
             notices,
             read_timeout: DEFAULT_READ_TIMEOUT,
             migrated: std::sync::Mutex::new(HashSet::new()),
+            shared_file: tokio::sync::Mutex::new(None),
         };
         (databases, heard)
     }
@@ -80,8 +87,19 @@ impl Databases {
                     .insert(workspace.clone());
                 Ok(storage)
             }
-            StorageConfig::Postgres { url } => {
-                let target = Target::new(url, workspace)?;
+            StorageConfig::SqliteFile { path } => {
+                let store = self.shared_file(path).await?;
+                if !self.migrated.lock().expect("migrated").contains(workspace) {
+                    store
+                        .register(workspace, Utc::now().timestamp_millis())
+                        .await?;
+                    let mut migrated = self.migrated.lock().expect("migrated");
+                    migrated.insert(workspace.clone());
+                }
+                Ok(store.of_workspace(workspace.as_str()))
+            }
+            StorageConfig::Postgres { url } | StorageConfig::PostgresSchemas { url } => {
+                let target = self.target(url, workspace)?;
                 let database = self.database(&target).await;
                 database.open(&target, self.read_timeout).await
             }
@@ -92,12 +110,16 @@ impl Databases {
     pub(crate) async fn exists(&self, workspace: &WorkspaceName) -> StorageResult<bool> {
         match &self.config {
             StorageConfig::Sqlite { dir } => Ok(sqlite::exists(dir, workspace)),
-            StorageConfig::Postgres { url } => {
-                let target = Target::new(url, workspace)?;
+            StorageConfig::SqliteFile { path } => match path.exists() {
+                true => self.shared_file(path).await?.holds(workspace).await,
+                false => Ok(false),
+            },
+            StorageConfig::Postgres { url } | StorageConfig::PostgresSchemas { url } => {
+                let target = self.target(url, workspace)?;
                 if target.own_database {
                     return postgres::own_database_exists(&target).await;
                 }
-                self.database(&target).await.has_schema(&target).await
+                self.database(&target).await.has_workspace(&target).await
             }
         }
     }
@@ -107,13 +129,21 @@ impl Databases {
     pub(crate) async fn workspaces(&self) -> StorageResult<Vec<WorkspaceName>> {
         let names = match &self.config {
             StorageConfig::Sqlite { dir } => sqlite::workspaces(dir)?,
+            StorageConfig::SqliteFile { path } => match path.exists() {
+                true => self.shared_file(path).await?.held().await?,
+                false => Vec::new(),
+            },
             StorageConfig::Postgres { url } if url.contains("{workspace}") => {
                 postgres::own_databases(url).await?
             }
-            StorageConfig::Postgres { url } => {
+            StorageConfig::Postgres { url } | StorageConfig::PostgresSchemas { url } => {
                 // Any valid name finds the shared database.
-                let target = Target::new(url, &WorkspaceName::new("default")?)?;
-                self.database(&target).await.schemas().await?
+                let target = self.target(url, &WorkspaceName::new("default")?)?;
+                let database = self.database(&target).await;
+                match target.shared {
+                    true => database.shared_workspaces(None).await?,
+                    false => database.schemas().await?,
+                }
             }
         };
         let mut names: Vec<WorkspaceName> = names
@@ -122,6 +152,23 @@ impl Databases {
             .collect();
         names.sort_unstable();
         Ok(names)
+    }
+
+    /// Where `workspace` lives on the PostgreSQL server `url` names, in this placement.
+    fn target(&self, url: &str, workspace: &WorkspaceName) -> StorageResult<Target> {
+        let shared = matches!(self.config, StorageConfig::Postgres { .. });
+        Target::new(url, workspace, shared)
+    }
+
+    /// The SQLite file every workspace shares, opened (and migrated) on first use.
+    async fn shared_file(&self, path: &Path) -> StorageResult<Storage> {
+        let mut shared = self.shared_file.lock().await;
+        if let Some(store) = shared.as_ref() {
+            return Ok(store.clone());
+        }
+        let store = sqlite::open_shared(path).await?;
+        *shared = Some(store.clone());
+        Ok(store)
     }
 
     /// The database `target` lives in: the shared one (connected on first use), or a new one
@@ -139,8 +186,11 @@ impl Databases {
             .clone()
     }
 
-    /// Closes the shared pools and listeners.
+    /// Closes the shared pools, listeners and SQLite file.
     pub(crate) async fn close(&self) {
+        if let Some(store) = self.shared_file.lock().await.take() {
+            store.close_store().await;
+        }
         let shared: Vec<Arc<Database>> =
             self.shared.lock().await.drain().map(|(_, db)| db).collect();
         for database in shared {

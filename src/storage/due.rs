@@ -50,7 +50,8 @@ impl Due {
 impl Storage {
     /// What the Scheduler has to do next, in one statement.
     pub(crate) async fn due(&self) -> StorageResult<Due> {
-        self.reading_on_writer(async |db| due(db).await).await
+        self.reading_on_writer(async |db| due(db, self.key()).await)
+            .await
     }
 
     /// Does what `due` says is due at `now` — promotes due scheduled jobs, fires due recurring
@@ -62,44 +63,50 @@ impl Storage {
         now: i64,
         plan: Planner<'_>,
     ) -> StorageResult<(usize, Due)> {
-        let txn = self.write().await?;
+        let (txn, key) = (self.write().await?, self.key());
         let mut created = 0;
         if due_before.jobs_due(now) {
-            created += promote(&txn, now).await?;
+            created += promote(&txn, key, now).await?;
         }
         if due_before.occurrences_due(now) {
-            created += recurring::fire_due(&txn, now, plan, self.retention).await?;
+            created += recurring::fire_due(&txn, key, now, plan, self.retention).await?;
         }
-        let next = due(&txn).await?;
+        let next = due(&txn, key).await?;
         txn.commit().await?;
         Ok((created, next))
     }
 
     /// When the workspace next has something to do by itself (see [`wake_at`]).
     pub(crate) async fn wake_at(&self, queues: &[String], now: i64) -> StorageResult<Option<i64>> {
-        let exclusive = self.is_exclusive();
-        self.reading_on_writer(async |db| wake_at(db, queues, now, exclusive).await)
+        let (key, exclusive) = (self.key(), self.is_exclusive());
+        self.reading_on_writer(async |db| wake_at(db, key, queues, now, exclusive).await)
             .await
     }
 }
 
-/// Moves `scheduled` jobs due at `now` to `enqueued`; returns how many.
-pub(crate) async fn promote(db: &impl ConnectionTrait, now: i64) -> StorageResult<usize> {
+/// Moves the `scheduled` jobs of the workspace whose rows carry `key` that are due at `now` to
+/// `enqueued`; returns how many.
+pub(crate) async fn promote(
+    db: &impl ConnectionTrait,
+    key: &str,
+    now: i64,
+) -> StorageResult<usize> {
     let promote = Query::update()
         .table(job::Entity)
         .values(Move::to(JobState::Enqueued).reason("due").assignments(now))
+        .and_where(Expr::col(job::Column::Workspace).eq(key))
         .and_where(Expr::col(job::Column::State).eq(JobState::Scheduled.as_str()))
         .and_where(Expr::col(job::Column::RunAt).lte(now))
         .to_owned();
     Ok(history::run_recorded(db, &promote).await?.len())
 }
 
-/// When the next scheduled job and the next occurrence are due, in one statement.
-async fn due(db: &impl ConnectionTrait) -> Result<Due, DbErr> {
+/// When the workspace's next scheduled job and next occurrence are due, in one statement.
+async fn due(db: &impl ConnectionTrait, key: &str) -> Result<Due, DbErr> {
     let scalar = |select: SelectStatement| Expr::SubQuery(None, Box::new(select.into()));
     let due = Query::select()
-        .expr_as(scalar(earliest_scheduled()), "jobs")
-        .expr_as(scalar(earliest_occurrence()), "occurrences")
+        .expr_as(scalar(earliest_scheduled(key)), "jobs")
+        .expr_as(scalar(earliest_occurrence(key)), "occurrences")
         .to_owned();
     let Some(row) = db.query_one(&due).await? else {
         return Ok(Due::default());
@@ -110,7 +117,8 @@ async fn due(db: &impl ConnectionTrait) -> Result<Due, DbErr> {
     })
 }
 
-/// The earliest instant at which a workspace has something to do by itself: `now` if jobs
+/// The earliest instant at which the workspace whose rows carry `key` has something to do by
+/// itself: `now` if jobs
 /// wait in `queues`, else when a scheduled job (retries included) falls due, a recurring job
 /// fires, a finished job expires, or a running job falls to recovery: at once where this
 /// process is the storage's only server (`exclusive`: whoever ran it is gone), else when its
@@ -120,6 +128,7 @@ async fn due(db: &impl ConnectionTrait) -> Result<Due, DbErr> {
 /// `processing` for ever. One statement.
 pub(crate) async fn wake_at(
     db: &impl ConnectionTrait,
+    key: &str,
     queues: &[String],
     now: i64,
     exclusive: bool,
@@ -131,6 +140,7 @@ pub(crate) async fn wake_at(
             Query::select()
                 .expr(Expr::val(1))
                 .from(job::Entity)
+                .and_where(job::Column::Workspace.eq(key))
                 .and_where(job::Column::State.eq(JobState::Enqueued.as_str()))
                 .and_where(job::Column::Queue.is_in(queues.iter().map(String::as_str)))
                 .to_owned(),
@@ -138,9 +148,11 @@ pub(crate) async fn wake_at(
         .to_owned();
     let expiring = job::Entity::find()
         .select_only()
-        .column_as(job::Column::ExpireAt.min(), "at");
+        .column_as(job::Column::ExpireAt.min(), "at")
+        .filter(job::Column::Workspace.eq(key));
     let running = job::Entity::find()
         .select_only()
+        .filter(job::Column::Workspace.eq(key))
         .filter(job::Column::State.eq(JobState::Processing.as_str()));
     let lapsing = match exclusive {
         true => running.column_as(Expr::val(now).max(), "at"),
@@ -148,9 +160,9 @@ pub(crate) async fn wake_at(
     };
     candidates
         .union(UnionType::All, lapsing.into_query())
-        .union(UnionType::All, earliest_scheduled())
+        .union(UnionType::All, earliest_scheduled(key))
         .union(UnionType::All, expiring.into_query())
-        .union(UnionType::All, earliest_occurrence());
+        .union(UnionType::All, earliest_occurrence(key));
     let earliest = Query::select()
         .expr_as(Expr::col("at").min(), "at")
         .from_subquery(candidates, "due")
@@ -163,20 +175,22 @@ pub(crate) async fn wake_at(
     Ok(at.flatten())
 }
 
-/// When the earliest `scheduled` job is due, as `at`.
-fn earliest_scheduled() -> SelectStatement {
+/// When the workspace's earliest `scheduled` job is due, as `at`.
+fn earliest_scheduled(key: &str) -> SelectStatement {
     job::Entity::find()
         .select_only()
         .column_as(job::Column::RunAt.min(), "at")
+        .filter(job::Column::Workspace.eq(key))
         .filter(job::Column::State.eq(JobState::Scheduled.as_str()))
         .into_query()
 }
 
-/// When the earliest unpaused recurring job fires next, as `at`.
-fn earliest_occurrence() -> SelectStatement {
+/// When the workspace's earliest unpaused recurring job fires next, as `at`.
+fn earliest_occurrence(key: &str) -> SelectStatement {
     recurring_job::Entity::find()
         .select_only()
         .column_as(recurring_job::Column::NextExecution.min(), "at")
+        .filter(recurring_job::Column::Workspace.eq(key))
         .filter(recurring_job::Column::Paused.eq(false))
         .into_query()
 }

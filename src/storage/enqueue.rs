@@ -39,7 +39,8 @@ pub(crate) struct NewJobRow {
 }
 
 /// The columns an enqueue sets, in the order of [`NewJobRow::values`].
-const COLUMNS: [job::Column; 15] = [
+const COLUMNS: [job::Column; 16] = [
+    job::Column::Workspace,
     job::Column::JobType,
     job::Column::Queue,
     job::Column::State,
@@ -84,10 +85,12 @@ impl NewJobRow {
         }
     }
 
-    fn values(self, now: i64) -> [SimpleExpr; 15] {
+    /// The row's values for the workspace whose rows carry `key`.
+    fn values(self, key: &str, now: i64) -> [SimpleExpr; 16] {
         let state = self.state();
         let expire_at = (state == JobState::Awaiting).then_some(now + AWAITING_EXPIRY_MS);
         [
+            key.into(),
             self.job_type.into(),
             self.queue.into(),
             state.as_str().into(),
@@ -115,16 +118,17 @@ impl Storage {
         now: i64,
     ) -> StorageResult<Vec<(i64, JobState)>> {
         let retention = self.retention;
-        self.durably(async |txn| insert(txn, jobs, now, retention).await)
+        self.durably(async |txn| insert(txn, self.key(), jobs, now, retention).await)
             .await
     }
 }
 
-/// Stores `jobs` (within the caller's transaction) and returns their ids and states, in order.
-/// Continuations of parents that ended already are released at once (those deleted expiring
-/// as `retention` says).
+/// Stores `jobs` in the workspace whose rows carry `key` (within the caller's transaction)
+/// and returns their ids and states, in order. Continuations of parents that ended already are
+/// released at once (those deleted expiring as `retention` says).
 pub(super) async fn insert(
     txn: &impl ConnectionTrait,
+    key: &str,
     jobs: Vec<NewJobRow>,
     now: i64,
     retention: Retention,
@@ -138,7 +142,7 @@ pub(super) async fn insert(
     // The parents stay locked until this transaction ends: a parent finishing meanwhile waits,
     // and then finds the new continuations to release (without the lock, on PostgreSQL, a
     // parent could finish between this read and the commit and leave them waiting forever).
-    let parent_states = states_of(txn, parents.iter().copied(), Lock::Share).await?;
+    let parent_states = states_of(txn, key, parents.iter().copied(), Lock::Share).await?;
     if let Some(missing) = parents.iter().find(|id| !parent_states.contains_key(id)) {
         return Err(StorageError::MissingParent(*missing));
     }
@@ -149,7 +153,7 @@ pub(super) async fn insert(
         .values()
         .any(|state| *state == JobState::Enqueued)
     {
-        postgres::announce_enqueued(txn).await?;
+        postgres::announce_enqueued(txn, key).await?;
     }
     let mut jobs = jobs.into_iter().peekable();
     while jobs.peek().is_some() {
@@ -158,7 +162,7 @@ pub(super) async fn insert(
         let mut insert = Query::insert();
         insert.into_table(job::Entity).columns(COLUMNS);
         for row in chunk {
-            insert.values_panic(row.values(now));
+            insert.values_panic(row.values(key, now));
         }
         let mut ids = history::run_recorded(txn, &insert).await?;
         // One statement assigns ascending ids in the order of its rows.
@@ -171,12 +175,12 @@ pub(super) async fn insert(
         .collect();
     if !final_parents.is_empty() {
         for (parent, state) in final_parents {
-            continuations::release(txn, vec![parent], state, now, retention).await?;
+            continuations::release(txn, key, vec![parent], state, now, retention).await?;
         }
         let awaiting = created
             .iter()
             .filter(|(_, state)| *state == JobState::Awaiting);
-        let states = states_of(txn, awaiting.map(|(id, _)| *id), Lock::None).await?;
+        let states = states_of(txn, key, awaiting.map(|(id, _)| *id), Lock::None).await?;
         for (id, state) in created.iter_mut() {
             *state = states.get(id).copied().unwrap_or(*state);
         }
@@ -192,9 +196,10 @@ enum Lock {
     Share,
 }
 
-/// The states of the jobs `ids` that exist.
+/// The states of the jobs `ids` that exist in the workspace whose rows carry `key`.
 async fn states_of(
     db: &impl ConnectionTrait,
+    key: &str,
     ids: impl Iterator<Item = i64>,
     lock: Lock,
 ) -> StorageResult<HashMap<i64, JobState>> {
@@ -205,6 +210,7 @@ async fn states_of(
         let mut query = job::Entity::find()
             .select_only()
             .columns([job::Column::Id, job::Column::State])
+            .filter(job::Column::Workspace.eq(key))
             .filter(job::Column::Id.is_in(chunk.iter().copied()))
             .order_by_asc(job::Column::Id);
         if lock == Lock::Share {
@@ -286,9 +292,16 @@ mod tests {
 
             let (queues, floors) = (["default".to_owned()], ClaimFloors::default());
             let adding = storage.write().await.unwrap();
-            insert(&adding, vec![job(Some(parent))], 2, Retention::default())
-                .await
-                .unwrap();
+            let key = storage.key();
+            insert(
+                &adding,
+                key,
+                vec![job(Some(parent))],
+                2,
+                Retention::default(),
+            )
+            .await
+            .unwrap();
             let claimed = storage
                 .claim(&queues, 10, &floors, "server", 3, 1000)
                 .await

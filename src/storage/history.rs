@@ -14,7 +14,8 @@ use sea_orm::{ConnectionTrait, DbBackend, IdenStatic, Statement, StatementBuilde
 use super::StorageResult;
 
 /// The columns of a written job its history row is made of.
-const HISTORY: [job::Column; 5] = [
+const HISTORY: [job::Column; 6] = [
+    job::Column::Workspace,
     job::Column::Id,
     job::Column::State,
     job::Column::Reason,
@@ -95,8 +96,8 @@ fn with_history(write_sql: &str, columns: &[job::Column]) -> String {
         .collect();
     format!(
         "WITH written AS ({write_sql}), \
-         history AS (INSERT INTO job_history (job_id, state, reason, data, at) \
-         SELECT id, state, reason, data, state_at FROM written) \
+         history AS (INSERT INTO job_history (workspace, job_id, state, reason, data, at) \
+         SELECT workspace, id, state, reason, data, state_at FROM written) \
          SELECT {} FROM written",
         returned.join(", ")
     )

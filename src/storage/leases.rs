@@ -17,13 +17,14 @@ impl Storage {
         now: i64,
         until: i64,
     ) -> StorageResult<bool> {
-        self.writing(async |db| take(db, name, owner, now, until).await)
+        self.writing(async |db| take(db, self.key(), name, owner, now, until).await)
             .await
     }
 
     /// Gives up `owner`'s lease on `name`; false when `owner` did not hold it.
     pub(crate) async fn release_lease(&self, name: &str, owner: &str) -> StorageResult<bool> {
         let delete = lock::Entity::delete_many()
+            .filter(lock::Column::Workspace.eq(self.key()))
             .filter(lock::Column::Name.eq(name))
             .filter(lock::Column::Owner.eq(owner));
         let released = self.writing(async |db| delete.exec(db).await).await?;
@@ -31,15 +32,17 @@ impl Storage {
     }
 }
 
-/// [`Storage::acquire_lease`] in `db`'s transaction.
+/// [`Storage::acquire_lease`] in `db`'s transaction, for the workspace whose rows carry `key`.
 pub(super) async fn take(
     db: &impl ConnectionTrait,
+    key: &str,
     name: &str,
     owner: &str,
     now: i64,
     until: i64,
 ) -> Result<bool, DbErr> {
     let row = lock::ActiveModel {
+        workspace: Set(key.to_owned()),
         name: Set(name.to_owned()),
         owner: Set(owner.to_owned()),
         expires_at: Set(until),
@@ -48,7 +51,7 @@ pub(super) async fn take(
         .eq(owner)
         .or(Expr::col((lock::Entity, lock::Column::ExpiresAt)).lte(now));
     let insert = lock::Entity::insert(row).on_conflict(
-        OnConflict::column(lock::Column::Name)
+        OnConflict::columns([lock::Column::Workspace, lock::Column::Name])
             .update_columns([lock::Column::Owner, lock::Column::ExpiresAt])
             .action_and_where(held)
             .to_owned(),

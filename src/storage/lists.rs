@@ -105,7 +105,7 @@ fn contains(text: &str) -> LikeExpr {
 impl Storage {
     /// The jobs matching `filter`, newest first.
     pub(crate) async fn list_jobs(&self, filter: &JobFilter) -> StorageResult<JobPage> {
-        let mut query = job::Entity::find();
+        let mut query = job::Entity::find().filter(job::Column::Workspace.eq(self.key()));
         if let Some(state) = filter.state {
             query = query.filter(job::Column::State.eq(state.as_str()));
         }
@@ -169,7 +169,9 @@ impl Storage {
 
     /// The servers that announced themselves, by id.
     pub(crate) async fn servers(&self) -> StorageResult<Vec<ServerInfo>> {
-        let find = server::Entity::find().order_by_asc(server::Column::Id);
+        let find = server::Entity::find()
+            .filter(server::Column::Workspace.eq(self.key()))
+            .order_by_asc(server::Column::Id);
         let rows = self.reading(async |db| find.all(db).await).await?;
         Ok(rows
             .into_iter()
@@ -205,7 +207,9 @@ impl Storage {
             .iter()
             .flat_map(|&at| [key(JobState::Succeeded, at), key(JobState::Failed, at)])
             .collect();
-        let find = counter::Entity::find().filter(counter::Column::Key.is_in(keys));
+        let find = counter::Entity::find()
+            .filter(counter::Column::Workspace.eq(self.key()))
+            .filter(counter::Column::Key.is_in(keys));
         let values: std::collections::HashMap<String, i64> = self
             .reading(async |db| find.all(db).await)
             .await?

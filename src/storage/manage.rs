@@ -74,8 +74,11 @@ impl Storage {
         action: Action,
         now: i64,
     ) -> StorageResult<Option<Transition>> {
-        let txn = self.write().await?;
-        let Some(row) = job::Entity::find_by_id(id).one(&txn).await? else {
+        let (txn, key) = (self.write().await?, self.key());
+        let Some(row) = job::Entity::find_by_id((key.to_owned(), id))
+            .one(&txn)
+            .await?
+        else {
             return Ok(Some(Transition::NotFound));
         };
         let from: JobState = row
@@ -95,12 +98,13 @@ impl Storage {
             Action::EnqueueNow => change.set(job::Column::RunAt, Option::<i64>::None),
             Action::Delete => change,
         };
-        let moved = moves::apply(&txn, &[id], from, None, change, now, self.retention).await?;
+        let jobs = moves::Jobs::of(key, std::slice::from_ref(&id), from);
+        let moved = moves::apply(&txn, jobs, change, now, self.retention).await?;
         if moved.ids.is_empty() {
             return Ok(None);
         }
         if to == JobState::Deleted {
-            counters::add(&txn, JobState::Deleted, 1, now).await?;
+            counters::add(&txn, key, JobState::Deleted, 1, now).await?;
         }
         txn.commit().await?;
         Ok(Some(Transition::Moved {

@@ -3,22 +3,41 @@
 //! A workspace's [`Storage`] is opened (and migrated) through the server's [`Databases`] when
 //! the workspace is, and is shared by its actors and its handle. Every statement runs in a
 //! transaction from [`Storage::read`], [`Storage::write`] or [`Storage::snapshot`], which on
-//! PostgreSQL first points the shared connection at the workspace's schema; a claim
+//! PostgreSQL first points the shared connection at the store's schema; a claim
 //! ([`Storage::claiming`]) does the same in one round trip. Writes are batched by the callers:
 //! one claim, one completion batch, one enqueue batch is one transaction. Times cross this
-//! boundary as Unix milliseconds. The statements are the same on both backends; only opening
-//! differs.
+//! boundary as Unix milliseconds.
 //!
-//! SQLite (the embedded default) keeps one database file per workspace in the data directory,
-//! in WAL mode with `synchronous=NORMAL` and a `busy_timeout`, written through a single
-//! connection and read through a small read-only pool. A lock file beside the database makes
-//! the process that holds it the workspace's only server, so anything still `processing` when
-//! a workspace opens belonged to a process that died and is recovered at once.
+//! Every row carries its workspace in a `workspace` column that leads every key, and every
+//! statement binds it ([`Storage::key`]). Where the rows live is the placement
+//! ([`StorageConfig`]); the statements are the same in all of them:
 //!
-//! PostgreSQL keeps one schema per workspace and is shared by many servers: claims skip rows
-//! other servers locked, jobs of a dead server come back when their leases run out, and a
-//! trigger notifies listening servers when jobs become `enqueued`. A server's workspaces share
-//! one pool and one listener per database.
+//! | placement | a store per | `workspace` | connections | migrated |
+//! |---|---|---|---|---|
+//! | SQLite, a file per workspace (`--data-dir`) | workspace | `''` | a writer and up to 2 readers per open workspace | at each first open |
+//! | SQLite, one file (`sqlite:PATH`) | file | the name | a writer and up to 2 readers | once, at first use |
+//! | PostgreSQL, shared tables (schema `stoker`) | database | the name | one pool and one listener per database | once, under an advisory lock |
+//! | PostgreSQL, a schema per workspace | workspace | `''` | the database's pool and listener | at each first open |
+//! | PostgreSQL, a database per workspace (`{workspace}`) | workspace | `''` | a pool and a listener per open workspace | at each first open |
+//!
+//! A store of its own keeps `''` in the column, so that renaming its file or schema still
+//! renames the workspace, and an older store needs no rewrite. A shared store lists its
+//! workspaces in `workspaces`; job ids are one sequence per store, and a job of another
+//! workspace is simply not found.
+//!
+//! What differs between the backends:
+//!
+//! | | SQLite | PostgreSQL |
+//! |---|---|---|
+//! | history rows | the migration's triggers | the writing statement's `WITH` (see `history`) |
+//! | claim | one statement on the writer | one simple query, `synchronous_commit = off` |
+//! | claim order | `id` | `id + 0` (see `claim`) |
+//! | row locks (`SKIP LOCKED`, `FOR SHARE`) | none: one writer | as written |
+//! | durable enqueue | `synchronous = FULL` for its turn ([`Storage::durably`]) | every commit |
+//! | snapshot reads | any transaction | repeatable read, read only |
+//! | read timeout | the busy timeout | `statement_timeout` per read |
+//! | wake-ups | in-process messages | `pg_notify('stoker_enqueued', workspace)` and a listener |
+//! | one server per store | a lock file: what runs at open was left by a dead process | leases, recovered when they lapse |
 
 mod claim;
 pub(crate) mod complete;
@@ -35,6 +54,8 @@ mod moves;
 mod postgres;
 mod read;
 mod recurring;
+#[cfg(test)]
+mod scoping_tests;
 mod session;
 mod sqlite;
 #[cfg(test)]
@@ -42,6 +63,7 @@ mod state_machine_tests;
 mod stats;
 mod text;
 mod upkeep;
+mod workspaces;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -69,45 +91,124 @@ pub(crate) use recurring::{Firing, RecurringRow};
 pub use stats::{QueueStats, Stats};
 pub(crate) use upkeep::{Round, ServerRow, Upkept};
 
-/// Where workspaces keep their jobs.
+/// Where workspaces keep their jobs: the placement of their rows. Every row carries its
+/// workspace, so workspaces can share one set of tables (the placement that scales to many
+/// tenants) or each have a store of their own (the placement that isolates them).
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum StorageConfig {
-    /// One SQLite file per workspace in `dir` (created when missing).
+    /// One SQLite file per workspace in `dir` (created when missing): the embedded default.
     Sqlite {
         /// The data directory.
         dir: PathBuf,
     },
-    /// One schema per workspace in the database `url` names, shared with other servers. When
-    /// the database name contains `{workspace}` (`postgres://host/jobs_{workspace}`), each
-    /// workspace gets a database of its own instead, created on first use.
+    /// Every workspace in one SQLite file (created when missing).
+    SqliteFile {
+        /// The database file.
+        path: PathBuf,
+    },
+    /// Every workspace in shared tables, in schema `stoker` of the database `url` names,
+    /// shared with other servers. When the database name contains `{workspace}`
+    /// (`postgres://host/jobs_{workspace}`), each workspace gets a database of its own instead,
+    /// created on first use.
     Postgres {
+        /// A `postgres://` or `postgresql://` URL.
+        url: String,
+    },
+    /// A schema per workspace in the database `url` names: the layout before 0.2.
+    PostgresSchemas {
         /// A `postgres://` or `postgresql://` URL.
         url: String,
     },
 }
 
 impl StorageConfig {
-    /// SQLite files in `dir`.
+    /// A SQLite file per workspace in `dir`.
     pub fn sqlite(dir: impl Into<PathBuf>) -> Self {
         StorageConfig::Sqlite { dir: dir.into() }
     }
 
-    /// PostgreSQL at `url`.
+    /// Every workspace in the SQLite file `path`.
+    pub fn sqlite_file(path: impl Into<PathBuf>) -> Self {
+        StorageConfig::SqliteFile { path: path.into() }
+    }
+
+    /// PostgreSQL at `url`: shared tables, or a database per workspace when the database name
+    /// contains `{workspace}`.
     pub fn postgres(url: impl Into<String>) -> Self {
         StorageConfig::Postgres { url: url.into() }
     }
 
-    /// The backend a database URL names: `postgres://…` or `postgresql://…` for PostgreSQL,
-    /// `sqlite://DIR` for SQLite files in `DIR`.
+    /// PostgreSQL at `url`, a schema per workspace.
+    pub fn postgres_schema_per_workspace(url: impl Into<String>) -> Self {
+        StorageConfig::PostgresSchemas { url: url.into() }
+    }
+
+    /// The placement a database URL names: `postgres://…` or `postgresql://…` for PostgreSQL
+    /// (shared tables, or a database per workspace with `{workspace}`), `sqlite:PATH` (or
+    /// `sqlite://PATH`) for every workspace in the SQLite file `PATH`. A `PATH` that is an
+    /// existing directory keeps the meaning it had before 0.2: a file per workspace in it.
     pub fn from_url(url: &str) -> Result<Self, StorageError> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Ok(StorageConfig::postgres(url))
-        } else if let Some(dir) = url.strip_prefix("sqlite://") {
-            Ok(StorageConfig::sqlite(dir))
-        } else {
-            Err(StorageError::Config(format!(
-                "unsupported database URL `{url}`: use postgres://… or sqlite://DIR"
-            )))
+            return Ok(StorageConfig::postgres(url));
+        }
+        let Some(path) = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .filter(|path| !path.is_empty())
+        else {
+            return Err(StorageError::Config(format!(
+                "unsupported database URL `{url}`: use postgres://… or sqlite:PATH"
+            )));
+        };
+        let path = std::path::Path::new(path);
+        if path.is_dir() {
+            tracing::warn!(
+                dir = %path.display(),
+                "sqlite: naming a directory means a file per workspace in it, as before 0.2; \
+                 use --data-dir for that, and sqlite:PATH for one file"
+            );
+            return Ok(StorageConfig::sqlite(path));
+        }
+        Ok(StorageConfig::sqlite_file(path))
+    }
+
+    /// This placement with a schema per workspace, where it is PostgreSQL's shared tables;
+    /// refused for any other placement.
+    pub fn with_schema_per_workspace(self) -> Result<Self, StorageError> {
+        match self {
+            StorageConfig::Postgres { url } if !url.contains("{workspace}") => {
+                Ok(StorageConfig::PostgresSchemas { url })
+            }
+            StorageConfig::PostgresSchemas { .. } => Ok(self),
+            _ => Err(StorageError::Config(
+                "a schema per workspace needs a postgres URL that names one database".into(),
+            )),
+        }
+    }
+}
+
+/// The placement, for logs: the URL is left out (it may hold a password).
+impl std::fmt::Display for StorageConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StorageConfig::Sqlite { dir } => {
+                write!(f, "SQLite, a file per workspace in {}", dir.display())
+            }
+            StorageConfig::SqliteFile { path } => {
+                write!(f, "SQLite, every workspace in {}", path.display())
+            }
+            StorageConfig::Postgres { url } if url.contains("{workspace}") => {
+                f.write_str("PostgreSQL, a database per workspace")
+            }
+            StorageConfig::Postgres { .. } => write!(
+                f,
+                "PostgreSQL, every workspace in the shared tables of schema `{}`",
+                postgres::SHARED_SCHEMA
+            ),
+            StorageConfig::PostgresSchemas { .. } => {
+                f.write_str("PostgreSQL, a schema per workspace")
+            }
         }
     }
 }
@@ -132,8 +233,8 @@ pub enum StorageError {
         /// Why it failed.
         source: std::io::Error,
     },
-    /// Another process holds the workspace.
-    #[error("workspace `{0}` is open in another process")]
+    /// Another process holds the store (a workspace's file, or the file all share).
+    #[error("{0} is open in another process")]
     Locked(String),
     /// A continuation names a parent job that does not exist (nothing was stored).
     #[error("parent job {0} not found")]
@@ -221,6 +322,9 @@ pub(crate) struct Storage {
     statements: Arc<AtomicU64>,
     /// How long the workspace's jobs are kept once they end.
     retention: Retention,
+    /// The value of the `workspace` column of the workspace's rows, which every statement
+    /// binds: its name where workspaces share the tables, `''` in a store of its own.
+    key: Arc<str>,
     backend: Backend,
 }
 
@@ -233,6 +337,7 @@ enum Backend {
     Sqlite {
         lock: Arc<std::fs::File>,
         durable_turn: Arc<tokio::sync::Mutex<()>>,
+        sharing: sqlite::Sharing,
     },
     /// The workspace's schema (quoted), the statement timeout of reads a caller can make slow
     /// (in milliseconds, as `statement_timeout` takes it), and the database whose pool it
@@ -271,6 +376,11 @@ impl Storage {
     pub(crate) fn retaining(mut self, retention: Retention) -> Self {
         self.retention = retention;
         self
+    }
+
+    /// The workspace's rows' `workspace` value (see [`Storage::key`]'s field).
+    pub(crate) fn key(&self) -> &str {
+        &self.key
     }
 
     /// Whether the workspace is stored in PostgreSQL.
@@ -386,6 +496,7 @@ impl Storage {
             "SET LOCAL search_path = {search_path}; SET LOCAL synchronous_commit = off; {}",
             history::recorded_text(claim, columns)
         );
+
         self.statements.fetch_add(1, Ordering::Relaxed);
         let pool = self.writer.get_postgres_connection_pool();
         let rows = postgres::in_one_trip(pool, sql)
@@ -464,10 +575,40 @@ impl Storage {
         self.statements.load(Ordering::Relaxed)
     }
 
+    /// This store's storage for the workspace whose rows carry `key` (in a store that
+    /// workspaces share), counting its own statements.
+    pub(crate) fn of_workspace(&self, key: &str) -> Storage {
+        let statements = Arc::new(AtomicU64::new(0));
+        Storage {
+            writer: count_statements(self.writer.clone(), &statements),
+            reader: count_statements(self.reader.clone(), &statements),
+            statements,
+            key: Arc::from(key),
+            ..self.clone()
+        }
+    }
+
     /// Closes the workspace's connections and releases its lock, so another process (or a
-    /// new runtime in this one) can open it. A shared PostgreSQL pool stays open for the
-    /// other workspaces.
+    /// new runtime in this one) can open it. A store that workspaces share (a SQLite file, a
+    /// PostgreSQL pool) stays open for the others.
     pub(crate) async fn close(&self) {
+        match &self.backend {
+            Backend::Sqlite {
+                sharing: sqlite::Sharing::Shared,
+                ..
+            } => {}
+            Backend::Sqlite { .. } => self.close_store().await,
+            Backend::Postgres {
+                database,
+                own_database: true,
+                ..
+            } => database.close().await,
+            Backend::Postgres { .. } => {}
+        }
+    }
+
+    /// Closes a SQLite store's connections and releases its lock.
+    pub(crate) async fn close_store(&self) {
         match &self.backend {
             Backend::Sqlite { lock, .. } => {
                 for connection in [&self.writer, &self.reader] {
@@ -476,14 +617,9 @@ impl Storage {
                     }
                 }
                 if let Err(error) = lock.unlock() {
-                    tracing::warn!(%error, "releasing the workspace lock failed");
+                    tracing::warn!(%error, "releasing the SQLite lock failed");
                 }
             }
-            Backend::Postgres {
-                database,
-                own_database: true,
-                ..
-            } => database.close().await,
             Backend::Postgres { .. } => {}
         }
     }

@@ -114,25 +114,59 @@ pub(super) struct Moved {
     pub(super) released: usize,
 }
 
-/// Applies `change` at `now` to those of `ids` that are in state `from` (and, with `owner`,
-/// leased to it). The moved jobs expire as `retention` says for their new state (a job that
-/// goes back to waiting no longer expires), and a move into a final state releases their
-/// continuations.
+/// The jobs a move applies to: those of `ids`, in the workspace whose rows carry `key`, that
+/// are in state `from` (and, with `owner`, leased to it).
+#[derive(Clone, Copy)]
+pub(super) struct Jobs<'a> {
+    pub(super) key: &'a str,
+    pub(super) ids: &'a [i64],
+    pub(super) from: JobState,
+    pub(super) owner: Option<&'a str>,
+}
+
+impl<'a> Jobs<'a> {
+    /// Those of `ids` in state `from`.
+    pub(super) fn of(key: &'a str, ids: &'a [i64], from: JobState) -> Self {
+        Jobs {
+            key,
+            ids,
+            from,
+            owner: None,
+        }
+    }
+
+    /// Those of `ids` that `server` runs.
+    pub(super) fn run_by(key: &'a str, ids: &'a [i64], server: &'a str) -> Self {
+        Jobs {
+            owner: Some(server),
+            ..Jobs::of(key, ids, JobState::Processing)
+        }
+    }
+}
+
+/// Applies `change` at `now` to `jobs`. The moved jobs expire as `retention` says for their
+/// new state (a job that goes back to waiting no longer expires), and a move into a final
+/// state releases their continuations.
 pub(super) async fn apply(
     db: &impl ConnectionTrait,
-    ids: &[i64],
-    from: JobState,
-    owner: Option<&str>,
+    jobs: Jobs<'_>,
     change: Move,
     now: i64,
     retention: Retention,
 ) -> StorageResult<Moved> {
+    let Jobs {
+        key,
+        ids,
+        from,
+        owner,
+    } = jobs;
     let state = change.state;
     let change = change.set(job::Column::ExpireAt, retention.expire_at(state, now));
     let mut update = Query::update();
     update
         .table(job::Entity)
         .values(change.assignments(now))
+        .and_where(Expr::col(job::Column::Workspace).eq(key))
         .and_where(Expr::col(job::Column::Id).is_in(ids.iter().copied()))
         .and_where(Expr::col(job::Column::State).eq(from.as_str()));
     if let Some(owner) = owner {
@@ -140,7 +174,7 @@ pub(super) async fn apply(
     }
     let ids = history::run_recorded(db, &update).await?;
     let released = match state.is_final() && !ids.is_empty() {
-        true => continuations::release(db, ids.clone(), state, now, retention).await?,
+        true => continuations::release(db, key, ids.clone(), state, now, retention).await?,
         false => 0,
     };
     Ok(Moved { ids, released })

@@ -1,9 +1,10 @@
-//! PostgreSQL storage: one schema per workspace in a database shared by every workspace (and a
-//! database per workspace when the URL's database name contains `{workspace}`).
+//! PostgreSQL storage: every workspace in shared tables of schema [`SHARED_SCHEMA`] (the
+//! default), one schema per workspace in a database shared by every workspace, or a database
+//! per workspace when the URL's database name contains `{workspace}`.
 //!
 //! A server holds one [`Database`] per database it uses: one pool, bounded by the server's
 //! connection limit, and one listening connection, whatever the number of workspaces in it.
-//! Workspaces take turns on the pool; each transaction names its workspace's schema first
+//! Workspaces take turns on the pool; each transaction names its schema first
 //! (`set_config('search_path', …, true)`, which ends with the transaction). Many servers share
 //! one database and coordinate through it alone: creating a schema and migrating it happen
 //! under an advisory lock, so servers starting together take turns.
@@ -13,6 +14,7 @@ use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use chrono::Utc;
 use futures::channel::mpsc::UnboundedSender;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::postgres::{
@@ -29,6 +31,10 @@ use crate::name::WorkspaceName;
 const CHANNEL: &str = "stoker_enqueued";
 /// Marks a schema, or a workspace's own database, as a stoker workspace.
 const SCHEMA_COMMENT: &str = "stoker workspace";
+/// The schema of the tables every workspace shares.
+pub(super) const SHARED_SCHEMA: &str = "stoker";
+/// Marks [`SHARED_SCHEMA`] as stoker's shared tables.
+const SHARED_COMMENT: &str = "stoker shared tables";
 /// How long a lost listener waits before it tries again.
 const RECONNECT_DELAY: Duration = Duration::from_secs(1);
 /// How long connecting and acquiring a connection may take before it counts as an outage.
@@ -48,19 +54,25 @@ pub(super) struct Target {
     options: PgConnectOptions,
     /// Whether that database is the workspace's own (created on first open).
     pub(super) own_database: bool,
+    /// Whether the workspace's rows are in the tables of [`SHARED_SCHEMA`], with the others'.
+    pub(super) shared: bool,
     workspace: WorkspaceName,
 }
 
 impl Target {
-    pub(super) fn new(url: &str, workspace: &WorkspaceName) -> StorageResult<Self> {
+    /// Workspace `workspace` on the server `url` names: in the shared tables when `shared`
+    /// (and the database is not the workspace's own), else in a schema of its own.
+    pub(super) fn new(url: &str, workspace: &WorkspaceName, shared: bool) -> StorageResult<Self> {
         workspace.schema()?;
         let options = url
             .replace("{workspace}", workspace.as_str())
             .parse::<PgConnectOptions>()
             .map_err(|error| StorageError::Config(format!("bad PostgreSQL URL: {error}")))?;
+        let own_database = url.contains("{workspace}");
         Ok(Target {
             options: options.application_name("stoker"),
-            own_database: url.contains("{workspace}"),
+            own_database,
+            shared: shared && !own_database,
             workspace: workspace.clone(),
         })
     }
@@ -72,7 +84,18 @@ impl Target {
 
     /// The schema, quoted for SQL (workspace names need no escaping).
     fn schema(&self) -> String {
-        format!("\"{}\"", self.workspace)
+        match self.shared {
+            true => format!("\"{SHARED_SCHEMA}\""),
+            false => format!("\"{}\"", self.workspace),
+        }
+    }
+
+    /// The `workspace` value of the workspace's rows: its name in the shared tables.
+    fn key(&self) -> &str {
+        match self.shared {
+            true => self.workspace.as_str(),
+            false => "",
+        }
     }
 
     /// A connection to the server's `postgres` database, to create databases from.
@@ -88,6 +111,8 @@ pub(super) struct Database {
     listener: PgPool,
     /// Workspaces this process created or migrated already: opening them again skips that.
     migrated: Mutex<HashSet<WorkspaceName>>,
+    /// Set once this process has brought the shared tables to the current schema.
+    shared_ready: tokio::sync::OnceCell<()>,
 }
 
 impl Database {
@@ -122,6 +147,7 @@ impl Database {
             pool,
             listener,
             migrated: Mutex::new(HashSet::new()),
+            shared_ready: tokio::sync::OnceCell::new(),
         })
     }
 
@@ -134,33 +160,52 @@ impl Database {
         read_timeout: Duration,
     ) -> StorageResult<Storage> {
         let workspace = &target.workspace;
+        if target.shared {
+            self.shared_ready
+                .get_or_try_init(|| self.prepare(target))
+                .await?;
+        }
+        let storage = self.storage(target, read_timeout);
         if !self
             .migrated
             .lock()
             .expect("migrated lock")
             .contains(workspace)
         {
-            self.prepare(target).await?;
+            match target.shared {
+                true => {
+                    storage
+                        .register(workspace, Utc::now().timestamp_millis())
+                        .await?
+                }
+                false => self.prepare(target).await?,
+            }
             let mut migrated = self.migrated.lock().expect("migrated lock");
             migrated.insert(workspace.clone());
         }
+        Ok(storage)
+    }
+
+    /// The storage of `target`'s workspace, on this database's pool.
+    fn storage(self: &Arc<Self>, target: &Target, read_timeout: Duration) -> Storage {
         let statements = Arc::new(AtomicU64::new(0));
         let db = count_statements(
             SqlxPostgresConnector::from_sqlx_postgres_pool(self.pool.clone()),
             &statements,
         );
-        Ok(Storage {
+        Storage {
             reader: db.clone(),
             writer: db,
             statements,
             retention: Retention::default(),
+            key: Arc::from(target.key()),
             backend: Backend::Postgres {
                 search_path: target.schema(),
                 read_timeout_ms: read_timeout.as_millis().to_string(),
                 database: self.clone(),
                 own_database: target.own_database,
             },
-        })
+        }
     }
 
     /// Creates the schema when missing and migrates it, under an advisory lock, through a
@@ -185,13 +230,17 @@ impl Database {
                     .options([("search_path", schema.as_str())]),
             )
             .await?;
-        let lock_key = format!("stoker:{}", target.workspace);
+        // Workspace names have no space: the shared tables' lock is no workspace's.
+        let lock_key = match target.shared {
+            true => SHARED_COMMENT.to_owned(),
+            false => format!("stoker:{}", target.workspace),
+        };
         let prepared = async {
             sqlx::query("SELECT pg_advisory_lock(hashtext($1))")
                 .bind(&lock_key)
                 .execute(&setup)
                 .await?;
-            let migrated = migrate(&schema, &setup).await;
+            let migrated = migrate(target, &setup).await;
             let unlocked = sqlx::query("SELECT pg_advisory_unlock(hashtext($1))")
                 .bind(&lock_key)
                 .execute(&setup)
@@ -205,8 +254,15 @@ impl Database {
         prepared
     }
 
-    /// Whether `target`'s workspace has a stoker schema in this database.
-    pub(super) async fn has_schema(&self, target: &Target) -> StorageResult<bool> {
+    /// Whether `target`'s workspace exists in this database: a row of the shared tables, or a
+    /// stoker schema of its own.
+    pub(super) async fn has_workspace(&self, target: &Target) -> StorageResult<bool> {
+        if target.shared {
+            let names = self
+                .shared_workspaces(Some(target.workspace.as_str()))
+                .await?;
+            return Ok(!names.is_empty());
+        }
         let found: Option<i32> = sqlx::query_scalar(
             "SELECT 1 FROM pg_namespace WHERE nspname = $1 \
              AND obj_description(oid, 'pg_namespace') = $2",
@@ -216,6 +272,25 @@ impl Database {
         .fetch_optional(&self.pool)
         .await?;
         Ok(found.is_some())
+    }
+
+    /// The workspaces in the shared tables (only `only`, when given); none before the tables
+    /// are made.
+    pub(super) async fn shared_workspaces(&self, only: Option<&str>) -> StorageResult<Vec<String>> {
+        let tables = format!("{SHARED_SCHEMA}.workspaces");
+        let made: Option<String> = sqlx::query_scalar("SELECT to_regclass($1)::text")
+            .bind(&tables)
+            .fetch_one(&self.pool)
+            .await?;
+        if made.is_none() {
+            return Ok(Vec::new());
+        }
+        let select =
+            format!("SELECT name FROM {tables} WHERE $1::text IS NULL OR name = $1 ORDER BY name");
+        Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(select))
+            .bind(only)
+            .fetch_all(&self.pool)
+            .await?)
     }
 
     /// The names of the stoker schemas in this database.
@@ -236,19 +311,68 @@ impl Database {
     }
 }
 
-/// Creates `schema` when missing and brings it to the current migration, through `setup`,
-/// a pool of one connection whose search path is the schema.
-async fn migrate(schema: &str, setup: &PgPool) -> StorageResult<()> {
-    for statement in [
-        format!("CREATE SCHEMA IF NOT EXISTS {schema}"),
-        format!("COMMENT ON SCHEMA {schema} IS '{SCHEMA_COMMENT}'"),
-    ] {
-        sqlx::raw_sql(sqlx::AssertSqlSafe(statement))
-            .execute(setup)
-            .await?;
-    }
+/// Creates `target`'s schema when missing and brings it to the current migration, through
+/// `setup`, a pool of one connection whose search path is the schema. A schema that is not
+/// what the placement expects is refused, and nothing is written (see [`check_placement`]).
+async fn migrate(target: &Target, setup: &PgPool) -> StorageResult<()> {
+    check_placement(target, setup).await?;
+    let (schema, comment) = match target.shared {
+        true => (target.schema(), SHARED_COMMENT),
+        false => (target.schema(), SCHEMA_COMMENT),
+    };
+    // One simple query is one transaction: the schema is never there without its mark.
+    let create =
+        format!("CREATE SCHEMA IF NOT EXISTS {schema}; COMMENT ON SCHEMA {schema} IS '{comment}'");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(create))
+        .execute(setup)
+        .await?;
     let migrating = SqlxPostgresConnector::from_sqlx_postgres_pool(setup.clone());
     Ok(Migrator::up(&migrating, None).await?)
+}
+
+/// Refuses a schema the placement cannot use, before anything is written: shared tables in a
+/// database that holds workspaces in schemas of their own (the layout before 0.2) and no shared
+/// tables yet, where those workspaces would look empty; shared tables where schema `stoker` is
+/// not them (a workspace's, or somebody else's); a workspace's own schema where it is the
+/// shared tables.
+async fn check_placement(target: &Target, setup: &PgPool) -> StorageResult<()> {
+    let schema = match target.shared {
+        true => SHARED_SCHEMA,
+        false => target.workspace.as_str(),
+    };
+    let (own_schemas, comment): (i64, Option<String>) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM pg_namespace WHERE obj_description(oid, 'pg_namespace') = $1), \
+         (SELECT COALESCE(obj_description(oid, 'pg_namespace'), '') FROM pg_namespace \
+          WHERE nspname = $2)",
+    )
+    .bind(SCHEMA_COMMENT)
+    .bind(schema)
+    .fetch_one(setup)
+    .await?;
+    let database = target.database();
+    let shared_tables = comment.as_deref() == Some(SHARED_COMMENT);
+    if !target.shared {
+        return match shared_tables {
+            false => Ok(()),
+            true => Err(StorageError::Config(format!(
+                "schema `{SHARED_SCHEMA}` of database `{database}` holds stoker's shared \
+                 tables: a workspace named `{SHARED_SCHEMA}` cannot have a schema of its own there"
+            ))),
+        };
+    }
+    match comment {
+        Some(_) if shared_tables => Ok(()),
+        Some(_) => Err(StorageError::Config(format!(
+            "schema `{SHARED_SCHEMA}` of database `{database}` is not stoker's shared tables (a \
+             workspace of a schema per workspace, or somebody else's); stoker leaves it alone"
+        ))),
+        None if own_schemas == 0 => Ok(()),
+        None => Err(StorageError::Config(format!(
+            "database `{database}` holds {own_schemas} workspaces in schemas of their own (the \
+             layout before 0.2) and no shared tables: start with --schema-per-workspace \
+             (StorageConfig::PostgresSchemas) to keep using them"
+        ))),
+    }
 }
 
 /// Whose a database of the name a workspace's own database would have is.
@@ -414,7 +538,7 @@ pub(super) async fn own_databases(url: &str) -> StorageResult<Vec<String>> {
         .filter_map(|name| WorkspaceName::new(name).ok());
     for workspace in candidates {
         // A name PostgreSQL keeps for itself (`public`) is no workspace's.
-        let Ok(target) = Target::new(url, &workspace) else {
+        let Ok(target) = Target::new(url, &workspace, false) else {
             continue;
         };
         if ownership(&target, &mut admin).await? == Ownership::Ours {
@@ -426,16 +550,18 @@ pub(super) async fn own_databases(url: &str) -> StorageResult<Vec<String>> {
 }
 
 /// Tells the listeners of the workspace's database, when `db`'s transaction commits, that
-/// jobs of the workspace wait, as the `jobs_notify_enqueued` trigger does for the jobs it
-/// sees become `enqueued`. Nothing on SQLite, where nobody listens.
-pub(super) async fn announce_enqueued(db: &impl ConnectionTrait) -> Result<(), DbErr> {
+/// jobs of the workspace whose rows carry `key` wait, as the `jobs_notify_enqueued` trigger
+/// does for the jobs it sees become `enqueued`: with the key as payload where workspaces share
+/// the tables, else with the schema, named after its workspace. Nothing on SQLite, where
+/// nobody listens.
+pub(super) async fn announce_enqueued(db: &impl ConnectionTrait, key: &str) -> Result<(), DbErr> {
     if db.get_database_backend() != DbBackend::Postgres {
         return Ok(());
     }
     let notify = Statement::from_sql_and_values(
         DbBackend::Postgres,
-        "SELECT pg_notify($1, current_schema())",
-        [CHANNEL.into()],
+        "SELECT pg_notify($1, COALESCE(NULLIF($2, ''), current_schema()))",
+        [CHANNEL.into(), key.into()],
     );
     db.execute_raw(notify).await?;
     Ok(())
@@ -559,7 +685,7 @@ mod tests {
     async fn a_workspace_opens_when_the_pooled_connection_was_left_inside_a_transaction() {
         let url = postgres_url();
         let workspace = WorkspaceName::new(&format!("stray_{}", std::process::id())).unwrap();
-        let target = Target::new(&url, &workspace).unwrap();
+        let target = Target::new(&url, &workspace, false).unwrap();
         let (notices, _heard) = futures::channel::mpsc::unbounded();
         let database = Database::connect(&target, 1, notices);
         // A `BEGIN` that sqlx does not count, as a cancelled `begin` leaves one.
@@ -572,7 +698,7 @@ mod tests {
             .open(&target, super::super::databases::DEFAULT_READ_TIMEOUT)
             .await
             .unwrap();
-        assert!(database.has_schema(&target).await.unwrap());
+        assert!(database.has_workspace(&target).await.unwrap());
         // Whatever the stray transaction holds is not the schema: ending it loses nothing.
         sqlx::raw_sql("ROLLBACK")
             .execute(&database.pool)

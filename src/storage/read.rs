@@ -133,11 +133,15 @@ impl HistoryEntry {
 impl Storage {
     /// Job `id` with its history, if it exists.
     pub(crate) async fn job(&self, id: i64) -> StorageResult<Option<JobDetails>> {
-        let db = self.snapshot().await?;
-        let Some(row) = job::Entity::find_by_id(id).one(&db).await? else {
+        let (db, key) = (self.snapshot().await?, self.key());
+        let Some(row) = job::Entity::find_by_id((key.to_owned(), id))
+            .one(&db)
+            .await?
+        else {
             return Ok(None);
         };
         let history = job_history::Entity::find()
+            .filter(job_history::Column::Workspace.eq(key))
             .filter(job_history::Column::JobId.eq(id))
             .order_by_desc(job_history::Column::Id)
             .all(&db)
@@ -149,7 +153,7 @@ impl Storage {
             Some(text) => parse_json(text, "retry delays")?,
             None => Vec::new(),
         };
-        let continuations = waiting_continuations(&db, id).await?;
+        let continuations = waiting_continuations(&db, key, id).await?;
         db.commit().await?;
         Ok(Some(JobDetails {
             summary: JobSummary::from_row(&row)?,
@@ -173,11 +177,16 @@ impl Storage {
     }
 }
 
-/// The ids of the jobs waiting for job `id` to finish.
-async fn waiting_continuations(db: &impl ConnectionTrait, id: i64) -> StorageResult<Vec<JobId>> {
+/// The ids of the jobs waiting for job `id` of the workspace whose rows carry `key` to finish.
+async fn waiting_continuations(
+    db: &impl ConnectionTrait,
+    key: &str,
+    id: i64,
+) -> StorageResult<Vec<JobId>> {
     let ids: Vec<i64> = job::Entity::find()
         .select_only()
         .column(job::Column::Id)
+        .filter(job::Column::Workspace.eq(key))
         .filter(job::Column::State.eq(JobState::Awaiting.as_str()))
         .filter(job::Column::ParentId.eq(id))
         .order_by_asc(job::Column::Id)

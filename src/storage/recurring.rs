@@ -91,6 +91,7 @@ impl Storage {
         now: i64,
     ) -> StorageResult<()> {
         let model = recurring_job::ActiveModel {
+            workspace: Set(self.key().to_owned()),
             id: Set(row.id),
             job_type: Set(row.job_type),
             args: Set(row.args),
@@ -118,8 +119,12 @@ impl Storage {
             C::Error,
             C::UpdatedAt,
         ];
-        let upsert = recurring_job::Entity::insert(model)
-            .on_conflict(OnConflict::column(C::Id).update_columns(changed).to_owned());
+        let upsert = recurring_job::Entity::insert(model);
+        let upsert = upsert.on_conflict(
+            OnConflict::columns([C::Workspace, C::Id])
+                .update_columns(changed)
+                .to_owned(),
+        );
         self.writing(async |db| upsert.exec_without_returning(db).await)
             .await?;
         Ok(())
@@ -128,13 +133,13 @@ impl Storage {
     /// Recurring job `id` as people see it.
     pub(crate) async fn recurring(&self, id: &str) -> StorageResult<Option<RecurringJob>> {
         let db = self.snapshot().await?;
-        let Some(row) = recurring_job::Entity::find_by_id(id.to_owned())
+        let Some(row) = recurring_job::Entity::find_by_id(self.row_id(id))
             .one(&db)
             .await?
         else {
             return Ok(None);
         };
-        let presented = present(&db, vec![row]).await?.pop();
+        let presented = present(&db, self.key(), vec![row]).await?.pop();
         db.commit().await?;
         Ok(presented)
     }
@@ -143,17 +148,18 @@ impl Storage {
     pub(crate) async fn recurring_jobs(&self) -> StorageResult<Vec<RecurringJob>> {
         let db = self.snapshot().await?;
         let rows = recurring_job::Entity::find()
+            .filter(recurring_job::Column::Workspace.eq(self.key()))
             .order_by_asc(recurring_job::Column::Id)
             .all(&db)
             .await?;
-        let presented = present(&db, rows).await?;
+        let presented = present(&db, self.key(), rows).await?;
         db.commit().await?;
         Ok(presented)
     }
 
     /// Removes recurring job `id`; false when there was none.
     pub(crate) async fn remove_recurring(&self, id: &str) -> StorageResult<bool> {
-        let delete = recurring_job::Entity::delete_by_id(id.to_owned());
+        let delete = recurring_job::Entity::delete_by_id(self.row_id(id));
         let deleted = self.writing(async |db| delete.exec(db).await).await?;
         Ok(deleted.rows_affected > 0)
     }
@@ -172,6 +178,7 @@ impl Storage {
             .table(recurring_job::Entity)
             .value(recurring_job::Column::Paused, paused)
             .value(recurring_job::Column::UpdatedAt, now)
+            .and_where(Expr::col(recurring_job::Column::Workspace).eq(self.key()))
             .and_where(Expr::col(recurring_job::Column::Id).eq(id));
         if !paused {
             update.value(recurring_job::Column::NextExecution, next);
@@ -189,9 +196,9 @@ impl Storage {
         plan: Planner<'_>,
         now: i64,
     ) -> StorageResult<Option<Result<i64, String>>> {
-        let retention = self.retention;
+        let (key, retention) = (self.key(), self.retention);
         self.durably(async |txn| {
-            let Some(row) = recurring_job::Entity::find_by_id(id.to_owned())
+            let Some(row) = recurring_job::Entity::find_by_id(self.row_id(id))
                 .one(txn)
                 .await?
             else {
@@ -201,22 +208,29 @@ impl Storage {
             if let Some(error) = firing.error {
                 return Ok(Some(Err(error)));
             }
-            let ids = record_jobs(txn, id, firing.jobs, now, retention).await?;
+            let ids = record_jobs(txn, key, id, firing.jobs, now, retention).await?;
             Ok(ids.last().map(|&id| Ok(id)))
         })
         .await
     }
+
+    /// The primary key of the workspace's recurring job `id`.
+    fn row_id(&self, id: &str) -> (String, String) {
+        (self.key().to_owned(), id.to_owned())
+    }
 }
 
-/// Fires every unpaused recurring job due at `now`, as `plan` says, in `db`'s transaction;
-/// returns how many jobs were created.
+/// Fires every unpaused recurring job of the workspace whose rows carry `key` that is due at
+/// `now`, as `plan` says, in `db`'s transaction; returns how many jobs were created.
 pub(super) async fn fire_due(
     db: &impl ConnectionTrait,
+    key: &str,
     now: i64,
     plan: Planner<'_>,
     retention: Retention,
 ) -> StorageResult<usize> {
     let due = recurring_job::Entity::find()
+        .filter(recurring_job::Column::Workspace.eq(key))
         .filter(recurring_job::Column::Paused.eq(false))
         .filter(recurring_job::Column::NextExecution.lte(now))
         .all(db)
@@ -234,11 +248,12 @@ pub(super) async fn fire_due(
                     .as_deref()
                     .map(|error| text::storable(error).into_owned()),
             )
+            .and_where(Expr::col(recurring_job::Column::Workspace).eq(key))
             .and_where(Expr::col(recurring_job::Column::Id).eq(row.id.as_str()))
             .and_where(Expr::col(recurring_job::Column::NextExecution).eq(row.next_execution))
             .to_owned();
         if db.execute(&swap).await?.rows_affected() == 1 {
-            created += record_jobs(db, &row.id, firing.jobs, now, retention)
+            created += record_jobs(db, key, &row.id, firing.jobs, now, retention)
                 .await?
                 .len();
         }
@@ -246,9 +261,11 @@ pub(super) async fn fire_due(
     Ok(created)
 }
 
-/// Creates `jobs` for recurring job `id` and records the last of them on it.
+/// Creates `jobs` for recurring job `id` of the workspace whose rows carry `key` and records
+/// the last of them on it.
 async fn record_jobs(
     txn: &impl ConnectionTrait,
+    key: &str,
     id: &str,
     jobs: Vec<NewJobRow>,
     now: i64,
@@ -257,7 +274,7 @@ async fn record_jobs(
     if jobs.is_empty() {
         return Ok(Vec::new());
     }
-    let ids: Vec<i64> = enqueue::insert(txn, jobs, now, retention)
+    let ids: Vec<i64> = enqueue::insert(txn, key, jobs, now, retention)
         .await?
         .into_iter()
         .map(|(id, _)| id)
@@ -266,21 +283,25 @@ async fn record_jobs(
         .table(recurring_job::Entity)
         .value(recurring_job::Column::LastExecution, now)
         .value(recurring_job::Column::LastJobId, ids.last().copied())
+        .and_where(Expr::col(recurring_job::Column::Workspace).eq(key))
         .and_where(Expr::col(recurring_job::Column::Id).eq(id))
         .to_owned();
     txn.execute(&record).await?;
     Ok(ids)
 }
 
-/// Rows as people see them, with their last jobs' states (one query for all).
+/// Rows of the workspace whose rows carry `key` as people see them, with their last jobs'
+/// states (one query for all).
 async fn present(
     db: &impl ConnectionTrait,
+    key: &str,
     rows: Vec<recurring_job::Model>,
 ) -> StorageResult<Vec<RecurringJob>> {
     let last_jobs: Vec<i64> = rows.iter().filter_map(|row| row.last_job_id).collect();
     let states: HashMap<i64, String> = job::Entity::find()
         .select_only()
         .columns([job::Column::Id, job::Column::State])
+        .filter(job::Column::Workspace.eq(key))
         .filter(job::Column::Id.is_in(last_jobs))
         .into_tuple::<(i64, String)>()
         .all(db)

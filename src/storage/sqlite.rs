@@ -1,5 +1,6 @@
-//! A workspace's SQLite database: the file, its lock, its pragmas, its migrations; and the
-//! data directory's list of workspaces.
+//! SQLite stores: a file per workspace in a data directory (and the directory's list of
+//! workspaces), or one file every workspace shares; each file with its lock, its pragmas, its
+//! migrations.
 
 use std::fs::{File, OpenOptions};
 use std::path::Path;
@@ -64,14 +65,53 @@ pub(super) async fn open(
     workspace: &WorkspaceName,
     migrate: bool,
 ) -> StorageResult<Storage> {
+    create_dir(dir)?;
+    let file = dir.join(format!("{workspace}.{EXTENSION}"));
+    let lock = dir.join(format!("{workspace}.lock"));
+    let label = format!("workspace `{workspace}`");
+    open_store(&file, &lock, &label, migrate, Sharing::Own).await
+}
+
+/// Opens (creating and migrating) the SQLite file `path` that every workspace shares: a store
+/// whose rows carry their workspace's name, open until [`Storage::close_store`].
+pub(super) async fn open_shared(path: &Path) -> StorageResult<Storage> {
+    if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+        create_dir(dir)?;
+    }
+    let mut lock = path.as_os_str().to_owned();
+    lock.push(".lock");
+    let label = format!("SQLite file `{}`", path.display());
+    open_store(path, Path::new(&lock), &label, true, Sharing::Shared).await
+}
+
+fn create_dir(dir: &Path) -> StorageResult<()> {
     std::fs::create_dir_all(dir).map_err(|source| StorageError::Io {
         context: format!("creating data directory {}", dir.display()),
         source,
-    })?;
-    let lock = lock(&dir.join(format!("{workspace}.lock")), workspace)?;
-    let file = dir.join(format!("{workspace}.{EXTENSION}"));
+    })
+}
+
+/// Whether a SQLite store holds one workspace or all of them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Sharing {
+    /// A file per workspace: its storage closes it.
+    Own,
+    /// One file for all: the server closes it.
+    Shared,
+}
+
+/// Opens the SQLite database `file`, holding the lock file `lock` (a store `label` names in
+/// errors and logs); `migrate` when this process has not brought it to the current schema yet.
+async fn open_store(
+    file: &Path,
+    lock: &Path,
+    label: &str,
+    migrate: bool,
+    sharing: Sharing,
+) -> StorageResult<Storage> {
+    let lock = take_lock(lock, label)?;
     let options = SqliteConnectOptions::new()
-        .filename(&file)
+        .filename(file)
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Normal)
@@ -83,7 +123,7 @@ pub(super) async fn open(
         Migrator::up(&writer, None).await?;
         let mode = journal_mode(&writer).await?;
         if mode != "wal" {
-            tracing::warn!(%workspace, %mode, "SQLite did not switch to WAL; writers will block readers");
+            tracing::warn!(store = label, %mode, "SQLite did not switch to WAL; writers will block readers");
         }
     }
     let reader = pool(options.read_only(true), 0, READERS, &statements).await?;
@@ -92,15 +132,17 @@ pub(super) async fn open(
         reader,
         statements,
         retention: Retention::default(),
+        key: Arc::from(""),
         backend: Backend::Sqlite {
             lock: Arc::new(lock),
             durable_turn: Arc::default(),
+            sharing,
         },
     })
 }
 
-/// Takes the workspace's lock file, so that one process at a time serves it.
-fn lock(path: &Path, workspace: &WorkspaceName) -> StorageResult<File> {
+/// Takes the store's lock file, so that one process at a time serves it.
+fn take_lock(path: &Path, label: &str) -> StorageResult<File> {
     let file = OpenOptions::new()
         .create(true)
         .truncate(false)
@@ -112,7 +154,7 @@ fn lock(path: &Path, workspace: &WorkspaceName) -> StorageResult<File> {
         })?;
     match file.try_lock() {
         Ok(()) => Ok(file),
-        Err(std::fs::TryLockError::WouldBlock) => Err(StorageError::Locked(workspace.to_string())),
+        Err(std::fs::TryLockError::WouldBlock) => Err(StorageError::Locked(label.to_owned())),
         Err(std::fs::TryLockError::Error(source)) => Err(StorageError::Io {
             context: format!("locking {}", path.display()),
             source,

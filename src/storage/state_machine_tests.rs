@@ -4,8 +4,13 @@
 //! After every step each job is where a simple model says, and its history holds only moves
 //! the design allows: no sequence loses a job or moves it along a forbidden edge.
 //!
-//! Runs on SQLite, or on PostgreSQL when `STOKER_TEST_DATABASE_URL` names one (the suite's
-//! second pass). `PROPTEST_CASES` sets the number of sequences.
+//! Two workspaces share one store, and every step picks one: a job is seen, claimed and
+//! moved only in its own workspace (the same id in the other is not found), and one
+//! workspace's claims, crashes and promotions leave the other's jobs alone.
+//!
+//! Runs on a SQLite file shared by both, or on PostgreSQL's shared tables when
+//! `STOKER_TEST_DATABASE_URL` names a server (the suite's second pass). `PROPTEST_CASES` sets
+//! the number of sequences.
 
 use std::collections::BTreeMap;
 
@@ -13,12 +18,14 @@ use proptest::prelude::*;
 
 use super::{
     Action, ClaimFloors, Completion, Databases, NewJobRow, ServerRow, Storage, StorageConfig,
-    complete::AfterFailed, due, upkeep,
+    Transition, complete::AfterFailed, due, upkeep,
 };
 use crate::name::WorkspaceName;
 use crate::state::JobState;
 
 const SERVERS: usize = 2;
+/// Workspaces sharing the store.
+const WORKSPACES: usize = 2;
 const LEASE: i64 = 1_000;
 /// Delayed jobs and retries fall due this long after they are stored.
 const DUE_AFTER: i64 = 10;
@@ -27,10 +34,12 @@ const DUE_AFTER: i64 = 10;
 #[derive(Clone, Debug)]
 enum Step {
     Enqueue {
+        workspace: usize,
         delayed: bool,
         retries: i32,
     },
     Claim {
+        workspace: usize,
         server: usize,
         limit: usize,
     },
@@ -44,28 +53,36 @@ enum Step {
     Crash {
         server: usize,
     },
-    Promote,
+    Promote {
+        workspace: usize,
+    },
+    /// A person asks for `action` on the `pick`-th job, in its workspace or (`foreign`) in
+    /// the other one, which must not find it.
     Person {
         pick: usize,
         action: Action,
+        foreign: bool,
     },
 }
 
 fn step() -> impl Strategy<Value = Step> {
-    let server = 0..SERVERS;
+    let (server, workspace) = (0..SERVERS, 0..WORKSPACES);
     let action = prop_oneof![
         Just(Action::Requeue),
         Just(Action::Delete),
         Just(Action::EnqueueNow)
     ];
     prop_oneof![
-        3 => (any::<bool>(), 0..3i32).prop_map(|(delayed, retries)| Step::Enqueue { delayed, retries }),
-        3 => (server.clone(), 1..4usize).prop_map(|(server, limit)| Step::Claim { server, limit }),
+        3 => (workspace.clone(), any::<bool>(), 0..3i32)
+            .prop_map(|(workspace, delayed, retries)| Step::Enqueue { workspace, delayed, retries }),
+        3 => (workspace.clone(), server.clone(), 1..4usize)
+            .prop_map(|(workspace, server, limit)| Step::Claim { workspace, server, limit }),
         4 => (server.clone(), 0..4usize, any::<bool>())
             .prop_map(|(server, pick, ok)| Step::Finish { server, pick, ok }),
         1 => server.prop_map(|server| Step::Crash { server }),
-        1 => Just(Step::Promote),
-        2 => (0..12usize, action).prop_map(|(pick, action)| Step::Person { pick, action }),
+        1 => workspace.prop_map(|workspace| Step::Promote { workspace }),
+        2 => (0..12usize, action, proptest::bool::weighted(0.2))
+            .prop_map(|(pick, action, foreign)| Step::Person { pick, action, foreign }),
     ]
 }
 
@@ -80,13 +97,16 @@ struct Expected {
     run_at: Option<i64>,
 }
 
+/// A job as the model knows it: its workspace and its id.
+type JobKey = (usize, i64);
+
 /// A server as the model sees it: its current id (a new one after each crash) and the jobs
-/// it believes it runs, which may have been taken from it since.
+/// it believes it runs (in either workspace), which may have been taken from it since.
 struct Server {
     case: usize,
     index: usize,
     generation: u32,
-    held: Vec<(i64, String)>,
+    held: Vec<(JobKey, String)>,
 }
 
 impl Server {
@@ -102,10 +122,11 @@ impl Server {
 }
 
 struct Sequence<'a> {
-    storage: &'a Storage,
+    /// The workspaces' storages, in one store.
+    storages: [&'a Storage; WORKSPACES],
     queue: String,
     now: i64,
-    jobs: BTreeMap<i64, Expected>,
+    jobs: BTreeMap<JobKey, Expected>,
     servers: Vec<Server>,
 }
 
@@ -113,16 +134,28 @@ impl Sequence<'_> {
     async fn run(&mut self, step: &Step) {
         self.now += 1;
         match *step {
-            Step::Enqueue { delayed, retries } => self.enqueue(delayed, retries).await,
-            Step::Claim { server, limit } => self.claim(server, limit).await,
+            Step::Enqueue {
+                workspace,
+                delayed,
+                retries,
+            } => self.enqueue(workspace, delayed, retries).await,
+            Step::Claim {
+                workspace,
+                server,
+                limit,
+            } => self.claim(workspace, server, limit).await,
             Step::Finish { server, pick, ok } => self.finish(server, pick, ok).await,
             Step::Crash { server } => self.crash(server).await,
-            Step::Promote => self.promote().await,
-            Step::Person { pick, action } => self.person(pick, action).await,
+            Step::Promote { workspace } => self.promote(workspace).await,
+            Step::Person {
+                pick,
+                action,
+                foreign,
+            } => self.person(pick, action, foreign).await,
         }
     }
 
-    async fn enqueue(&mut self, delayed: bool, retries: i32) {
+    async fn enqueue(&mut self, workspace: usize, delayed: bool, retries: i32) {
         let run_at = delayed.then_some(self.now + DUE_AFTER);
         let row = NewJobRow {
             job_type: "model".into(),
@@ -136,7 +169,8 @@ impl Sequence<'_> {
             reason: None,
             data: None,
         };
-        let created = self.storage.insert_jobs(vec![row], self.now).await.unwrap();
+        let storage = self.storages[workspace];
+        let created = storage.insert_jobs(vec![row], self.now).await.unwrap();
         let state = if delayed {
             JobState::Scheduled
         } else {
@@ -150,17 +184,16 @@ impl Sequence<'_> {
             owner: None,
             run_at,
         };
-        self.jobs.insert(created[0].0, expected);
+        self.jobs.insert((workspace, created[0].0), expected);
     }
 
-    async fn claim(&mut self, server: usize, limit: usize) {
+    async fn claim(&mut self, workspace: usize, server: usize, limit: usize) {
         let owner = self.servers[server].id();
         let queues = [self.queue.clone()];
         let lease_until = self.now + LEASE;
         // From the start of the queue every time, as the model's oldest-first expects.
         let fresh = ClaimFloors::default();
-        let claimed = self
-            .storage
+        let claimed = self.storages[workspace]
             .claim(&queues, limit, &fresh, &owner, self.now, lease_until)
             .await
             .unwrap();
@@ -168,18 +201,22 @@ impl Sequence<'_> {
         let oldest: Vec<i64> = self
             .jobs
             .iter()
-            .filter(|(_, job)| job.state == JobState::Enqueued)
-            .map(|(id, _)| *id)
+            .filter(|((of, _), job)| *of == workspace && job.state == JobState::Enqueued)
+            .map(|((_, id), _)| *id)
             .take(limit)
             .collect();
-        assert_eq!(ids, oldest, "a claim takes the oldest enqueued jobs");
+        assert_eq!(
+            ids, oldest,
+            "a claim takes its workspace's oldest enqueued jobs"
+        );
         for job in claimed {
-            let expected = self.jobs.get_mut(&job.id).unwrap();
+            let key = (workspace, job.id);
+            let expected = self.jobs.get_mut(&key).unwrap();
             expected.state = JobState::Processing;
             expected.attempt += 1;
             expected.owner = Some(owner.clone());
             assert_eq!(job.attempt as u32, expected.attempt);
-            self.servers[server].held.push((job.id, owner.clone()));
+            self.servers[server].held.push((key, owner.clone()));
         }
     }
 
@@ -188,8 +225,8 @@ impl Sequence<'_> {
         if held.is_empty() {
             return;
         }
-        let (id, owner) = held.remove(pick % held.len());
-        let expected = self.jobs.get_mut(&id).unwrap();
+        let (key, owner) = held.remove(pick % held.len());
+        let ((workspace, id), expected) = (key, self.jobs.get_mut(&key).unwrap());
         let attempt = expected.attempt;
         let outcome = if ok {
             Completion::Succeeded {
@@ -214,7 +251,7 @@ impl Sequence<'_> {
                 next,
             }
         };
-        self.storage
+        self.storages[workspace]
             .complete(vec![outcome], &owner, self.now)
             .await
             .unwrap();
@@ -245,16 +282,17 @@ impl Sequence<'_> {
                 started_at: 0,
             };
             let lease_until = self.now + LEASE;
-            let txn = self.storage.write().await.unwrap();
-            upkeep::heartbeat(&txn, &row, self.now, lease_until)
-                .await
-                .unwrap();
-            txn.commit().await.unwrap();
+            for storage in self.storages {
+                let txn = storage.write().await.unwrap();
+                upkeep::heartbeat(&txn, storage.key(), &row, self.now, lease_until)
+                    .await
+                    .unwrap();
+                txn.commit().await.unwrap();
+            }
         }
-        self.storage
-            .recover_abandoned(self.now, self.now)
-            .await
-            .unwrap();
+        for storage in self.storages {
+            storage.recover_abandoned(self.now, self.now).await.unwrap();
+        }
         for job in self.jobs.values_mut() {
             if job.owner.as_deref() == Some(&dead) {
                 job.owner = None;
@@ -267,24 +305,39 @@ impl Sequence<'_> {
         }
     }
 
-    async fn promote(&mut self) {
+    async fn promote(&mut self, workspace: usize) {
         self.now += DUE_AFTER;
-        let txn = self.storage.write().await.unwrap();
-        due::promote(&txn, self.now).await.unwrap();
+        let storage = self.storages[workspace];
+        let txn = storage.write().await.unwrap();
+        due::promote(&txn, storage.key(), self.now).await.unwrap();
         txn.commit().await.unwrap();
-        for job in self.jobs.values_mut() {
-            if job.state == JobState::Scheduled && job.run_at <= Some(self.now) {
+        for ((of, _), job) in self.jobs.iter_mut() {
+            let due = job.state == JobState::Scheduled && job.run_at <= Some(self.now);
+            if *of == workspace && due {
                 job.state = JobState::Enqueued;
             }
         }
     }
 
-    async fn person(&mut self, pick: usize, action: Action) {
+    async fn person(&mut self, pick: usize, action: Action, foreign: bool) {
         let count = self.jobs.len().max(1);
-        let Some((&id, expected)) = self.jobs.iter_mut().nth(pick % count) else {
+        let Some((&(workspace, id), expected)) = self.jobs.iter_mut().nth(pick % count) else {
             return;
         };
-        self.storage.apply(id, action, self.now).await.unwrap();
+        if foreign {
+            let other = self.storages[(workspace + 1) % WORKSPACES];
+            let transition = other.apply(id, action, self.now).await.unwrap();
+            assert_eq!(
+                transition,
+                Transition::NotFound,
+                "job {id} found in the other workspace"
+            );
+            return;
+        }
+        self.storages[workspace]
+            .apply(id, action, self.now)
+            .await
+            .unwrap();
         if action.allowed_from(expected.state) {
             expected.owner = None;
             expected.state = action.target();
@@ -296,8 +349,14 @@ impl Sequence<'_> {
 
     /// Every job is where the model says, with a history of allowed moves only.
     async fn check(&self, step: &Step) {
-        for (&id, expected) in &self.jobs {
-            let job = self.storage.job(id).await.unwrap();
+        for (&(workspace, id), expected) in &self.jobs {
+            let other = self.storages[(workspace + 1) % WORKSPACES];
+            let seen = other.job(id).await.unwrap();
+            assert_eq!(
+                seen, None,
+                "job {id} seen in the other workspace after {step:?}"
+            );
+            let job = self.storages[workspace].job(id).await.unwrap();
             let job = job.unwrap_or_else(|| panic!("job {id} lost after {step:?}"));
             assert_eq!(
                 (job.summary.state, job.summary.attempt),
@@ -339,11 +398,12 @@ fn allowed(from: JobState, to: JobState) -> bool {
     }
 }
 
-/// The storage the property runs on: SQLite in `dir`, or the suite's PostgreSQL.
+/// The store the property runs on: a SQLite file in `dir`, or the suite's PostgreSQL (in
+/// shared tables, both ways).
 fn storage_config(dir: &std::path::Path) -> StorageConfig {
     match std::env::var("STOKER_TEST_DATABASE_URL") {
         Ok(url) if !url.is_empty() => StorageConfig::postgres(url),
-        _ => StorageConfig::sqlite(dir),
+        _ => StorageConfig::sqlite_file(dir.join("shared.db")),
     }
 }
 
@@ -355,20 +415,24 @@ fn no_sequence_of_steps_loses_a_job_or_moves_it_along_a_forbidden_edge() {
         .build()
         .unwrap();
     let (databases, _notices) = Databases::new(storage_config(dir.path()), 4);
-    let name = WorkspaceName::new(&format!("state_machine_{}", std::process::id())).unwrap();
-    let storage = runtime.block_on(databases.open(&name)).unwrap();
+    let open = |workspace| {
+        let name = format!("state_machine_{workspace}_{}", std::process::id());
+        let name = WorkspaceName::new(&name).unwrap();
+        runtime.block_on(databases.open(&name)).unwrap()
+    };
+    let (first, second) = (open(0), open(1));
     let cases = std::env::var("PROPTEST_CASES")
         .ok()
         .and_then(|cases| cases.parse().ok())
         .unwrap_or(32);
     let cases_run = std::cell::Cell::new(0);
     proptest!(ProptestConfig::with_cases(cases), |(steps in proptest::collection::vec(step(), 1..40))| {
-        // Cases share the workspace: each has its own queue, server ids and span of time.
+        // Cases share the workspaces: each has its own queue, server ids and span of time.
         let case = cases_run.get() + 1;
         cases_run.set(case);
         let servers = (0..SERVERS).map(|index| Server { case, index, generation: 0, held: Vec::new() });
         let mut sequence = Sequence {
-            storage: &storage,
+            storages: [&first, &second],
             queue: format!("case-{case}"),
             now: case as i64 * 10_000_000,
             jobs: BTreeMap::new(),

@@ -56,8 +56,8 @@ impl Storage {
     /// The workspace's statistics, read in one transaction so that they agree with each other
     /// (a job finishing between two reads would otherwise be counted twice).
     pub(crate) async fn stats(&self) -> StorageResult<Stats> {
-        let snapshot = self.snapshot().await?;
-        let groups = job_counts(&snapshot, Condition::all()).await?;
+        let (snapshot, key) = (self.snapshot().await?, self.key());
+        let groups = job_counts(&snapshot, key, Condition::all()).await?;
         let mut stats = Stats::default();
         let mut queues: BTreeMap<String, QueueStats> = BTreeMap::new();
         for (state, queue, count) in groups {
@@ -82,23 +82,32 @@ impl Storage {
         }
         stats.queues = queues.into_values().collect();
         stats.retries = job::Entity::find()
+            .filter(job::Column::Workspace.eq(key))
             .filter(job::Column::State.eq(JobState::Scheduled.as_str()))
             .filter(job::Column::Attempt.gt(0))
             .count(&snapshot)
             .await?;
-        stats.succeeded = total(&snapshot, JobState::Succeeded).await?;
-        stats.deleted = total(&snapshot, JobState::Deleted).await?;
-        stats.servers = server::Entity::find().count(&snapshot).await?;
-        stats.recurring = recurring_job::Entity::find().count(&snapshot).await?;
+        stats.succeeded = total(&snapshot, key, JobState::Succeeded).await?;
+        stats.deleted = total(&snapshot, key, JobState::Deleted).await?;
+        stats.servers = server::Entity::find()
+            .filter(server::Column::Workspace.eq(key))
+            .count(&snapshot)
+            .await?;
+        stats.recurring = recurring_job::Entity::find()
+            .filter(recurring_job::Column::Workspace.eq(key))
+            .count(&snapshot)
+            .await?;
         snapshot.commit().await?;
         Ok(stats)
     }
 }
 
-/// The jobs per state and queue that `condition` selects from the maintained counts (a count
-/// is the sum of its slots), without the empty ones.
+/// The jobs per state and queue of the workspace whose rows carry `key` that `condition`
+/// selects from the maintained counts (a count is the sum of its slots), without the empty
+/// ones.
 async fn job_counts(
     db: &impl ConnectionTrait,
+    key: &str,
     condition: Condition,
 ) -> StorageResult<Vec<(String, String, u64)>> {
     let sums: Vec<(String, String, i64)> = job_count::Entity::find()
@@ -106,6 +115,7 @@ async fn job_counts(
         .column(job_count::Column::State)
         .column(job_count::Column::Queue)
         .column_as(Expr::col(job_count::Column::N).sum().cast_as("bigint"), "n")
+        .filter(job_count::Column::Workspace.eq(key))
         .filter(condition)
         .group_by(job_count::Column::State)
         .group_by(job_count::Column::Queue)
@@ -132,14 +142,14 @@ impl Storage {
             condition = condition.add(job_count::Column::Queue.eq(queue));
         }
         let db = self.read().await?;
-        let counts = job_counts(&db, condition).await?;
+        let counts = job_counts(&db, self.key(), condition).await?;
         db.commit().await?;
         Ok(counts.iter().map(|(_, _, n)| n).sum())
     }
 }
 
-async fn total(db: &impl ConnectionTrait, state: JobState) -> StorageResult<u64> {
-    let value = counter::Entity::find_by_id(counters::total_key(state))
+async fn total(db: &impl ConnectionTrait, key: &str, state: JobState) -> StorageResult<u64> {
+    let value = counter::Entity::find_by_id((key.to_owned(), counters::total_key(state)))
         .one(db)
         .await?
         .map_or(0, |row| u64::try_from(row.value).unwrap_or(0));

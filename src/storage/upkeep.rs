@@ -80,16 +80,16 @@ impl Storage {
     /// lapsed ones.
     pub(crate) async fn upkeep(&self, round: &Round<'_>) -> StorageResult<Upkept> {
         let Round { server, now, .. } = *round;
-        let txn = self.write().await?;
+        let (txn, key) = (self.write().await?, self.key());
         let mut done = Upkept::default();
         let sole = self.is_exclusive()
-            || leases::take(&txn, UPKEEP_LEASE, &server.id, now, round.lease_until).await?;
+            || leases::take(&txn, key, UPKEEP_LEASE, &server.id, now, round.lease_until).await?;
         if sole {
-            done.more_to_expire = expire(&txn, now).await? == EXPIRE_BATCH;
-            done.dropped = prune_silent(&txn, round.silent_before, &server.id).await?;
+            done.more_to_expire = expire(&txn, key, now).await? == EXPIRE_BATCH;
+            done.dropped = prune_silent(&txn, key, round.silent_before, &server.id).await?;
         }
-        heartbeat(&txn, server, now, round.lease_until).await?;
-        done.recovered = recover(&txn, now, now, self.retention).await?;
+        heartbeat(&txn, key, server, now, round.lease_until).await?;
+        done.recovered = recover(&txn, key, now, now, self.retention).await?;
         txn.commit().await?;
         Ok(done)
     }
@@ -98,7 +98,7 @@ impl Storage {
     /// that stopped at its limit); true when this one did too.
     pub(crate) async fn expire(&self, now: i64) -> StorageResult<bool> {
         let txn = self.write().await?;
-        let expired = expire(&txn, now).await?;
+        let expired = expire(&txn, self.key(), now).await?;
         txn.commit().await?;
         Ok(expired == EXPIRE_BATCH)
     }
@@ -106,7 +106,7 @@ impl Storage {
     /// Recovers `processing` jobs whose lease ends before `cutoff` (see [`recover`]).
     pub(crate) async fn recover_abandoned(&self, cutoff: i64, now: i64) -> StorageResult<usize> {
         let txn = self.write().await?;
-        let recovered = recover(&txn, cutoff, now, self.retention).await?;
+        let recovered = recover(&txn, self.key(), cutoff, now, self.retention).await?;
         txn.commit().await?;
         Ok(recovered)
     }
@@ -122,29 +122,33 @@ impl Storage {
         queues: &[String],
         now: i64,
     ) -> StorageResult<(usize, Option<i64>)> {
-        let txn = self.write().await?;
-        let released = release_owned(&txn, server, now).await?;
-        server::Entity::delete_by_id(server.to_owned())
+        let (txn, key) = (self.write().await?, self.key());
+        let released = release_owned(&txn, key, server, now).await?;
+        server::Entity::delete_by_id((key.to_owned(), server.to_owned()))
             .exec(&txn)
             .await?;
         lock::Entity::delete_many()
+            .filter(lock::Column::Workspace.eq(key))
             .filter(lock::Column::Owner.eq(server))
             .exec(&txn)
             .await?;
-        let wake_at = due::wake_at(&txn, queues, now, self.is_exclusive()).await?;
+        let wake_at = due::wake_at(&txn, key, queues, now, self.is_exclusive()).await?;
         txn.commit().await?;
         Ok((released, wake_at))
     }
 }
 
-/// Records `server`'s heartbeat at `now` and extends the leases of the jobs it runs.
+/// Records `server`'s heartbeat at `now` in the workspace whose rows carry `key` and extends
+/// the leases of the jobs it runs there.
 pub(crate) async fn heartbeat(
     db: &impl ConnectionTrait,
+    key: &str,
     server: &ServerRow,
     now: i64,
     lease_until: i64,
 ) -> StorageResult<()> {
     let row = server::ActiveModel {
+        workspace: Set(key.to_owned()),
         id: Set(server.id.clone()),
         workers: Set(server.workers),
         queues: Set(server.queues.join(",")),
@@ -153,7 +157,7 @@ pub(crate) async fn heartbeat(
     };
     server::Entity::insert(row)
         .on_conflict(
-            OnConflict::column(server::Column::Id)
+            OnConflict::columns([server::Column::Workspace, server::Column::Id])
                 .update_column(server::Column::HeartbeatAt)
                 .to_owned(),
         )
@@ -164,6 +168,7 @@ pub(crate) async fn heartbeat(
     let running = Query::select()
         .column(job::Column::Id)
         .from(job::Entity)
+        .and_where(Expr::col(job::Column::Workspace).eq(key))
         .and_where(Expr::col(job::Column::State).eq(JobState::Processing.as_str()))
         .and_where(Expr::col(job::Column::LeaseOwner).eq(server.id.as_str()))
         .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
@@ -171,17 +176,19 @@ pub(crate) async fn heartbeat(
     let renew = Query::update()
         .table(job::Entity)
         .value(job::Column::LeaseUntil, lease_until)
+        .and_where(Expr::col(job::Column::Workspace).eq(key))
         .and_where(Expr::col(job::Column::Id).in_subquery(running))
         .to_owned();
     db.execute(&renew).await?;
     Ok(())
 }
 
-/// Recovers `processing` jobs whose lease ends before `cutoff`: back to `enqueued`, or to
-/// their exhausted state when the lost run was their last (expiring as `retention` says).
-/// Returns how many.
+/// Recovers the `processing` jobs of the workspace whose rows carry `key` whose lease ends
+/// before `cutoff`: back to `enqueued`, or to their exhausted state when the lost run was
+/// their last (expiring as `retention` says). Returns how many.
 pub(crate) async fn recover(
     db: &impl ConnectionTrait,
+    key: &str,
     cutoff: i64,
     now: i64,
     retention: Retention,
@@ -195,6 +202,7 @@ pub(crate) async fn recover(
             job::Column::OnExhausted,
             job::Column::LeaseOwner,
         ])
+        .filter(job::Column::Workspace.eq(key))
         .filter(job::Column::State.eq(JobState::Processing.as_str()))
         .filter(job::Column::LeaseUntil.lt(cutoff))
         .into_tuple::<(i64, i32, i32, String, Option<String>)>()
@@ -220,9 +228,11 @@ pub(crate) async fn recover(
             job.attempt
         );
         let change = Move::to(state).reason(reason);
-        let running = JobState::Processing;
-        let owner = job.owner.as_deref();
-        if !moves::apply(db, &[job.id], running, owner, change, now, retention)
+        let running = moves::Jobs {
+            owner: job.owner.as_deref(),
+            ..moves::Jobs::of(key, std::slice::from_ref(&job.id), JobState::Processing)
+        };
+        if !moves::apply(db, running, change, now, retention)
             .await?
             .ids
             .is_empty()
@@ -231,31 +241,38 @@ pub(crate) async fn recover(
             failed += i64::from(state == JobState::Failed);
         }
     }
-    counters::add(db, JobState::Failed, failed, now).await?;
+    counters::add(db, key, JobState::Failed, failed, now).await?;
     Ok(recovered)
 }
 
 /// Puts the jobs `server` still runs back in their queues, their attempt not counted: the
 /// server is shutting down and gave them up.
-async fn release_owned(db: &impl ConnectionTrait, server: &str, now: i64) -> StorageResult<usize> {
+async fn release_owned(
+    db: &impl ConnectionTrait,
+    key: &str,
+    server: &str,
+    now: i64,
+) -> StorageResult<usize> {
     let release = Move::to(JobState::Enqueued)
         .reason("server shut down before the job finished")
         .set(job::Column::Attempt, Expr::col(job::Column::Attempt).sub(1));
     let release = Query::update()
         .table(job::Entity)
         .values(release.assignments(now))
+        .and_where(Expr::col(job::Column::Workspace).eq(key))
         .and_where(Expr::col(job::Column::State).eq(JobState::Processing.as_str()))
         .and_where(Expr::col(job::Column::LeaseOwner).eq(server))
         .to_owned();
     Ok(history::run_recorded(db, &release).await?.len())
 }
 
-/// Removes up to [`EXPIRE_BATCH`] jobs whose expiry passed, with their history, and expired
-/// counters. Returns how many jobs went.
-async fn expire(db: &impl ConnectionTrait, now: i64) -> StorageResult<usize> {
+/// Removes up to [`EXPIRE_BATCH`] jobs of the workspace whose rows carry `key` whose expiry
+/// passed, with their history, and its expired counters. Returns how many jobs went.
+async fn expire(db: &impl ConnectionTrait, key: &str, now: i64) -> StorageResult<usize> {
     let ids: Vec<i64> = job::Entity::find()
         .select_only()
         .column(job::Column::Id)
+        .filter(job::Column::Workspace.eq(key))
         .filter(job::Column::ExpireAt.lte(now))
         .limit(EXPIRE_BATCH as u64)
         .into_tuple()
@@ -263,15 +280,18 @@ async fn expire(db: &impl ConnectionTrait, now: i64) -> StorageResult<usize> {
         .await?;
     if !ids.is_empty() {
         job_history::Entity::delete_many()
+            .filter(job_history::Column::Workspace.eq(key))
             .filter(job_history::Column::JobId.is_in(ids.iter().copied()))
             .exec(db)
             .await?;
         job::Entity::delete_many()
+            .filter(job::Column::Workspace.eq(key))
             .filter(job::Column::Id.is_in(ids.iter().copied()))
             .exec(db)
             .await?;
     }
     counter::Entity::delete_many()
+        .filter(counter::Column::Workspace.eq(key))
         .filter(counter::Column::ExpireAt.lte(now))
         .exec(db)
         .await?;
@@ -284,18 +304,21 @@ async fn expire(db: &impl ConnectionTrait, now: i64) -> StorageResult<usize> {
 /// upkeep rounds from waiting on each other.
 async fn prune_silent(
     db: &impl ConnectionTrait,
+    key: &str,
     cutoff: i64,
     own: &str,
 ) -> StorageResult<Vec<String>> {
     let silent = Query::select()
         .column(server::Column::Id)
         .from(server::Entity)
+        .and_where(Expr::col(server::Column::Workspace).eq(key))
         .and_where(Expr::col(server::Column::HeartbeatAt).lt(cutoff))
         .and_where(Expr::col(server::Column::Id).ne(own))
         .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
         .to_owned();
     let prune = Query::delete()
         .from_table(server::Entity)
+        .and_where(Expr::col(server::Column::Workspace).eq(key))
         .and_where(Expr::col(server::Column::Id).in_subquery(silent))
         .returning_col(server::Column::Id)
         .to_owned();
@@ -351,7 +374,10 @@ mod tests {
             storage.upkeep(&round(&quiet, 0)).await.unwrap();
 
             let beating = storage.write().await.unwrap();
-            heartbeat(&beating, &quiet, 60_000, 61_000).await.unwrap();
+            let key = storage.key();
+            heartbeat(&beating, key, &quiet, 60_000, 61_000)
+                .await
+                .unwrap();
             let pruning = round(&pruner, 60_000);
             let done = tokio::time::timeout(Duration::from_secs(5), storage.upkeep(&pruning))
                 .await

@@ -1,7 +1,12 @@
-//! The backend a test stores in: SQLite files in its temporary directory, or — when
+//! The backend a test stores in: SQLite in its temporary directory, or — when
 //! `STOKER_TEST_DATABASE_URL` names a PostgreSQL server — a database of its own there, named
 //! after that directory, so that tests run in parallel without meeting and a test that opens
 //! its storage twice finds what it stored.
+//!
+//! `STOKER_TEST_PLACEMENT` picks where the workspaces' rows live: `files` (a SQLite file per
+//! workspace, the default without PostgreSQL), `file` (one SQLite file for all), `shared` (the
+//! shared tables of schema `stoker`, the default with PostgreSQL), `schemas` (a schema per
+//! workspace) or `databases` (a database per workspace).
 
 use std::hash::{Hash, Hasher};
 use std::path::Path;
@@ -29,15 +34,60 @@ pub fn on_postgres() -> bool {
     postgres_url().is_some()
 }
 
-/// Storage for one test: SQLite in `dir`, or the PostgreSQL database that goes with `dir`.
+/// Where this run puts the workspaces' rows (see the module's documentation).
+pub fn placement() -> String {
+    let default = match on_postgres() {
+        true => "shared",
+        false => "files",
+    };
+    std::env::var("STOKER_TEST_PLACEMENT")
+        .ok()
+        .filter(|placement| !placement.is_empty())
+        .unwrap_or_else(|| default.to_owned())
+}
+
+/// Storage for one test, in this run's placement: SQLite in `dir`, or the PostgreSQL
+/// database that goes with `dir`.
 pub fn storage(dir: &Path) -> StorageConfig {
-    match postgres_url() {
-        Some(url) => {
-            let mut hasher = std::collections::hash_map::DefaultHasher::new();
-            dir.hash(&mut hasher);
-            StorageConfig::postgres(database(&url, &format!("test_{:016x}", hasher.finish())))
+    let placement = placement();
+    let Some(url) = postgres_url() else {
+        return match placement.as_str() {
+            "files" => StorageConfig::sqlite(dir),
+            "file" => StorageConfig::sqlite_file(dir.join("stoker.db")),
+            other => panic!("STOKER_TEST_PLACEMENT={other} needs STOKER_TEST_DATABASE_URL"),
+        };
+    };
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    dir.hash(&mut hasher);
+    let name = format!("t{:015x}", hasher.finish() >> 4);
+    match placement.as_str() {
+        "shared" => StorageConfig::postgres(database(&url, &name)),
+        "schemas" => StorageConfig::postgres_schema_per_workspace(database(&url, &name)),
+        // Stoker creates each workspace's database, named after the test and the workspace.
+        "databases" => {
+            StorageConfig::postgres(with_database(&url, &format!("{name}_{{workspace}}")))
         }
-        None => StorageConfig::sqlite(dir),
+        other => panic!("STOKER_TEST_PLACEMENT={other} is not a PostgreSQL placement"),
+    }
+}
+
+/// The `stoker` command's flags for `storage`.
+pub fn cli_flags(storage: &StorageConfig) -> Vec<String> {
+    match storage {
+        StorageConfig::Sqlite { dir } => vec!["--data-dir".into(), dir.display().to_string()],
+        StorageConfig::SqliteFile { path } => {
+            vec![
+                "--database-url".into(),
+                format!("sqlite:{}", path.display()),
+            ]
+        }
+        StorageConfig::Postgres { url } => vec!["--database-url".into(), url.clone()],
+        StorageConfig::PostgresSchemas { url } => vec![
+            "--database-url".into(),
+            url.clone(),
+            "--schema-per-workspace".into(),
+        ],
+        other => panic!("no flags for {other:?}"),
     }
 }
 
@@ -95,23 +145,45 @@ fn with_database(url: &str, database: &str) -> String {
     }
 }
 
-/// A connection to workspace `name`'s tables, to check what was stored (or plant a row).
+/// A connection to the tables that hold workspace `name`'s rows, to check what was stored
+/// (or plant a row); [`key`] is the `workspace` value of its rows there.
 pub async fn connect(storage: &StorageConfig, name: &str) -> DatabaseConnection {
+    let (url, schema) = match storage {
+        StorageConfig::Sqlite { .. } | StorageConfig::SqliteFile { .. } => {
+            let file = sqlite_file(storage, name).unwrap();
+            (format!("sqlite://{}?mode=rw", file.display()), None)
+        }
+        StorageConfig::Postgres { url } if url.contains("{workspace}") => {
+            (url.replace("{workspace}", name), Some(name))
+        }
+        StorageConfig::Postgres { url } => (url.clone(), Some("stoker")),
+        StorageConfig::PostgresSchemas { url } => (url.clone(), Some(name)),
+        other => panic!("no connection for {other:?}"),
+    };
+    let mut options = ConnectOptions::new(url);
+    options.max_connections(1).sqlx_logging(false);
+    if let Some(schema) = schema {
+        options.set_schema_search_path(format!("\"{schema}\""));
+    }
+    Database::connect(options).await.unwrap()
+}
+
+/// The SQLite file that holds workspace `name`'s rows, if `storage` is SQLite.
+pub fn sqlite_file(storage: &StorageConfig, name: &str) -> Option<std::path::PathBuf> {
     match storage {
-        StorageConfig::Sqlite { dir } => {
-            let file = dir.join(format!("{name}.db"));
-            Database::connect(format!("sqlite://{}?mode=rw", file.display()))
-                .await
-                .unwrap()
-        }
-        StorageConfig::Postgres { url } => {
-            let mut options = ConnectOptions::new(url.clone());
-            options
-                .set_schema_search_path(format!("\"{name}\""))
-                .max_connections(1)
-                .sqlx_logging(false);
-            Database::connect(options).await.unwrap()
-        }
+        StorageConfig::Sqlite { dir } => Some(dir.join(format!("{name}.db"))),
+        StorageConfig::SqliteFile { path } => Some(path.clone()),
+        _ => None,
+    }
+}
+
+/// The `workspace` value of workspace `name`'s rows in `storage`: its name where workspaces
+/// share the tables, `''` in a store of its own.
+pub fn key<'a>(storage: &StorageConfig, name: &'a str) -> &'a str {
+    match storage {
+        StorageConfig::SqliteFile { .. } => name,
+        StorageConfig::Postgres { url } if !url.contains("{workspace}") => name,
+        _ => "",
     }
 }
 

@@ -43,24 +43,13 @@ impl Server {
     /// directory, or a fresh PostgreSQL database), and waits until it answers its health check.
     pub async fn start(args: &[&str]) -> Server {
         let dir = tempfile::tempdir().unwrap();
-        let storage = match super::backend::postgres_url() {
-            Some(url) => vec![
-                "--database-url".to_owned(),
-                super::backend::fresh_database(&url),
-            ],
-            None => vec!["--data-dir".to_owned(), dir.path().display().to_string()],
-        };
+        let storage = super::backend::cli_flags(&super::backend::storage(dir.path()));
         Server::spawn(dir, &storage, args).await
     }
 
     /// Starts `stoker serve` on `storage`, which servers started before or after may share.
     pub async fn start_on(storage: &stoker::StorageConfig, args: &[&str]) -> Server {
-        let flags = match storage {
-            stoker::StorageConfig::Sqlite { dir } => {
-                ["--data-dir".to_owned(), dir.display().to_string()]
-            }
-            stoker::StorageConfig::Postgres { url } => ["--database-url".to_owned(), url.clone()],
-        };
+        let flags = super::backend::cli_flags(storage);
         Server::spawn(tempfile::tempdir().unwrap(), &flags, args).await
     }
 
