@@ -2,6 +2,11 @@
 //! `STOKER_BENCH_DATABASE_URL` names a PostgreSQL server (`scripts/bench-postgres` starts one)
 //! — a fresh database there, whose committed transactions are counted from
 //! `pg_stat_database.xact_commit`, and which is dropped when the run is over.
+//!
+//! `STOKER_BENCH_PLACEMENT` picks where the workspaces' rows live: `files` (a SQLite file per
+//! workspace, the default on SQLite) or `file` (one SQLite file for all); `shared` (the shared
+//! tables of schema `stoker`, the default on PostgreSQL) or `schemas` (a schema per
+//! workspace).
 
 use sea_orm::sqlx::postgres::PgConnection;
 use sea_orm::sqlx::{self, Connection};
@@ -13,6 +18,13 @@ pub struct Backend {
     /// The server's admin URL and the database's name, on PostgreSQL.
     postgres: Option<(String, String)>,
     _dir: tempfile::TempDir,
+}
+
+/// The placement `STOKER_BENCH_PLACEMENT` asks for, if any.
+fn placement() -> Option<String> {
+    std::env::var("STOKER_BENCH_PLACEMENT")
+        .ok()
+        .filter(|placement| !placement.is_empty())
 }
 
 impl Backend {
@@ -28,27 +40,33 @@ impl Backend {
                     .await
                     .unwrap();
                 let (server, _) = url.rsplit_once('/').unwrap();
+                let database = format!("{server}/{name}");
+                let storage = match placement().as_deref() {
+                    None | Some("shared") => StorageConfig::postgres(database),
+                    Some("schemas") => StorageConfig::postgres_schema_per_workspace(database),
+                    Some(other) => panic!("STOKER_BENCH_PLACEMENT={other}: shared or schemas"),
+                };
                 Backend {
-                    storage: StorageConfig::postgres(format!("{server}/{name}")),
+                    storage,
                     postgres: Some((url.clone(), name)),
                     _dir: dir,
                 }
             }
             _ => Backend {
-                storage: StorageConfig::sqlite(dir.path()),
+                storage: match placement().as_deref() {
+                    None | Some("files") => StorageConfig::sqlite(dir.path()),
+                    Some("file") => StorageConfig::sqlite_file(dir.path().join("stoker.db")),
+                    Some(other) => panic!("STOKER_BENCH_PLACEMENT={other}: files or file"),
+                },
                 postgres: None,
                 _dir: dir,
             },
         }
     }
 
-    /// `SQLite` or `PostgreSQL`, for the report.
-    pub fn label(&self) -> &'static str {
-        if self.is_postgres() {
-            "PostgreSQL"
-        } else {
-            "SQLite"
-        }
+    /// The placement, for the report.
+    pub fn label(&self) -> String {
+        self.storage.to_string()
     }
 
     /// Whether this run stores in PostgreSQL.

@@ -130,7 +130,11 @@ impl Databases {
         let names = match &self.config {
             StorageConfig::Sqlite { dir } => sqlite::workspaces(dir)?,
             StorageConfig::SqliteFile { path } => match path.exists() {
-                true => self.shared_file(path).await?.held().await?,
+                true => {
+                    let held = self.shared_file(path).await?.held().await?;
+                    note_known(&self.migrated, &held);
+                    held
+                }
                 false => Vec::new(),
             },
             StorageConfig::Postgres { url } if url.contains("{workspace}") => {
@@ -141,7 +145,11 @@ impl Databases {
                 let target = self.target(url, &WorkspaceName::new("default")?)?;
                 let database = self.database(&target).await;
                 match target.shared {
-                    true => database.shared_workspaces(None).await?,
+                    true => {
+                        let held = database.shared_workspaces(None).await?;
+                        note_known(database.migrated(), &held);
+                        held
+                    }
                     false => database.schemas().await?,
                 }
             }
@@ -197,4 +205,16 @@ impl Databases {
             database.close().await;
         }
     }
+}
+
+/// Notes the workspaces `names` of a shared store in `recorded`, the set of those that need no
+/// insert when they open: a server that finds thousands at start must not write a row for
+/// each again.
+fn note_known(recorded: &std::sync::Mutex<HashSet<WorkspaceName>>, names: &[String]) {
+    let mut recorded = recorded.lock().expect("recorded workspaces");
+    recorded.extend(
+        names
+            .iter()
+            .filter_map(|name| WorkspaceName::new(name).ok()),
+    );
 }

@@ -254,6 +254,11 @@ impl Database {
         prepared
     }
 
+    /// The workspaces this process created or migrated already (see [`Database::open`]).
+    pub(super) fn migrated(&self) -> &Mutex<HashSet<WorkspaceName>> {
+        &self.migrated
+    }
+
     /// Whether `target`'s workspace exists in this database: a row of the shared tables, or a
     /// stoker schema of its own.
     pub(super) async fn has_workspace(&self, target: &Target) -> StorageResult<bool> {
