@@ -9,23 +9,13 @@ use std::cell::Cell;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
-use common::{Log, PATIENCE, Record, Runs, Starts, builder, wait_for, wait_for_state};
-use stoker::{JobState, ManualClock, NewJob, RecurringOptions, Stoker};
+use common::{
+    Log, PATIENCE, Record, Runs, Starts, at, builder, released, wait_for, wait_for_state,
+};
+use stoker::{JobState, ManualClock, NewJob, RecurringOptions};
 
 /// Idle workspaces are released after this long in these tests.
 const IDLE: Duration = Duration::from_millis(200);
-
-fn at(text: &str) -> DateTime<Utc> {
-    text.parse().unwrap()
-}
-
-async fn released(stoker: &Stoker, name: &str) {
-    wait_for("the idle workspace to be released", PATIENCE, async || {
-        (!stoker.open_workspaces().iter().any(|open| open == name)).then_some(())
-    })
-    .await;
-}
 
 #[actix_rt::test]
 async fn an_idle_workspace_is_released_and_opens_again_with_its_jobs_when_used() {

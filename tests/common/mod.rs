@@ -5,6 +5,7 @@
 
 pub mod backend;
 pub mod browser;
+pub mod crash;
 pub mod listener;
 pub mod pages;
 pub mod private_postgres;
@@ -35,6 +36,19 @@ where
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+}
+
+/// The instant `text` (RFC 3339) names.
+pub fn at(text: &str) -> chrono::DateTime<chrono::Utc> {
+    text.parse().unwrap()
+}
+
+/// Waits until the runtime has released workspace `name` (it is no longer open).
+pub async fn released(stoker: &stoker::Stoker, name: &str) {
+    wait_for("the idle workspace to be released", PATIENCE, async || {
+        (!stoker.open_workspaces().iter().any(|open| open == name)).then_some(())
+    })
+    .await;
 }
 
 /// Waits until job `id` is in `state`.

@@ -1,0 +1,287 @@
+//! Workspaces come and go the same way in every placement: two hundred are created and each
+//! runs a job; idle ones are released and woken again by their own delayed or recurring job
+//! when it falls due (and not by another workspace's); finished jobs expire after their own
+//! workspace's retention, the totals that count them surviving.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use common::{FailTimes, PATIENCE, Record, Runs, at, builder, released, wait_for, wait_for_state};
+use stoker::{
+    Clock, Error, JobId, JobState, ManualClock, NewJob, RecurringOptions, RetryPolicy, Workspace,
+    WorkspaceOptions,
+};
+
+/// Idle workspaces are released after this long in these tests.
+const IDLE: Duration = Duration::from_millis(200);
+
+fn tenant(n: usize) -> String {
+    format!("tenant{n:03}")
+}
+
+/// Waits until no workspace is open.
+async fn all_released(stoker: &stoker::Stoker) {
+    wait_for("every workspace to be released", PATIENCE, async || {
+        stoker.open_workspaces().is_empty().then_some(())
+    })
+    .await;
+}
+
+#[actix_rt::test]
+async fn two_hundred_workspaces_each_run_a_job_and_are_released_when_idle() {
+    const MANY: usize = 200;
+    let dir = tempfile::tempdir().unwrap();
+    let runs = Runs::default();
+    // Fewer open at once than there are workspaces: the first ones are released to make room.
+    let stoker = builder(dir.path(), &runs)
+        .idle_timeout(IDLE)
+        .max_open_workspaces(MANY / 4)
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let mut jobs = Vec::new();
+    for n in 0..MANY {
+        let workspace = stoker.workspace(&tenant(n)).await.unwrap();
+        let key = format!("hello from {}", tenant(n));
+        jobs.push(workspace.enqueue(Record { key }).await.unwrap());
+    }
+    wait_for("every workspace's job to run", PATIENCE * 4, async || {
+        (runs.total() >= MANY).then_some(())
+    })
+    .await;
+    eprintln!(
+        "{MANY} workspaces created, each ran its job, in {:?}",
+        started.elapsed()
+    );
+    for n in 0..MANY {
+        let key = format!("hello from {}", tenant(n));
+        assert_eq!(runs.count(&tenant(n), &key), 1, "{}", tenant(n));
+    }
+    assert_eq!(
+        runs.total(),
+        MANY,
+        "no job ran in another workspace, or twice"
+    );
+
+    all_released(&stoker).await;
+    let names: Vec<String> = (0..MANY).map(tenant).collect();
+    assert_eq!(stoker.workspace_names(), names, "released, still listed");
+    let started = Instant::now();
+    for (n, id) in jobs.into_iter().enumerate() {
+        let open = stoker.open_workspaces().len();
+        let workspace = stoker.workspace(&tenant(n)).await.unwrap_or_else(|error| {
+            panic!("opening {} again, with {open} open: {error}", tenant(n))
+        });
+        let job = workspace.job(id).await.unwrap();
+        assert_eq!(job.summary.state, JobState::Succeeded, "{}", tenant(n));
+        assert_eq!(job.args["key"], format!("hello from {}", tenant(n)));
+    }
+    eprintln!(
+        "{MANY} released workspaces opened again in {:?}",
+        started.elapsed()
+    );
+    stoker.shutdown().await;
+}
+
+/// When job `id` of `workspace` started running: the instant of its `processing` row.
+async fn started_at(workspace: &Workspace, id: JobId) -> DateTime<Utc> {
+    let job = workspace.job(id).await.unwrap();
+    let run = job
+        .history
+        .iter()
+        .find(|entry| entry.state == JobState::Processing);
+    run.unwrap_or_else(|| panic!("job {id} never ran: {job:?}"))
+        .at
+}
+
+#[actix_rt::test]
+async fn released_workspaces_are_woken_by_their_own_delayed_and_recurring_jobs_when_due() {
+    const DUE: usize = 10;
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(at("2026-11-22T10:00:00Z")));
+    let runs = Runs::default();
+    let stoker = builder(dir.path(), &runs)
+        .clock(clock.clone())
+        .idle_timeout(IDLE)
+        .build()
+        .unwrap();
+    // Even tenants wait for a delayed job, odd ones for a daily recurring job, all at 10:05;
+    // `late` for a delayed job at 11:00.
+    let mut delayed = Vec::new();
+    for n in 0..DUE {
+        let workspace = stoker.workspace(&tenant(n)).await.unwrap();
+        let job = Record {
+            key: format!("due:{}", tenant(n)),
+        };
+        match n % 2 {
+            0 => {
+                let id = workspace
+                    .schedule_at(job, at("2026-11-22T10:05:00Z"))
+                    .await
+                    .unwrap();
+                delayed.push((n, id));
+            }
+            _ => {
+                let options = RecurringOptions::default();
+                workspace
+                    .add_or_update_recurring("daily", NewJob::of(&job), "5 10 * * *", options)
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+    let late = stoker.workspace("late").await.unwrap();
+    let late_job = Record { key: "late".into() };
+    let late_id = late
+        .schedule_at(late_job, at("2026-11-22T11:00:00Z"))
+        .await
+        .unwrap();
+    drop(late);
+    all_released(&stoker).await;
+    assert_eq!(runs.total(), 0);
+
+    clock.set(at("2026-11-22T10:05:00Z"));
+    wait_for("every job due at 10:05 to run", PATIENCE, async || {
+        (runs.total() >= DUE).then_some(())
+    })
+    .await;
+    for n in 0..DUE {
+        let key = format!("due:{}", tenant(n));
+        assert_eq!(runs.count(&tenant(n), &key), 1, "{}", tenant(n));
+    }
+    for n in (1..DUE).step_by(2) {
+        let workspace = stoker.workspace(&tenant(n)).await.unwrap();
+        let daily = workspace.recurring("daily").await.unwrap();
+        assert_eq!(daily.last_execution, Some(at("2026-11-22T10:05:00Z")));
+        let fired = daily.last_job_id.unwrap();
+        wait_for_state(&workspace, fired, JobState::Succeeded).await;
+        assert!(started_at(&workspace, fired).await >= at("2026-11-22T10:05:00Z"));
+    }
+    for (n, id) in delayed {
+        let workspace = stoker.workspace(&tenant(n)).await.unwrap();
+        wait_for_state(&workspace, id, JobState::Succeeded).await;
+    }
+    released(&stoker, "late").await;
+
+    clock.set(at("2026-11-22T11:00:00Z"));
+    wait_for("the late job to run", PATIENCE, async || {
+        (runs.count("late", "late") == 1).then_some(())
+    })
+    .await;
+    let late = stoker.workspace("late").await.unwrap();
+    wait_for_state(&late, late_id, JobState::Succeeded).await;
+    assert!(
+        started_at(&late, late_id).await >= at("2026-11-22T11:00:00Z"),
+        "the others' due work woke `late` early"
+    );
+    assert_eq!(
+        runs.total(),
+        DUE + 1,
+        "each due job ran once: {:?}",
+        runs.all()
+    );
+    stoker.shutdown().await;
+}
+
+/// Waits until `workspace`'s server has written a heartbeat at or after `since` on the manual
+/// clock: the upkeep round that wrote it expired what was due before.
+async fn upkeep_after(workspace: &Workspace, since: DateTime<Utc>) {
+    let what = format!("an upkeep round of {} after {since}", workspace.name());
+    wait_for(&what, PATIENCE, || async {
+        let servers = workspace.servers().await.unwrap();
+        servers
+            .iter()
+            .any(|s| s.heartbeat_at >= since)
+            .then_some(())
+    })
+    .await;
+}
+
+async fn is_gone(workspace: &Workspace, id: JobId) -> bool {
+    matches!(workspace.job(id).await, Err(Error::JobNotFound(_)))
+}
+
+/// A succeeded and a failed job of `workspace`, both finished.
+async fn finished_jobs(workspace: &Workspace) -> (JobId, JobId) {
+    let done = workspace
+        .enqueue(Record { key: "done".into() })
+        .await
+        .unwrap();
+    let never = NewJob::of(&FailTimes { times: 100 }).retry(RetryPolicy::attempts(0));
+    let failed = workspace.enqueue_job(never).await.unwrap().id;
+    wait_for_state(workspace, done, JobState::Succeeded).await;
+    wait_for_state(workspace, failed, JobState::Failed).await;
+    (done, failed)
+}
+
+#[actix_rt::test]
+async fn finished_jobs_expire_after_their_own_workspaces_retention() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(at("2026-11-22T10:00:00Z")));
+    // `brief` keeps succeeded jobs an hour and failed ones two; `kept` the builder's day and week.
+    let stoker = builder(dir.path(), &Runs::default())
+        .clock(clock.clone())
+        .heartbeat(Duration::from_millis(50))
+        .workspace_options(|name| match name {
+            "brief" => WorkspaceOptions::default()
+                .retention(Duration::from_secs(3600))
+                .failed_retention(Duration::from_secs(2 * 3600)),
+            _ => WorkspaceOptions::default(),
+        })
+        .build()
+        .unwrap();
+    let brief = stoker.workspace("brief").await.unwrap();
+    let kept = stoker.workspace("kept").await.unwrap();
+    let (brief_done, brief_failed) = finished_jobs(&brief).await;
+    let (kept_done, kept_failed) = finished_jobs(&kept).await;
+
+    clock.advance(chrono::Duration::minutes(90));
+    wait_for("brief's succeeded job to expire", PATIENCE, || async {
+        is_gone(&brief, brief_done).await.then_some(())
+    })
+    .await;
+    upkeep_after(&kept, clock.now()).await;
+    assert!(
+        !is_gone(&brief, brief_failed).await,
+        "failed jobs are kept longer"
+    );
+    for id in [kept_done, kept_failed] {
+        assert!(
+            !is_gone(&kept, id).await,
+            "kept's job {id} went with brief's"
+        );
+    }
+
+    clock.advance(chrono::Duration::minutes(60));
+    wait_for("brief's failed job to expire", PATIENCE, || async {
+        is_gone(&brief, brief_failed).await.then_some(())
+    })
+    .await;
+    upkeep_after(&kept, clock.now()).await;
+    assert!(!is_gone(&kept, kept_failed).await);
+    assert!(!is_gone(&kept, kept_done).await);
+
+    clock.advance(chrono::Duration::days(1));
+    wait_for("kept's succeeded job to expire", PATIENCE, || async {
+        is_gone(&kept, kept_done).await.then_some(())
+    })
+    .await;
+    upkeep_after(&kept, clock.now()).await;
+    assert!(
+        !is_gone(&kept, kept_failed).await,
+        "a failed job is kept a week"
+    );
+    for workspace in [&brief, &kept] {
+        let stats = workspace.stats().await.unwrap();
+        assert_eq!(
+            stats.succeeded,
+            1,
+            "{}: the total outlives the job",
+            workspace.name()
+        );
+    }
+    stoker.shutdown().await;
+}
