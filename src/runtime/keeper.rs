@@ -254,7 +254,17 @@ impl StreamHandler<Notice> for Keeper {
     fn handle(&mut self, notice: Notice, ctx: &mut Context<Self>) {
         let Some(stoker) = self.stoker() else { return };
         match notice {
-            Notice::Reconnected => stoker.wake_all(),
+            Notice::Reconnected(None) => stoker.wake_all(),
+            // A workspace's own database: only its queue may have missed something (and a
+            // workspace that just opened has looked already).
+            Notice::Reconnected(Some(name)) => {
+                let open = WorkspaceName::new(&name)
+                    .ok()
+                    .and_then(|name| stoker.open_workspace(&name));
+                if let Some(workspace) = open {
+                    workspace.wake();
+                }
+            }
             Notice::Enqueued(name) => {
                 let Ok(name) = WorkspaceName::new(&name) else {
                     return;

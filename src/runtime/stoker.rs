@@ -142,7 +142,7 @@ impl Stoker {
             || self.inner.settings.databases.exists(name).await?)
     }
 
-    fn open_workspace(&self, name: &WorkspaceName) -> Option<Workspace> {
+    pub(super) fn open_workspace(&self, name: &WorkspaceName) -> Option<Workspace> {
         let workspace = self.inner.workspaces.get(name)?.clone();
         workspace.touch();
         Some(workspace)

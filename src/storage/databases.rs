@@ -27,8 +27,9 @@ pub(crate) const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(10);
 pub(crate) enum Notice {
     /// Jobs of workspace `0` became `enqueued` (on this server or another).
     Enqueued(String),
-    /// The listener (re)connected: notifications may have been missed before.
-    Reconnected,
+    /// The listener (re)connected: notifications may have been missed before. It listens for
+    /// every workspace (`None`: the database they all share), or for one (its own database).
+    Reconnected(Option<String>),
 }
 
 /// The databases one server uses, opened once each.

@@ -283,7 +283,8 @@ mod tests {
                 .open(&WorkspaceName::new(&name).unwrap())
                 .await
                 .unwrap();
-            assert_eq!(heard(&mut notices, &name).await, Some(Notice::Reconnected));
+            let listening = Some(Notice::Reconnected(None));
+            assert_eq!(heard(&mut notices, &name).await, listening);
             let parent = storage.insert_jobs(vec![job(None)], 1).await.unwrap()[0].0;
             assert_eq!(
                 heard(&mut notices, &name).await,

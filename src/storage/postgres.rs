@@ -142,7 +142,8 @@ impl Database {
             .max_connections(1)
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect_lazy_with(target.options.clone());
-        tokio::spawn(listen(listener.clone(), notices));
+        let heard_for = target.own_database.then(|| target.workspace.to_string());
+        tokio::spawn(listen(listener.clone(), notices, heard_for));
         Arc::new(Database {
             pool,
             listener,
@@ -573,9 +574,11 @@ pub(super) async fn announce_enqueued(db: &impl ConnectionTrait, key: &str) -> R
 }
 
 /// Reports to `notices` each time a transaction makes jobs `enqueued` (with the workspace's
-/// name), and after each reconnection (notifications may have been missed meanwhile). Ends
-/// when the pool closes or nobody takes the notices any more.
-async fn listen(pool: PgPool, notices: UnboundedSender<Notice>) {
+/// name), and after each reconnection (notifications may have been missed meanwhile) of the
+/// database of all workspaces, or of `heard_for`'s own. Ends when the pool closes or nobody
+/// takes the notices any more.
+async fn listen(pool: PgPool, notices: UnboundedSender<Notice>, heard_for: Option<String>) {
+    let reconnected = || Notice::Reconnected(heard_for.clone());
     loop {
         let mut listener = match subscribe(&pool).await {
             Ok(listener) => listener,
@@ -586,7 +589,7 @@ async fn listen(pool: PgPool, notices: UnboundedSender<Notice>) {
                 continue;
             }
         };
-        if notices.unbounded_send(Notice::Reconnected).is_err() {
+        if notices.unbounded_send(reconnected()).is_err() {
             return;
         }
         loop {
@@ -594,7 +597,7 @@ async fn listen(pool: PgPool, notices: UnboundedSender<Notice>) {
                 Ok(Some(notification)) => Notice::Enqueued(notification.payload().to_owned()),
                 Ok(None) => {
                     tracing::warn!("lost the listening connection; reconnecting");
-                    Notice::Reconnected
+                    reconnected()
                 }
                 Err(sqlx::Error::PoolClosed) => return,
                 Err(error) => {
