@@ -151,6 +151,11 @@ impl Handler<Shutdown> for Supervisor {
             if !ask(&completer, Flush, settings.shutdown_timeout).await {
                 tracing::error!(%workspace, "outcomes could not be stored; their jobs will be recovered at the next start");
             }
+            // Nothing runs any more, so no lease needs renewing. An upkeep round would lock the
+            // upkeep lease and then the server's row, which leaving locks the other way round:
+            // on PostgreSQL the two deadlocked, and one of them failed.
+            children.0.do_send(Stop);
+            children.1.do_send(Stop);
             let now = settings.now_ms();
             let wake_at = match storage
                 .leave(&settings.server_id, settings.queues(), now)
@@ -168,8 +173,6 @@ impl Handler<Shutdown> for Supervisor {
             };
             queue.do_send(Stop);
             completer.do_send(Stop);
-            children.0.do_send(Stop);
-            children.1.do_send(Stop);
             storage.close().await;
             wake_at
         };
