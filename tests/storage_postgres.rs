@@ -30,14 +30,9 @@ async fn strings(url: &str, sql: &str) -> Vec<String> {
         .collect()
 }
 
-#[actix_rt::test]
-#[ignore = "needs PostgreSQL: run by the PostgreSQL pass of scripts/test"]
-async fn workspaces_share_the_tables_of_schema_stoker_as_rows_of_their_own() {
-    let url = fresh_database();
-    let runs = Runs::default();
-    let stoker = builder_on(StorageConfig::postgres(&url), &runs)
-        .build()
-        .unwrap();
+/// A runtime on `storage` in which workspaces `acme` and `tenant-42` each ran a job.
+async fn two_workspaces_that_ran_a_job(storage: StorageConfig, runs: &Runs) -> stoker::Stoker {
+    let stoker = builder_on(storage, runs).build().unwrap();
     for name in ["acme", "tenant-42"] {
         let workspace = stoker.workspace(name).await.unwrap();
         workspace
@@ -49,6 +44,15 @@ async fn workspaces_share_the_tables_of_schema_stoker_as_rows_of_their_own() {
         (runs.total() == 2).then_some(())
     })
     .await;
+    stoker
+}
+
+#[actix_rt::test]
+#[ignore = "needs PostgreSQL: run by the PostgreSQL pass of scripts/test"]
+async fn workspaces_share_the_tables_of_schema_stoker_as_rows_of_their_own() {
+    let url = fresh_database();
+    let runs = Runs::default();
+    let stoker = two_workspaces_that_ran_a_job(StorageConfig::postgres(&url), &runs).await;
     let schemas = strings(
         &url,
         "SELECT nspname::text || ': ' || obj_description(oid, 'pg_namespace') FROM pg_namespace \
@@ -153,20 +157,9 @@ async fn a_workspace_schema_named_stoker_is_never_taken_for_the_shared_tables() 
 async fn with_a_schema_per_workspace_workspaces_are_schemas_and_reserved_names_are_refused() {
     let url = fresh_database();
     let runs = Runs::default();
-    let stoker = builder_on(StorageConfig::postgres_schema_per_workspace(&url), &runs)
-        .build()
-        .unwrap();
-    for name in ["acme", "tenant-42"] {
-        let workspace = stoker.workspace(name).await.unwrap();
-        workspace
-            .enqueue(Record { key: name.into() })
-            .await
-            .unwrap();
-    }
-    wait_for("both jobs to run", PATIENCE, || async {
-        (runs.total() == 2).then_some(())
-    })
-    .await;
+    let stoker =
+        two_workspaces_that_ran_a_job(StorageConfig::postgres_schema_per_workspace(&url), &runs)
+            .await;
     let schemas = strings(
         &url,
         "SELECT nspname::text FROM pg_namespace \
