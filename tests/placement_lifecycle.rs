@@ -1,7 +1,8 @@
 //! Workspaces come and go the same way in every placement: two hundred are created and each
 //! runs a job; idle ones are released and woken again by their own delayed or recurring job
 //! when it falls due (and not by another workspace's); finished jobs expire after their own
-//! workspace's retention, the totals that count them surviving.
+//! workspace's retention, the totals that count them surviving; a shared store is housekept
+//! once for all its workspaces.
 
 mod common;
 
@@ -183,6 +184,48 @@ async fn released_workspaces_are_woken_by_their_own_delayed_and_recurring_jobs_w
         "each due job ran once: {:?}",
         runs.all()
     );
+    stoker.shutdown().await;
+}
+
+/// A shared store is housekept once for all its workspaces: one heartbeat renewing every
+/// lease, one recovery and expiry pass, one due query. A workspace open there and idle so
+/// runs no statement of its own, however many heartbeats and polls go by; a store of one
+/// workspace's own is housekept through that workspace.
+#[actix_rt::test]
+async fn housekeeping_runs_once_per_store_not_once_per_workspace() {
+    let dir = tempfile::tempdir().unwrap();
+    let every = Duration::from_millis(50);
+    let stoker = builder(dir.path(), &Runs::default())
+        .heartbeat(every)
+        .poll_interval(every)
+        .build()
+        .unwrap();
+    let observer = stoker.workspace("observer").await.unwrap();
+    let mut idle = Vec::new();
+    for n in 0..3 {
+        let workspace = stoker.workspace(&tenant(n)).await.unwrap();
+        let later = NewJob::of(&Record {
+            key: "later".into(),
+        })
+        .delay(Duration::from_secs(3600));
+        workspace.enqueue_job(later).await.unwrap();
+        idle.push(workspace);
+    }
+    let before: Vec<u64> = idle.iter().map(Workspace::statements_executed).collect();
+    let since = stoker.now() + chrono::Duration::milliseconds(4 * every.as_millis() as i64);
+    upkeep_after(&observer, since).await;
+    let ran: Vec<u64> = idle
+        .iter()
+        .zip(&before)
+        .map(|(workspace, before)| workspace.statements_executed() - before)
+        .collect();
+    match common::backend::placement().as_str() {
+        "file" | "shared" => assert_eq!(ran, [0, 0, 0], "statements of idle workspaces"),
+        _ => assert!(
+            ran.iter().all(|&ran| ran > 0),
+            "each store of its own is housekept on its own: {ran:?}"
+        ),
+    }
     stoker.shutdown().await;
 }
 

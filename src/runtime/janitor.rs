@@ -1,27 +1,28 @@
-//! The Janitor actor: the workspace's upkeep on one timer, a round in one transaction (see
+//! The Janitor actor: the upkeep of a workspace's own store, or of a store that workspaces
+//! share (see `housekeeping`), on one timer, a round in one transaction (see
 //! `Storage::upkeep`) — the server's heartbeat (which renews the leases of its running jobs)
 //! and recovery of jobs whose lease ran out, on every server; expiry of finished jobs and
 //! dropping silent servers from the list, on the one server that holds the upkeep lease.
 
 use actix::prelude::*;
 
-use super::queue::Wake;
+use super::housekeeping::Wakes;
 use super::settings::SharedSettings;
 use crate::storage::{Round, ServerRow, Storage, StorageResult, Upkept};
 
 pub(crate) struct Janitor {
     storage: Storage,
     settings: SharedSettings,
-    queue: Recipient<Wake>,
+    wakes: Wakes,
     busy: bool,
 }
 
 impl Janitor {
-    pub(crate) fn new(storage: Storage, settings: SharedSettings, queue: Recipient<Wake>) -> Self {
+    pub(crate) fn new(storage: Storage, settings: SharedSettings, wakes: Wakes) -> Self {
         Janitor {
             storage,
             settings,
-            queue,
+            wakes,
             busy: false,
         }
     }
@@ -48,13 +49,13 @@ impl Janitor {
                     for server in &done.dropped {
                         tracing::warn!(%server, "dropped a server that stopped sending heartbeats");
                     }
-                    if done.recovered > 0 {
-                        let recovered = done.recovered;
+                    if !done.recovered.is_empty() {
+                        let recovered = done.recovered.len();
                         tracing::warn!(recovered, "recovered jobs whose server stopped answering");
-                        janitor.queue.do_send(Wake);
+                        janitor.wakes.tell(done.recovered.into_iter().collect());
                     }
                 }
-                Err(error) => tracing::error!(%error, "workspace upkeep failed"),
+                Err(error) => tracing::error!(%error, "upkeep failed"),
             }
         }));
     }

@@ -1,9 +1,11 @@
 //! The Keeper actor, one per runtime: it keeps the set of open workspaces small. It releases
 //! workspaces that stayed idle for the idle timeout (and, with more open than the cap, the
 //! longest idle of those quiet for a moment), keeps the index of when each released
-//! (or never opened) workspace is next due, and opens each again at that instant. When the
-//! runtime starts it finds the workspaces in storage and learns when each is due. It also
-//! forwards what PostgreSQL listeners hear: a workspace that got jobs is woken, or opened.
+//! (or never opened) workspace of its own store is next due, and opens each again at that
+//! instant. When the runtime starts it finds the workspaces in storage and learns when each
+//! is due. A shared store needs no such index: its housekeeping covers every workspace, and
+//! tells the Keeper which ones got jobs. It also forwards what PostgreSQL listeners hear: a
+//! workspace that got jobs is woken, or opened.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Weak};
@@ -13,6 +15,7 @@ use actix::prelude::*;
 use futures::StreamExt;
 use futures::channel::mpsc::UnboundedReceiver;
 
+use super::housekeeping::Woken;
 use super::stoker::{CROWDED_QUIET, Inner, OPENING_AT_ONCE, Stoker};
 use super::supervisor::Stop;
 use crate::name::WorkspaceName;
@@ -105,7 +108,10 @@ impl Keeper {
             sweeping: false,
         };
         let addr = Keeper::start_in_arbiter(&stoker.inner.settings.control, |_| keeper);
-        let _ = stoker.inner.keeper.set(addr);
+        let _ = stoker.inner.keeper.set(addr.clone());
+        // Once its address is known: discovery may start a shared store's housekeeping,
+        // which reports to it.
+        addr.do_send(Discover);
     }
 
     fn stoker(&self) -> Option<Stoker> {
@@ -202,17 +208,33 @@ impl Keeper {
         ctx.spawn(work.into_actor(self).map(|(), keeper, ctx| keeper.arm(ctx)));
     }
 
-    /// Learns when each workspace found in storage is due.
+    /// Learns of the workspaces found in storage: when each of its own store is due, or,
+    /// in a shared store, which have jobs waiting.
     fn discover(&mut self, ctx: &mut Context<Self>) {
         let Some(stoker) = self.stoker() else { return };
         let work = async move {
-            let names = match stoker.inner.settings.databases.workspaces().await {
-                Ok(names) => names,
+            let found = async {
+                let store = stoker.store_housekeeping().await?;
+                Ok::<_, crate::Error>((store, stoker.inner.settings.databases.workspaces().await?))
+            };
+            let (store, names) = match found.await {
+                Ok(found) => found,
                 Err(error) => {
                     tracing::error!(%error, "cannot list the workspaces in storage");
                     return;
                 }
             };
+            let unknown = |name: &WorkspaceName| {
+                stoker.dormant().released(name).is_none()
+                    && !stoker.inner.workspaces.contains_key(name)
+            };
+            if store.is_some() {
+                for name in names.into_iter().filter(unknown) {
+                    stoker.dormant().insert(name, None, Released::Found);
+                }
+                stoker.wake_waiting().await;
+                return;
+            }
             for name in names {
                 if stoker.dormant().released(&name).is_none() {
                     stoker.look_up_due(&name).await;
@@ -245,7 +267,6 @@ impl Actor for Keeper {
                 .clamp(SWEEP_AT_MOST_EVERY, SWEEP_AT_LEAST_EVERY);
             ctx.run_interval(every, Keeper::sweep);
         }
-        self.discover(ctx);
     }
 }
 
@@ -254,7 +275,11 @@ impl StreamHandler<Notice> for Keeper {
     fn handle(&mut self, notice: Notice, ctx: &mut Context<Self>) {
         let Some(stoker) = self.stoker() else { return };
         match notice {
-            Notice::Reconnected(None) => stoker.wake_all(),
+            Notice::Reconnected(None) => {
+                stoker.wake_all();
+                let work = async move { stoker.wake_waiting().await };
+                ctx.spawn(work.into_actor(self));
+            }
             // A workspace's own database: only its queue may have missed something (and a
             // workspace that just opened has looked already).
             Notice::Reconnected(Some(name)) => {
@@ -266,14 +291,7 @@ impl StreamHandler<Notice> for Keeper {
                 }
             }
             Notice::Enqueued(name) => {
-                let Ok(name) = WorkspaceName::new(&name) else {
-                    return;
-                };
-                let work = async move {
-                    if let Err(error) = stoker.wake(&name).await {
-                        tracing::warn!(workspace = %name, %error, "cannot open a workspace that got jobs");
-                    }
-                };
+                let work = async move { stoker.wake_each([name]).await };
                 ctx.spawn(work.into_actor(self));
             }
         }
@@ -289,6 +307,30 @@ impl StreamHandler<()> for Keeper {
     }
 
     fn finished(&mut self, _: &mut Context<Self>) {}
+}
+
+/// Find the workspaces in storage (see [`Keeper::discover`]).
+#[derive(Message)]
+#[rtype(result = "()")]
+struct Discover;
+
+impl Handler<Discover> for Keeper {
+    type Result = ();
+
+    fn handle(&mut self, _: Discover, ctx: &mut Context<Self>) {
+        self.discover(ctx);
+    }
+}
+
+/// The housekeeping of a shared store enqueued jobs of these workspaces.
+impl Handler<Woken> for Keeper {
+    type Result = ();
+
+    fn handle(&mut self, Woken(keys): Woken, ctx: &mut Context<Self>) {
+        let Some(stoker) = self.stoker() else { return };
+        let work = async move { stoker.wake_each(keys).await };
+        ctx.spawn(work.into_actor(self));
+    }
 }
 
 /// More workspaces are open than the cap: release the longest idle.

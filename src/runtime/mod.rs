@@ -3,19 +3,23 @@
 //!
 //! ```text
 //! Stoker ── open workspaces by name; Slots, the server-wide cap on running jobs
-//!   ├─ Keeper     releases idle workspaces, opens them again when due
+//!   ├─ Keeper     releases idle workspaces, opens them again when due or woken
+//!   ├─ Scheduler, Janitor of a shared store (one each for all its workspaces)
 //!   └─ Supervisor (per open workspace, on the control arbiter)
 //!        ├─ Queue      claims at most as many jobs as it may start and has slots for
 //!        ├─ Worker × N one job at a time, started as needed, over one arbiter per core
 //!        ├─ Completer  stores outcomes in batches
-//!        ├─ Scheduler  promotes due scheduled jobs; sleeps until the next one
-//!        └─ Janitor    heartbeat and leases, recovery; expiry on the lease holder
+//!        ├─ Scheduler  in a store of its own: promotes due scheduled jobs, fires
+//!        │             recurring ones; sleeps until the next one
+//!        └─ Janitor    in a store of its own: heartbeat and leases, recovery; expiry on
+//!                      the lease holder
 //! ```
 
 mod activity;
 mod builder;
 mod completer;
 mod group_commit;
+mod housekeeping;
 mod janitor;
 mod keeper;
 mod lock;

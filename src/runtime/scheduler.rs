@@ -1,14 +1,16 @@
-//! The Scheduler actor: moves `scheduled` jobs (delayed jobs and retries) to their queue when
+//! The Scheduler actor, of a workspace's own store or of a store that workspaces share (see
+//! `housekeeping`): moves `scheduled` jobs (delayed jobs and retries) to their queue when
 //! they are due, and fires recurring jobs at their occurrences. It sleeps until the earliest
 //! due instant it knows of and is told of earlier ones as they are stored. Where other servers
 //! share the storage (and may store earlier ones), it also looks every poll interval. With a
 //! clock moved by hand (tests), it looks again whenever the clock moves.
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use actix::prelude::*;
 
-use super::queue::Wake;
+use super::housekeeping::Wakes;
 use super::recurring::{Cause, plan};
 use super::settings::SharedSettings;
 use crate::storage::{Storage, StorageResult};
@@ -24,7 +26,7 @@ pub(crate) struct DueAt(pub(crate) i64);
 pub(crate) struct Scheduler {
     storage: Storage,
     settings: SharedSettings,
-    queue: Recipient<Wake>,
+    wakes: Wakes,
     /// The earliest due instant known.
     next_due: Option<i64>,
     timer: Option<SpawnHandle>,
@@ -32,11 +34,11 @@ pub(crate) struct Scheduler {
 }
 
 impl Scheduler {
-    pub(crate) fn new(storage: Storage, settings: SharedSettings, queue: Recipient<Wake>) -> Self {
+    pub(crate) fn new(storage: Storage, settings: SharedSettings, wakes: Wakes) -> Self {
         Scheduler {
             storage,
             settings,
-            queue,
+            wakes,
             next_due: None,
             timer: None,
             running: false,
@@ -90,10 +92,8 @@ impl Scheduler {
                 .map(|result, scheduler, ctx| {
                     scheduler.running = false;
                     match result {
-                        Ok((created, next)) => {
-                            if created > 0 {
-                                scheduler.queue.do_send(Wake);
-                            }
+                        Ok((woken, next)) => {
+                            scheduler.wakes.tell(woken);
                             scheduler.expect(next, ctx);
                         }
                         Err(error) => {
@@ -109,21 +109,21 @@ impl Scheduler {
 }
 
 /// One round: find what is due; if anything is, promote due jobs, fire due recurring jobs
-/// and find the next due instant, in one transaction. Returns how many jobs became enqueued
-/// and when to look again. A round that finds nothing due (a poll of an idle workspace) is
-/// its first statement alone.
+/// and find the next due instant, in one transaction. Returns the keys of the workspaces
+/// whose jobs became enqueued, and when to look again. A round that finds nothing due (a poll
+/// of an idle store) is its first statement alone.
 async fn due_work(
     storage: Storage,
     settings: SharedSettings,
-) -> StorageResult<(usize, Option<i64>)> {
+) -> StorageResult<(BTreeSet<String>, Option<i64>)> {
     let due = storage.due().await?;
     let now = settings.now_ms();
     if !due.any_due(now) {
-        return Ok((0, due.earliest()));
+        return Ok((BTreeSet::new(), due.earliest()));
     }
     let planner = |row: &entities::recurring_job::Model| plan(&settings, row, now, Cause::Schedule);
-    let (created, next) = storage.catch_up(due, now, &planner).await?;
-    Ok((created, next.earliest()))
+    let (woken, next) = storage.catch_up(due, now, &planner).await?;
+    Ok((woken, next.earliest()))
 }
 
 impl Actor for Scheduler {
@@ -133,7 +133,7 @@ impl Actor for Scheduler {
         if let Some(moves) = crate::clock::moves(self.settings.clock.as_ref()) {
             ctx.add_stream(moves);
         }
-        // The first round also finds what fell due while the workspace was closed.
+        // The first round also finds what fell due while the store was closed.
         self.run(ctx);
     }
 }

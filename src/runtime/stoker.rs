@@ -14,9 +14,11 @@ use std::time::Duration;
 
 use actix::{Addr, Arbiter};
 use dashmap::DashMap;
+use futures::StreamExt;
 
 use super::activity::Activity;
 use super::builder::StokerBuilder;
+use super::housekeeping::{StoreHousekeeping, store_settings};
 use super::keeper::{Crowded, Dormant, Keeper, Released};
 use super::settings::Settings;
 use super::supervisor::Supervisor;
@@ -54,6 +56,9 @@ pub(super) struct Inner {
     /// When each workspace that is not open is due.
     pub(super) dormant: std::sync::Mutex<Dormant>,
     pub(super) keeper: std::sync::OnceLock<Addr<Keeper>>,
+    /// The housekeeping of the store every workspace shares, once started (`None` where each
+    /// has a store of its own).
+    store: tokio::sync::OnceCell<Option<StoreHousekeeping>>,
     pub(super) arbiters: std::sync::Mutex<Vec<Arbiter>>,
     /// Set by `shutdown`: no workspace opens any more.
     closed: AtomicBool,
@@ -93,6 +98,7 @@ impl Stoker {
                 reserved: AtomicUsize::new(0),
                 dormant: std::sync::Mutex::new(Dormant::default()),
                 keeper: std::sync::OnceLock::new(),
+                store: tokio::sync::OnceCell::new(),
                 arbiters: std::sync::Mutex::new(arbiters),
                 closed: AtomicBool::new(false),
             }),
@@ -160,6 +166,7 @@ impl Stoker {
             return Err(Error::ShuttingDown);
         }
         let settings = Arc::new(self.inner.settings.for_workspace(name.as_str())?);
+        let store_due = self.store_housekeeping().await?.map(StoreHousekeeping::due);
         if self.inner.workspaces.len() >= self.inner.settings.max_open {
             self.make_room().await;
         }
@@ -173,8 +180,8 @@ impl Stoker {
         let (label, actor_settings) = (Arc::<str>::from(name.as_str()), settings.clone());
         let (checked, activity) = (name.clone(), Arc::new(Activity::default()));
         // Released here, it was shut down cleanly; otherwise a process that died may have
-        // left jobs running.
-        let recover = self.dormant().released(&name) != Some(Released::Here);
+        // left jobs running. A shared store recovers them all when its housekeeping starts.
+        let recover = self.dormant().released(&name) != Some(Released::Here) && store_due.is_none();
         let actor_activity = activity.clone();
         // On the control arbiter: a database's listener, started by its first workspace,
         // lives there with the actors.
@@ -189,8 +196,9 @@ impl Stoker {
             // Alone with the workspace, whatever still runs belonged to a process that died.
             if recover && storage.is_exclusive() {
                 match storage.recover_abandoned(i64::MAX, actor_settings.now_ms()).await {
-                    Ok(0) => {}
+                    Ok(recovered) if recovered.is_empty() => {}
                     Ok(recovered) => {
+                        let recovered = recovered.len();
                         tracing::warn!(workspace = %checked, recovered, "recovered jobs of a stopped process")
                     }
                     Err(error) => {
@@ -205,6 +213,7 @@ impl Stoker {
                 actor_settings,
                 label,
                 actor_activity,
+                store_due,
             );
             let _ = sent.send(Ok((storage, actors)));
         });
@@ -227,6 +236,17 @@ impl Stoker {
             return Err(Error::ShuttingDown);
         }
         Ok(workspace)
+    }
+
+    /// The housekeeping of the store every workspace shares, started on first use; `None`
+    /// where each workspace has a store of its own.
+    pub(super) async fn store_housekeeping(&self) -> Result<Option<&StoreHousekeeping>> {
+        let settings = &self.inner.settings;
+        let keeper = self.inner.keeper.get().ok_or(Error::ShuttingDown)?;
+        let started = self.inner.store.get_or_try_init(|| {
+            StoreHousekeeping::start(store_settings(settings), keeper.clone().recipient())
+        });
+        Ok(started.await?.as_ref())
     }
 
     /// Releases workspace `name` if it was `quiet` that long and nobody holds it: shuts it
@@ -331,6 +351,35 @@ impl Stoker {
         Ok(())
     }
 
+    /// Wakes each of the workspaces `names` (see [`Stoker::wake`]), a few at a time.
+    pub(super) async fn wake_each(&self, names: impl IntoIterator<Item = String>) {
+        let names = names
+            .into_iter()
+            .filter_map(|name| WorkspaceName::new(&name).ok());
+        let wake = |name: WorkspaceName| async move {
+            if let Err(error) = self.wake(&name).await {
+                tracing::warn!(workspace = %name, %error, "cannot open a workspace that got jobs");
+            }
+        };
+        futures::stream::iter(names)
+            .for_each_concurrent(OPENING_AT_ONCE, wake)
+            .await;
+    }
+
+    /// Wakes the workspaces of the shared store that have jobs waiting, whose news this
+    /// server may have missed (it has just started, or its listener reconnected).
+    pub(super) async fn wake_waiting(&self) {
+        let waiting = match self.store_housekeeping().await {
+            Ok(Some(store)) => store.waiting().await,
+            Ok(None) => return,
+            Err(error) => Err(error),
+        };
+        match waiting {
+            Ok(names) => self.wake_each(names).await,
+            Err(error) => tracing::warn!(%error, "cannot tell which workspaces have jobs waiting"),
+        }
+    }
+
     /// Tells every open workspace's queue to look for jobs.
     pub(super) fn wake_all(&self) {
         for workspace in self.inner.workspaces.iter() {
@@ -401,6 +450,9 @@ impl Stoker {
             .collect();
         self.inner.workspaces.clear();
         futures::future::join_all(workspaces.iter().map(Workspace::shutdown)).await;
+        if let Some(Some(store)) = self.inner.store.get() {
+            store.stop().await;
+        }
         self.inner.settings.databases.close().await;
         for arbiter in self.inner.arbiters.lock().expect("arbiters lock").drain(..) {
             arbiter.stop();

@@ -1,5 +1,7 @@
 //! The workspace Supervisor actor: starts the workspace's Queue (which starts its Workers as
-//! it needs them), Completer, Scheduler and Janitor, wires them to each other, and takes them down in order at shutdown
+//! it needs them), Completer, and — in a store of its own — Scheduler and Janitor (a shared
+//! store has one of each for all its workspaces: see `housekeeping`), wires them to each
+//! other, and takes them down in order at shutdown
 //! so that no job is lost: stop claiming, let running jobs finish (up to the timeout), cancel
 //! the rest (and wait as long again), store every outcome, give back what still runs, and leave the server registry.
 //!
@@ -14,6 +16,7 @@ use tokio::sync::oneshot;
 
 use super::activity::Activity;
 use super::completer::{Completer, Flush};
+use super::housekeeping::Wakes;
 use super::janitor::Janitor;
 use super::queue::{CancelRunning, Drain, Queue, Wake, WorkerFactory};
 use super::scheduler::{DueAt, Scheduler};
@@ -37,7 +40,14 @@ pub(crate) struct Shutdown;
 pub(crate) struct WorkspaceActors {
     pub(crate) supervisor: Addr<Supervisor>,
     pub(crate) queue: Addr<Queue>,
-    pub(crate) scheduler: Addr<Scheduler>,
+    /// The Scheduler of the workspace's store.
+    pub(crate) due: Recipient<DueAt>,
+}
+
+/// The Scheduler and Janitor of a workspace's own store.
+struct Housekeepers {
+    scheduler: Addr<Scheduler>,
+    janitor: Addr<Janitor>,
 }
 
 pub(crate) struct Supervisor {
@@ -46,8 +56,8 @@ pub(crate) struct Supervisor {
     workspace: Arc<str>,
     queue: Addr<Queue>,
     completer: Addr<Completer>,
-    scheduler: Addr<Scheduler>,
-    janitor: Addr<Janitor>,
+    /// `None` in a shared store, which the store's own housekeep.
+    housekeepers: Option<Housekeepers>,
 }
 
 impl Actor for Supervisor {
@@ -55,33 +65,32 @@ impl Actor for Supervisor {
 }
 
 impl Supervisor {
-    /// Starts a workspace's actors; must run on the control arbiter.
+    /// Starts a workspace's actors; must run on the control arbiter. `store_due` is the
+    /// Scheduler of the shared store the workspace is in; without it, the workspace gets a
+    /// Scheduler and a Janitor of its own.
     pub(crate) fn start_workspace(
         storage: Storage,
         settings: SharedSettings,
         workspace: Arc<str>,
         activity: Arc<Activity>,
+        store_due: Option<Recipient<DueAt>>,
     ) -> WorkspaceActors {
         let queue_ctx = Context::<Queue>::new();
         let completer_ctx = Context::<Completer>::new();
-        let scheduler_ctx = Context::<Scheduler>::new();
-        let (queue, completer, scheduler) = (
-            queue_ctx.address(),
-            completer_ctx.address(),
-            scheduler_ctx.address(),
-        );
+        let (queue, completer) = (queue_ctx.address(), completer_ctx.address());
         let wake: Recipient<Wake> = queue.clone().recipient();
-        let due: Recipient<DueAt> = scheduler.clone().recipient();
+        let (due, housekeepers) = match store_due {
+            Some(due) => (due, None),
+            None => {
+                let own = Housekeepers::start(&storage, &settings, &wake);
+                (own.scheduler.clone().recipient(), Some(own))
+            }
+        };
         completer_ctx.run(Completer::new(
             storage.clone(),
             settings.clone(),
-            wake.clone(),
-            due,
-        ));
-        scheduler_ctx.run(Scheduler::new(
-            storage.clone(),
-            settings.clone(),
-            wake.clone(),
+            wake,
+            due.clone(),
         ));
         let hire = WorkerFactory {
             workspace: workspace.clone(),
@@ -93,22 +102,35 @@ impl Supervisor {
             hire,
             activity,
         ));
-        let janitor = Janitor::new(storage.clone(), settings.clone(), wake).start();
         let supervisor = Supervisor {
             storage,
             settings,
             workspace,
             queue: queue.clone(),
             completer,
-            scheduler: scheduler.clone(),
-            janitor,
+            housekeepers,
         }
         .start();
         WorkspaceActors {
             supervisor,
             queue,
-            scheduler,
+            due,
         }
+    }
+}
+
+impl Housekeepers {
+    fn start(storage: &Storage, settings: &SharedSettings, wake: &Recipient<Wake>) -> Self {
+        let wakes = || Wakes::Queue(wake.clone());
+        Housekeepers {
+            scheduler: Scheduler::new(storage.clone(), settings.clone(), wakes()).start(),
+            janitor: Janitor::new(storage.clone(), settings.clone(), wakes()).start(),
+        }
+    }
+
+    fn stop(&self) {
+        self.scheduler.do_send(Stop);
+        self.janitor.do_send(Stop);
     }
 }
 
@@ -140,7 +162,7 @@ impl Handler<Shutdown> for Supervisor {
             self.settings.clone(),
             self.workspace.clone(),
         );
-        let children = (self.scheduler.clone(), self.janitor.clone());
+        let housekeepers = self.housekeepers.take();
         let work = async move {
             if !ask(&queue, Drain, settings.shutdown_timeout).await {
                 tracing::warn!(%workspace, "jobs still running at the shutdown timeout; cancelling them");
@@ -154,8 +176,9 @@ impl Handler<Shutdown> for Supervisor {
             // Nothing runs any more, so no lease needs renewing. An upkeep round would lock the
             // upkeep lease and then the server's row, which leaving locks the other way round:
             // on PostgreSQL the two deadlocked, and one of them failed.
-            children.0.do_send(Stop);
-            children.1.do_send(Stop);
+            if let Some(housekeepers) = housekeepers {
+                housekeepers.stop();
+            }
             let now = settings.now_ms();
             let wake_at = match storage
                 .leave(&settings.server_id, settings.queues(), now)

@@ -121,7 +121,7 @@ impl Workspace {
             self.inner.actors.queue.do_send(Wake);
         }
         if let Some(due) = earliest_due {
-            self.inner.actors.scheduler.do_send(DueAt(due));
+            self.inner.actors.due.do_send(DueAt(due));
         }
         Ok(created
             .into_iter()
@@ -167,7 +167,7 @@ impl Workspace {
         let (row, next) = recurring::definition(&self.inner.settings, id, job, cron, options, now)?;
         self.inner.storage.upsert_recurring(row, next, now).await?;
         if let Some(next) = next {
-            self.inner.actors.scheduler.do_send(DueAt(next));
+            self.inner.actors.due.do_send(DueAt(next));
         }
         self.recurring(id).await
     }
@@ -235,7 +235,7 @@ impl Workspace {
             return Err(Error::RecurringNotFound(id.to_owned()));
         }
         if let Some(next) = next {
-            self.inner.actors.scheduler.do_send(DueAt(next));
+            self.inner.actors.due.do_send(DueAt(next));
         }
         self.recurring(id).await
     }

@@ -107,6 +107,25 @@ impl Databases {
         }
     }
 
+    /// The store every workspace shares, where the placement has one (one SQLite file, or
+    /// PostgreSQL's shared tables), opened and migrated: its housekeeping runs once for all
+    /// its workspaces. `None` where each workspace has a store of its own.
+    pub(crate) async fn shared_store(&self) -> StorageResult<Option<Storage>> {
+        match &self.config {
+            StorageConfig::SqliteFile { path } => Ok(Some(self.shared_file(path).await?)),
+            StorageConfig::Postgres { url } => {
+                // Any valid name finds the shared database.
+                let target = self.target(url, &WorkspaceName::new("default")?)?;
+                if !target.shared {
+                    return Ok(None);
+                }
+                let database = self.database(&target).await;
+                Ok(Some(database.store(&target, self.read_timeout).await?))
+            }
+            StorageConfig::Sqlite { .. } | StorageConfig::PostgresSchemas { .. } => Ok(None),
+        }
+    }
+
     /// Whether workspace `name` has storage already (it was created before).
     pub(crate) async fn exists(&self, workspace: &WorkspaceName) -> StorageResult<bool> {
         match &self.config {

@@ -1,6 +1,8 @@
-//! When a workspace has work falling due: the Scheduler's question (the next scheduled job
-//! and the next occurrence), promotion of due scheduled jobs, and the instant a released
-//! workspace must be open again.
+//! When work falls due, in one workspace or across a shared store (see [`Scope`]): the
+//! Scheduler's question (the next scheduled job and the next occurrence), promotion of due
+//! scheduled jobs, and the instant a released workspace of its own store must be open again.
+
+use std::collections::BTreeSet;
 
 use entities::{job, recurring_job};
 use sea_orm::sea_query::{Expr, ExprTrait, Query, SelectStatement, UnionType};
@@ -11,7 +13,7 @@ use sea_orm::{
 use super::history;
 use super::moves::Move;
 use super::recurring::{self, Planner};
-use super::{Storage, StorageResult};
+use super::{Scope, Storage, StorageResult};
 use crate::state::JobState;
 
 /// When the Scheduler has something to do (Unix ms).
@@ -48,32 +50,34 @@ impl Due {
 }
 
 impl Storage {
-    /// What the Scheduler has to do next, in one statement.
+    /// What the Scheduler has to do next among the rows of [`Storage::scope`], in one
+    /// statement.
     pub(crate) async fn due(&self) -> StorageResult<Due> {
-        self.reading_on_writer(async |db| due(db, self.key()).await)
+        self.reading_on_writer(async |db| due(db, self.scope()).await)
             .await
     }
 
     /// Does what `due` says is due at `now` — promotes due scheduled jobs, fires due recurring
-    /// jobs as `plan` says — and tells what is due next, in one transaction. Returns how many
-    /// jobs became enqueued.
+    /// jobs as `plan` says — and tells what is due next, in one transaction. Returns the keys
+    /// of the workspaces whose jobs became enqueued.
     pub(crate) async fn catch_up(
         &self,
         due_before: Due,
         now: i64,
         plan: Planner<'_>,
-    ) -> StorageResult<(usize, Due)> {
-        let (txn, key) = (self.write().await?, self.key());
-        let mut created = 0;
+    ) -> StorageResult<(BTreeSet<String>, Due)> {
+        let (txn, scope) = (self.write().await?, self.scope());
+        let mut woken = BTreeSet::new();
         if due_before.jobs_due(now) {
-            created += promote(&txn, key, now).await?;
+            woken.extend(promote(&txn, scope, now).await?);
         }
         if due_before.occurrences_due(now) {
-            created += recurring::fire_due(&txn, key, now, plan, self.retention).await?;
+            let retention_of = |key: &str| self.retention_for(key);
+            woken.extend(recurring::fire_due(&txn, scope, now, plan, &retention_of).await?);
         }
-        let next = due(&txn, key).await?;
+        let next = due(&txn, scope).await?;
         txn.commit().await?;
-        Ok((created, next))
+        Ok((woken, next))
     }
 
     /// When the workspace next has something to do by itself (see [`wake_at`]).
@@ -84,29 +88,29 @@ impl Storage {
     }
 }
 
-/// Moves the `scheduled` jobs of the workspace whose rows carry `key` that are due at `now` to
-/// `enqueued`; returns how many.
+/// Moves the `scheduled` jobs of `scope` that are due at `now` to `enqueued`; returns the key
+/// of each one's workspace.
 pub(crate) async fn promote(
     db: &impl ConnectionTrait,
-    key: &str,
+    scope: Scope<'_>,
     now: i64,
-) -> StorageResult<usize> {
+) -> StorageResult<Vec<String>> {
     let promote = Query::update()
         .table(job::Entity)
         .values(Move::to(JobState::Enqueued).reason("due").assignments(now))
-        .and_where(Expr::col(job::Column::Workspace).eq(key))
+        .and_where_option(scope.only(job::Column::Workspace))
         .and_where(Expr::col(job::Column::State).eq(JobState::Scheduled.as_str()))
         .and_where(Expr::col(job::Column::RunAt).lte(now))
         .to_owned();
-    Ok(history::run_recorded(db, &promote).await?.len())
+    history::run_recorded_returning(db, &promote, job::Column::Workspace).await
 }
 
-/// When the workspace's next scheduled job and next occurrence are due, in one statement.
-async fn due(db: &impl ConnectionTrait, key: &str) -> Result<Due, DbErr> {
+/// When the next scheduled job and next occurrence of `scope` are due, in one statement.
+async fn due(db: &impl ConnectionTrait, scope: Scope<'_>) -> Result<Due, DbErr> {
     let scalar = |select: SelectStatement| Expr::SubQuery(None, Box::new(select.into()));
     let due = Query::select()
-        .expr_as(scalar(earliest_scheduled(key)), "jobs")
-        .expr_as(scalar(earliest_occurrence(key)), "occurrences")
+        .expr_as(scalar(earliest_scheduled(scope)), "jobs")
+        .expr_as(scalar(earliest_occurrence(scope)), "occurrences")
         .to_owned();
     let Some(row) = db.query_one(&due).await? else {
         return Ok(Due::default());
@@ -160,9 +164,9 @@ pub(crate) async fn wake_at(
     };
     candidates
         .union(UnionType::All, lapsing.into_query())
-        .union(UnionType::All, earliest_scheduled(key))
+        .union(UnionType::All, earliest_scheduled(Scope::Workspace(key)))
         .union(UnionType::All, expiring.into_query())
-        .union(UnionType::All, earliest_occurrence(key));
+        .union(UnionType::All, earliest_occurrence(Scope::Workspace(key)));
     let earliest = Query::select()
         .expr_as(Expr::col("at").min(), "at")
         .from_subquery(candidates, "due")
@@ -175,22 +179,26 @@ pub(crate) async fn wake_at(
     Ok(at.flatten())
 }
 
-/// When the workspace's earliest `scheduled` job is due, as `at`.
-fn earliest_scheduled(key: &str) -> SelectStatement {
+/// When the earliest `scheduled` job of `scope` is due, as `at`.
+fn earliest_scheduled(scope: Scope<'_>) -> SelectStatement {
     job::Entity::find()
         .select_only()
         .column_as(job::Column::RunAt.min(), "at")
-        .filter(job::Column::Workspace.eq(key))
+        .apply_if(scope.key(), |find, key| {
+            find.filter(job::Column::Workspace.eq(key))
+        })
         .filter(job::Column::State.eq(JobState::Scheduled.as_str()))
         .into_query()
 }
 
-/// When the workspace's earliest unpaused recurring job fires next, as `at`.
-fn earliest_occurrence(key: &str) -> SelectStatement {
+/// When the earliest unpaused recurring job of `scope` fires next, as `at`.
+fn earliest_occurrence(scope: Scope<'_>) -> SelectStatement {
     recurring_job::Entity::find()
         .select_only()
         .column_as(recurring_job::Column::NextExecution.min(), "at")
-        .filter(recurring_job::Column::Workspace.eq(key))
+        .apply_if(scope.key(), |find, key| {
+            find.filter(recurring_job::Column::Workspace.eq(key))
+        })
         .filter(recurring_job::Column::Paused.eq(false))
         .into_query()
 }

@@ -62,13 +62,22 @@ pub(super) async fn run_recorded(
     db: &impl ConnectionTrait,
     write: &impl JobsWrite,
 ) -> StorageResult<Vec<i64>> {
-    let statement = recorded(write, &[job::Column::Id], db.get_database_backend());
+    run_recorded_returning(db, write, job::Column::Id).await
+}
+
+/// Runs `write` as [`recorded`]; returns `column` of each job it wrote.
+pub(super) async fn run_recorded_returning<T: sea_orm::TryGetable>(
+    db: &impl ConnectionTrait,
+    write: &impl JobsWrite,
+    column: job::Column,
+) -> StorageResult<Vec<T>> {
+    let statement = recorded(write, &[column], db.get_database_backend());
     let rows = db.query_all_raw(statement).await?;
-    let ids = rows
+    let values = rows
         .iter()
-        .map(|row| row.try_get_by_index::<i64>(0))
+        .map(|row| row.try_get_by_index::<T>(0))
         .collect::<Result<_, _>>()?;
-    Ok(ids)
+    Ok(values)
 }
 
 /// [`recorded`] on PostgreSQL with its values written into the text, for a statement sent as

@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use super::counters::{day_key, hour_key};
 use super::read::JobSummary;
+use super::scope::STORE_KEY;
 use super::{Storage, StorageResult, text};
 use crate::clock::from_millis as time;
 use crate::job::JobId;
@@ -167,10 +168,11 @@ impl Storage {
         Ok(JobPage { jobs, total })
     }
 
-    /// The servers that announced themselves, by id.
+    /// The servers that announced themselves in the workspace's store, by id (in a shared
+    /// store every server works every workspace).
     pub(crate) async fn servers(&self) -> StorageResult<Vec<ServerInfo>> {
         let find = server::Entity::find()
-            .filter(server::Column::Workspace.eq(self.key()))
+            .filter(server::Column::Workspace.eq(STORE_KEY))
             .order_by_asc(server::Column::Id);
         let rows = self.reading(async |db| find.all(db).await).await?;
         Ok(rows

@@ -23,7 +23,9 @@
 //! A store of its own keeps `''` in the column, so that renaming its file or schema still
 //! renames the workspace, and an older store needs no rewrite. A shared store lists its
 //! workspaces in `workspaces`; job ids are one sequence per store, and a job of another
-//! workspace is simply not found.
+//! workspace is simply not found. Its housekeeping (heartbeat, recovery, expiry, the due
+//! passes) runs once for all its workspaces, through a view of the whole store (see
+//! [`scope`]); its own rows, servers and the upkeep lease, carry `''`.
 //!
 //! What differs between the backends:
 //!
@@ -54,6 +56,7 @@ mod moves;
 mod postgres;
 mod read;
 mod recurring;
+mod scope;
 #[cfg(test)]
 mod scoping_tests;
 mod session;
@@ -88,6 +91,7 @@ pub(crate) use moves::Retention;
 pub use read::{Continuation, HistoryEntry, JobDetails, JobSummary, StoredRetry};
 pub use recurring::RecurringJob;
 pub(crate) use recurring::{Firing, RecurringRow};
+pub(crate) use scope::{RetentionOf, Scope};
 pub use stats::{QueueStats, Stats};
 pub(crate) use upkeep::{Round, ServerRow, Upkept};
 
@@ -325,6 +329,9 @@ pub(crate) struct Storage {
     /// The value of the `workspace` column of the workspace's rows, which every statement
     /// binds: its name where workspaces share the tables, `''` in a store of its own.
     key: Arc<str>,
+    /// Set on a view of the whole store (see [`Storage::whole_store`]): how long each
+    /// workspace's jobs are kept.
+    store_wide: Option<scope::RetentionOf>,
     backend: Backend,
 }
 

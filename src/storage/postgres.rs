@@ -187,6 +187,21 @@ impl Database {
         Ok(storage)
     }
 
+    /// The shared tables as a whole, migrated, for the housekeeping of all their workspaces.
+    pub(super) async fn store(
+        self: &Arc<Self>,
+        target: &Target,
+        read_timeout: Duration,
+    ) -> StorageResult<Storage> {
+        self.shared_ready
+            .get_or_try_init(|| self.prepare(target))
+            .await?;
+        Ok(Storage {
+            key: Arc::from(""),
+            ..self.storage(target, read_timeout)
+        })
+    }
+
     /// The storage of `target`'s workspace, on this database's pool.
     fn storage(self: &Arc<Self>, target: &Target, read_timeout: Duration) -> Storage {
         let statements = Arc::new(AtomicU64::new(0));
@@ -199,6 +214,7 @@ impl Database {
             writer: db,
             statements,
             retention: Retention::default(),
+            store_wide: None,
             key: Arc::from(target.key()),
             backend: Backend::Postgres {
                 search_path: target.schema(),

@@ -9,12 +9,12 @@ use entities::{job, recurring_job};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    QuerySelect, QueryTrait,
 };
 use serde::Serialize;
 
 use super::enqueue::{self, NewJobRow};
-use super::{Retention, Storage, StorageError, StorageResult, text};
+use super::{Retention, Scope, Storage, StorageError, StorageResult, text};
 use crate::clock::from_millis as time;
 use crate::job::JobId;
 use crate::schedule::Misfire;
@@ -220,24 +220,27 @@ impl Storage {
     }
 }
 
-/// Fires every unpaused recurring job of the workspace whose rows carry `key` that is due at
-/// `now`, as `plan` says, in `db`'s transaction; returns how many jobs were created.
+/// Fires every unpaused recurring job of `scope` that is due at `now`, as `plan` says, in
+/// `db`'s transaction, its jobs kept as `retention_of` its workspace says; returns the key of
+/// the workspace of each job created.
 pub(super) async fn fire_due(
     db: &impl ConnectionTrait,
-    key: &str,
+    scope: Scope<'_>,
     now: i64,
     plan: Planner<'_>,
-    retention: Retention,
-) -> StorageResult<usize> {
+    retention_of: &(dyn Fn(&str) -> Retention + Sync),
+) -> StorageResult<Vec<String>> {
     let due = recurring_job::Entity::find()
-        .filter(recurring_job::Column::Workspace.eq(key))
+        .apply_if(scope.key(), |find, key| {
+            find.filter(recurring_job::Column::Workspace.eq(key))
+        })
         .filter(recurring_job::Column::Paused.eq(false))
         .filter(recurring_job::Column::NextExecution.lte(now))
         .all(db)
         .await?;
-    let mut created = 0;
+    let mut created = Vec::new();
     for row in due {
-        let firing = plan(&row);
+        let (key, firing) = (row.workspace.as_str(), plan(&row));
         let swap = Query::update()
             .table(recurring_job::Entity)
             .value(recurring_job::Column::NextExecution, firing.next)
@@ -253,9 +256,8 @@ pub(super) async fn fire_due(
             .and_where(Expr::col(recurring_job::Column::NextExecution).eq(row.next_execution))
             .to_owned();
         if db.execute(&swap).await?.rows_affected() == 1 {
-            created += record_jobs(db, key, &row.id, firing.jobs, now, retention)
-                .await?
-                .len();
+            let jobs = record_jobs(db, key, &row.id, firing.jobs, now, retention_of(key)).await?;
+            created.extend(jobs.iter().map(|_| key.to_owned()));
         }
     }
     Ok(created)

@@ -133,6 +133,7 @@ async fn open_store(
         statements,
         retention: Retention::default(),
         key: Arc::from(""),
+        store_wide: None,
         backend: Backend::Sqlite {
             lock: Arc::new(lock),
             durable_turn: Arc::default(),

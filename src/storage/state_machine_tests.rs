@@ -284,7 +284,7 @@ impl Sequence<'_> {
             let lease_until = self.now + LEASE;
             for storage in self.storages {
                 let txn = storage.write().await.unwrap();
-                upkeep::heartbeat(&txn, storage.key(), &row, self.now, lease_until)
+                upkeep::heartbeat(&txn, storage.scope(), &row, self.now, lease_until)
                     .await
                     .unwrap();
                 txn.commit().await.unwrap();
@@ -309,7 +309,7 @@ impl Sequence<'_> {
         self.now += DUE_AFTER;
         let storage = self.storages[workspace];
         let txn = storage.write().await.unwrap();
-        due::promote(&txn, storage.key(), self.now).await.unwrap();
+        due::promote(&txn, storage.scope(), self.now).await.unwrap();
         txn.commit().await.unwrap();
         for ((of, _), job) in self.jobs.iter_mut() {
             let due = job.state == JobState::Scheduled && job.run_at <= Some(self.now);

@@ -11,6 +11,7 @@ use sea_orm::{
 };
 use serde::Serialize;
 
+use super::scope::STORE_KEY;
 use super::{Storage, StorageResult, counters};
 use crate::state::JobState;
 
@@ -89,8 +90,9 @@ impl Storage {
             .await?;
         stats.succeeded = total(&snapshot, key, JobState::Succeeded).await?;
         stats.deleted = total(&snapshot, key, JobState::Deleted).await?;
+        // The store's servers: in a shared store every server works every workspace.
         stats.servers = server::Entity::find()
-            .filter(server::Column::Workspace.eq(key))
+            .filter(server::Column::Workspace.eq(STORE_KEY))
             .count(&snapshot)
             .await?;
         stats.recurring = recurring_job::Entity::find()

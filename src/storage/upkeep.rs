@@ -1,17 +1,20 @@
-//! A server's rounds in a workspace: the janitor's upkeep round — for the one server holding
-//! the upkeep lease, expiry of finished jobs and dropping silent servers; for every server, its
+//! A server's rounds in a store of one workspace's own, or once for every workspace of a
+//! shared store (see [`Scope`]): the janitor's upkeep round — for the one server holding the
+//! upkeep lease, expiry of finished jobs and dropping silent servers; for every server, its
 //! heartbeat (which renews the leases of the jobs it runs) and recovery of jobs whose server
-//! died — in one transaction; and leaving at shutdown, in another. Every transaction a round
-//! saves is round trips saved in each of the many idle workspaces a server keeps.
+//! died — in one transaction; and leaving at shutdown, in another. Every statement a round
+//! saves is saved in each of the many idle workspaces a server keeps.
 
 use entities::{counter, job, job_history, lock, server};
 use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType, OnConflict, Query};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect,
+    QueryTrait,
 };
 
 use super::moves::{self, Move, Retention};
-use super::{Storage, StorageResult, counters, due, history, leases};
+use super::scope::STORE_KEY;
+use super::{Scope, Storage, StorageResult, counters, due, history, leases};
 use crate::state::JobState;
 
 /// The lease whose holder does the upkeep only one server should do.
@@ -42,8 +45,8 @@ pub(crate) struct Round<'a> {
 /// What a round of upkeep did.
 #[derive(Debug, Default)]
 pub(crate) struct Upkept {
-    /// Abandoned jobs put back (or exhausted).
-    pub(crate) recovered: usize,
+    /// The key of the workspace of each abandoned job put back (or exhausted).
+    pub(crate) recovered: Vec<String>,
     /// Silent servers dropped from the list.
     pub(crate) dropped: Vec<String>,
     /// Expiry stopped at its batch limit: more jobs may have expired (see [`Storage::expire`]).
@@ -52,6 +55,7 @@ pub(crate) struct Upkept {
 
 /// A job found `processing` with nobody left to finish it.
 struct Abandoned {
+    workspace: String,
     id: i64,
     attempt: i32,
     max_retries: i32,
@@ -71,25 +75,25 @@ impl Abandoned {
 }
 
 impl Storage {
-    /// One round of upkeep in one transaction. Expiry and pruning come first, if this server
-    /// is the one that does them (alone with its storage, or holding the upkeep lease); then
-    /// the heartbeat, then recovery. The heartbeat locks the rows of the server's running
-    /// jobs until the round commits, so it comes late: the completer finishing those jobs
-    /// waits for the recovery only, not for an expiry batch too. It comes before recovery so
-    /// that a server whose last rounds failed renews its own leases before it looks for
-    /// lapsed ones.
+    /// One round of upkeep in one transaction, over the rows of [`Storage::scope`]. Expiry and
+    /// pruning come first, if this server is the one that does them (alone with its storage,
+    /// or holding the upkeep lease); then the heartbeat, then recovery. The heartbeat locks
+    /// the rows of the server's running jobs until the round commits, so it comes late: the
+    /// completer finishing those jobs waits for the recovery only, not for an expiry batch
+    /// too. It comes before recovery so that a server whose last rounds failed renews its own
+    /// leases before it looks for lapsed ones.
     pub(crate) async fn upkeep(&self, round: &Round<'_>) -> StorageResult<Upkept> {
         let Round { server, now, .. } = *round;
-        let (txn, key) = (self.write().await?, self.key());
+        let (txn, key, scope) = (self.write().await?, self.key(), self.scope());
         let mut done = Upkept::default();
         let sole = self.is_exclusive()
             || leases::take(&txn, key, UPKEEP_LEASE, &server.id, now, round.lease_until).await?;
         if sole {
-            done.more_to_expire = expire(&txn, key, now).await? == EXPIRE_BATCH;
+            done.more_to_expire = expire(&txn, scope, now).await? == EXPIRE_BATCH;
             done.dropped = prune_silent(&txn, key, round.silent_before, &server.id).await?;
         }
-        heartbeat(&txn, key, server, now, round.lease_until).await?;
-        done.recovered = recover(&txn, key, now, now, self.retention).await?;
+        heartbeat(&txn, scope, server, now, round.lease_until).await?;
+        done.recovered = recover(&txn, scope, now, now, &|key| self.retention_for(key)).await?;
         txn.commit().await?;
         Ok(done)
     }
@@ -98,23 +102,31 @@ impl Storage {
     /// that stopped at its limit); true when this one did too.
     pub(crate) async fn expire(&self, now: i64) -> StorageResult<bool> {
         let txn = self.write().await?;
-        let expired = expire(&txn, self.key(), now).await?;
+        let expired = expire(&txn, self.scope(), now).await?;
         txn.commit().await?;
         Ok(expired == EXPIRE_BATCH)
     }
 
-    /// Recovers `processing` jobs whose lease ends before `cutoff` (see [`recover`]).
-    pub(crate) async fn recover_abandoned(&self, cutoff: i64, now: i64) -> StorageResult<usize> {
+    /// Recovers `processing` jobs whose lease ends before `cutoff` (see [`recover`]); returns
+    /// the key of each one's workspace.
+    pub(crate) async fn recover_abandoned(
+        &self,
+        cutoff: i64,
+        now: i64,
+    ) -> StorageResult<Vec<String>> {
         let txn = self.write().await?;
-        let recovered = recover(&txn, self.key(), cutoff, now, self.retention).await?;
+        let retention_of = |key: &str| self.retention_for(key);
+        let recovered = recover(&txn, self.scope(), cutoff, now, &retention_of).await?;
         txn.commit().await?;
         Ok(recovered)
     }
 
     /// Takes `server` out of the workspace at shutdown, in one transaction: gives back the
-    /// jobs it still runs (their attempt not counted), forgets its row and the leases it
-    /// holds (so another server takes them over at once), and tells when the workspace next
-    /// has something to do by itself (see [`due::wake_at`]). Returns how many jobs
+    /// jobs it still runs (their attempt not counted) and the leases it holds (so another
+    /// server takes them over at once). In a store of its own it also forgets the server's
+    /// row and tells when the workspace next has something to do by itself (see
+    /// [`due::wake_at`]); a shared store's housekeeping covers its released workspaces, and
+    /// its server rows are the store's (see [`Storage::leave_store`]). Returns how many jobs
     /// went back, and that instant.
     pub(crate) async fn leave(
         &self,
@@ -124,31 +136,59 @@ impl Storage {
     ) -> StorageResult<(usize, Option<i64>)> {
         let (txn, key) = (self.write().await?, self.key());
         let released = release_owned(&txn, key, server, now).await?;
-        server::Entity::delete_by_id((key.to_owned(), server.to_owned()))
-            .exec(&txn)
-            .await?;
-        lock::Entity::delete_many()
-            .filter(lock::Column::Workspace.eq(key))
-            .filter(lock::Column::Owner.eq(server))
-            .exec(&txn)
-            .await?;
-        let wake_at = due::wake_at(&txn, key, queues, now, self.is_exclusive()).await?;
+        let wake_at = match self.in_shared_store() {
+            true => {
+                forget_leases(&txn, key, server).await?;
+                None
+            }
+            false => {
+                forget_server(&txn, key, server).await?;
+                due::wake_at(&txn, key, queues, now, self.is_exclusive()).await?
+            }
+        };
         txn.commit().await?;
         Ok((released, wake_at))
     }
+
+    /// Takes `server` out of a shared store at shutdown, once its workspaces have left: forgets
+    /// its row and the store's leases it holds.
+    pub(crate) async fn leave_store(&self, server: &str) -> StorageResult<()> {
+        let txn = self.write().await?;
+        forget_server(&txn, self.key(), server).await?;
+        txn.commit().await?;
+        Ok(())
+    }
 }
 
-/// Records `server`'s heartbeat at `now` in the workspace whose rows carry `key` and extends
-/// the leases of the jobs it runs there.
+/// Forgets `server`'s row and the leases it holds among the rows that carry `key`.
+async fn forget_server(db: &impl ConnectionTrait, key: &str, server: &str) -> StorageResult<()> {
+    server::Entity::delete_by_id((key.to_owned(), server.to_owned()))
+        .exec(db)
+        .await?;
+    forget_leases(db, key, server).await
+}
+
+/// Gives up the leases `server` holds among the rows that carry `key`.
+async fn forget_leases(db: &impl ConnectionTrait, key: &str, server: &str) -> StorageResult<()> {
+    lock::Entity::delete_many()
+        .filter(lock::Column::Workspace.eq(key))
+        .filter(lock::Column::Owner.eq(server))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Records `server`'s heartbeat at `now` among the rows of `scope` (a store's own rows carry
+/// [`STORE_KEY`]) and extends the leases of the jobs it runs there.
 pub(crate) async fn heartbeat(
     db: &impl ConnectionTrait,
-    key: &str,
+    scope: Scope<'_>,
     server: &ServerRow,
     now: i64,
     lease_until: i64,
 ) -> StorageResult<()> {
     let row = server::ActiveModel {
-        workspace: Set(key.to_owned()),
+        workspace: Set(scope.key().unwrap_or(STORE_KEY).to_owned()),
         id: Set(server.id.clone()),
         workers: Set(server.workers),
         queues: Set(server.queues.join(",")),
@@ -164,11 +204,12 @@ pub(crate) async fn heartbeat(
         .exec_without_returning(db)
         .await?;
     // Rows locked meanwhile are being finished (by this server's completer): skipping
-    // them, rather than waiting, keeps the two from deadlocking on PostgreSQL.
+    // them, rather than waiting, keeps the two from deadlocking on PostgreSQL. Job ids are
+    // one sequence per store, so the id alone names the row.
     let running = Query::select()
         .column(job::Column::Id)
         .from(job::Entity)
-        .and_where(Expr::col(job::Column::Workspace).eq(key))
+        .and_where_option(scope.only(job::Column::Workspace))
         .and_where(Expr::col(job::Column::State).eq(JobState::Processing.as_str()))
         .and_where(Expr::col(job::Column::LeaseOwner).eq(server.id.as_str()))
         .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
@@ -176,41 +217,45 @@ pub(crate) async fn heartbeat(
     let renew = Query::update()
         .table(job::Entity)
         .value(job::Column::LeaseUntil, lease_until)
-        .and_where(Expr::col(job::Column::Workspace).eq(key))
+        .and_where_option(scope.only(job::Column::Workspace))
         .and_where(Expr::col(job::Column::Id).in_subquery(running))
         .to_owned();
     db.execute(&renew).await?;
     Ok(())
 }
 
-/// Recovers the `processing` jobs of the workspace whose rows carry `key` whose lease ends
-/// before `cutoff`: back to `enqueued`, or to their exhausted state when the lost run was
-/// their last (expiring as `retention` says). Returns how many.
+/// Recovers the `processing` jobs of `scope` whose lease ends before `cutoff`: back to
+/// `enqueued`, or to their exhausted state when the lost run was their last (expiring as
+/// `retention_of` their workspace says). Returns the key of each one's workspace.
 pub(crate) async fn recover(
     db: &impl ConnectionTrait,
-    key: &str,
+    scope: Scope<'_>,
     cutoff: i64,
     now: i64,
-    retention: Retention,
-) -> StorageResult<usize> {
+    retention_of: &(dyn Fn(&str) -> Retention + Sync),
+) -> StorageResult<Vec<String>> {
     let abandoned: Vec<Abandoned> = job::Entity::find()
         .select_only()
         .columns([
+            job::Column::Workspace,
             job::Column::Id,
             job::Column::Attempt,
             job::Column::MaxRetries,
             job::Column::OnExhausted,
             job::Column::LeaseOwner,
         ])
-        .filter(job::Column::Workspace.eq(key))
+        .apply_if(scope.key(), |find, key| {
+            find.filter(job::Column::Workspace.eq(key))
+        })
         .filter(job::Column::State.eq(JobState::Processing.as_str()))
         .filter(job::Column::LeaseUntil.lt(cutoff))
-        .into_tuple::<(i64, i32, i32, String, Option<String>)>()
+        .into_tuple::<(String, i64, i32, i32, String, Option<String>)>()
         .all(db)
         .await?
         .into_iter()
         .map(
-            |(id, attempt, max_retries, on_exhausted, owner)| Abandoned {
+            |(workspace, id, attempt, max_retries, on_exhausted, owner)| Abandoned {
+                workspace,
                 id,
                 attempt,
                 max_retries,
@@ -219,8 +264,10 @@ pub(crate) async fn recover(
             },
         )
         .collect();
-    let (mut recovered, mut failed) = (0, 0);
+    let mut recovered = Vec::new();
+    let mut failed = std::collections::BTreeMap::<&str, i64>::new();
     for job in &abandoned {
+        let key = job.workspace.as_str();
         let state = job.next_state();
         let owner = job.owner.as_deref().unwrap_or("unknown");
         let reason = format!(
@@ -232,16 +279,19 @@ pub(crate) async fn recover(
             owner: job.owner.as_deref(),
             ..moves::Jobs::of(key, std::slice::from_ref(&job.id), JobState::Processing)
         };
+        let retention = retention_of(key);
         if !moves::apply(db, running, change, now, retention)
             .await?
             .ids
             .is_empty()
         {
-            recovered += 1;
-            failed += i64::from(state == JobState::Failed);
+            recovered.push(job.workspace.clone());
+            *failed.entry(key).or_default() += i64::from(state == JobState::Failed);
         }
     }
-    counters::add(db, key, JobState::Failed, failed, now).await?;
+    for (key, failed) in failed {
+        counters::add(db, key, JobState::Failed, failed, now).await?;
+    }
     Ok(recovered)
 }
 
@@ -266,13 +316,16 @@ async fn release_owned(
     Ok(history::run_recorded(db, &release).await?.len())
 }
 
-/// Removes up to [`EXPIRE_BATCH`] jobs of the workspace whose rows carry `key` whose expiry
-/// passed, with their history, and its expired counters. Returns how many jobs went.
-async fn expire(db: &impl ConnectionTrait, key: &str, now: i64) -> StorageResult<usize> {
+/// Removes up to [`EXPIRE_BATCH`] jobs of `scope` whose expiry passed, with their history,
+/// and its expired counters. Returns how many jobs went. Job ids are one sequence per store,
+/// so the ids alone name the rows.
+async fn expire(db: &impl ConnectionTrait, scope: Scope<'_>, now: i64) -> StorageResult<usize> {
     let ids: Vec<i64> = job::Entity::find()
         .select_only()
         .column(job::Column::Id)
-        .filter(job::Column::Workspace.eq(key))
+        .apply_if(scope.key(), |find, key| {
+            find.filter(job::Column::Workspace.eq(key))
+        })
         .filter(job::Column::ExpireAt.lte(now))
         .limit(EXPIRE_BATCH as u64)
         .into_tuple()
@@ -280,18 +333,24 @@ async fn expire(db: &impl ConnectionTrait, key: &str, now: i64) -> StorageResult
         .await?;
     if !ids.is_empty() {
         job_history::Entity::delete_many()
-            .filter(job_history::Column::Workspace.eq(key))
+            .apply_if(scope.key(), |delete, key| {
+                delete.filter(job_history::Column::Workspace.eq(key))
+            })
             .filter(job_history::Column::JobId.is_in(ids.iter().copied()))
             .exec(db)
             .await?;
         job::Entity::delete_many()
-            .filter(job::Column::Workspace.eq(key))
+            .apply_if(scope.key(), |delete, key| {
+                delete.filter(job::Column::Workspace.eq(key))
+            })
             .filter(job::Column::Id.is_in(ids.iter().copied()))
             .exec(db)
             .await?;
     }
     counter::Entity::delete_many()
-        .filter(counter::Column::Workspace.eq(key))
+        .apply_if(scope.key(), |delete, key| {
+            delete.filter(counter::Column::Workspace.eq(key))
+        })
         .filter(counter::Column::ExpireAt.lte(now))
         .exec(db)
         .await?;
@@ -374,8 +433,7 @@ mod tests {
             storage.upkeep(&round(&quiet, 0)).await.unwrap();
 
             let beating = storage.write().await.unwrap();
-            let key = storage.key();
-            heartbeat(&beating, key, &quiet, 60_000, 61_000)
+            heartbeat(&beating, storage.scope(), &quiet, 60_000, 61_000)
                 .await
                 .unwrap();
             let pruning = round(&pruner, 60_000);

@@ -2,12 +2,13 @@
 //! the workspace is first opened. A store of one workspace's own leaves it empty (the file,
 //! schema or database is the workspace).
 
-use entities::workspace;
-use sea_orm::sea_query::OnConflict;
-use sea_orm::{ActiveValue::Set, EntityTrait, QueryOrder, QuerySelect};
+use entities::{job, workspace};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
+use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait, QueryOrder, QuerySelect};
 
 use super::{Storage, StorageResult};
 use crate::name::WorkspaceName;
+use crate::state::JobState;
 
 impl Storage {
     /// Records workspace `name` in this shared store at `now`, unless it is there already:
@@ -41,5 +42,30 @@ impl Storage {
             .order_by_asc(workspace::Column::Name)
             .into_tuple();
         self.reading(async |db| find.all(db).await).await
+    }
+
+    /// The workspaces of this shared store with jobs waiting in a queue: one probe of the
+    /// queue index per workspace, for a server that has just started or reconnected and may
+    /// have missed the news of them.
+    pub(crate) async fn waiting_workspaces(&self) -> StorageResult<Vec<String>> {
+        let name = (workspace::Entity, workspace::Column::Name);
+        let queued = Query::select()
+            .expr(Expr::val(1))
+            .from(job::Entity)
+            .and_where(Expr::col((job::Entity, job::Column::Workspace)).equals(name))
+            .and_where(Expr::col((job::Entity, job::Column::State)).eq(JobState::Enqueued.as_str()))
+            .to_owned();
+        let waiting = Query::select()
+            .column(name)
+            .from(workspace::Entity)
+            .and_where(Expr::exists(queued))
+            .to_owned();
+        let rows = self
+            .reading(async |db| db.query_all(&waiting).await)
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|row| row.try_get_by_index::<String>(0))
+            .collect::<Result<_, _>>()?)
     }
 }
