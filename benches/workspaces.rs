@@ -9,6 +9,8 @@
 //! `STOKER_BENCH_WORKSPACES` (default 1000) and `STOKER_BENCH_IDLE_SECONDS` (default 120)
 //! change the size and the window; `STOKER_BENCH_MAX_OPEN` (default 100) and
 //! `STOKER_BENCH_IDLE_TIMEOUT` (seconds, default 30) the runtime's settings.
+//! `STOKER_BENCH_PAUSED=1` pauses every recurring job once it is added: what is left is the
+//! housekeeping share of the cost, which should not grow with the number of workspaces.
 
 mod common;
 
@@ -44,8 +46,9 @@ fn open_files() -> usize {
     std::fs::read_dir("/proc/self/fd").map_or(0, Iterator::count)
 }
 
-/// Creates `count` workspaces, each with a recurring job every minute and 10 scheduled jobs.
-async fn populate(stoker: &Stoker, count: u64) {
+/// Creates `count` workspaces, each with a recurring job every minute (`paused`, if so) and 10
+/// scheduled jobs.
+async fn populate(stoker: &Stoker, count: u64, paused: bool) {
     for n in 0..count {
         let workspace = stoker.workspace(&format!("tenant{n:04}")).await.unwrap();
         let every_minute = RecurringOptions::default();
@@ -53,6 +56,9 @@ async fn populate(stoker: &Stoker, count: u64) {
             .add_or_update_recurring("tick", NewJob::of(&Noop {}), "* * * * *", every_minute)
             .await
             .unwrap();
+        if paused {
+            workspace.pause("tick").await.unwrap();
+        }
         let later =
             (1..=10).map(|hours| NewJob::of(&Noop {}).delay(Duration::from_secs(3600 * hours)));
         workspace.enqueue_many(later).await.unwrap();
@@ -81,7 +87,8 @@ async fn main() {
         .build()
         .unwrap();
     let setup = Instant::now();
-    populate(&stoker, count).await;
+    let paused = setting("STOKER_BENCH_PAUSED", 0) == 1;
+    populate(&stoker, count, paused).await;
     let setup = setup.elapsed();
 
     // Settle: the workspaces opened to set them up are released.
@@ -106,8 +113,9 @@ async fn main() {
     let used = per_minute(cpu_seconds("self") - cpu);
     let (rss, peak) = memory_mib();
     println!(
-        "{} workspaces on {} (at most {max_open} open, idle timeout {idle_timeout:?}): set up in {:.1} s; idle {:.0} s: {} jobs run, at most {} open ({} at the end)",
+        "{} workspaces{} on {} (at most {max_open} open, idle timeout {idle_timeout:?}): set up in {:.1} s; idle {:.0} s: {} jobs run, at most {} open ({} at the end)",
         count,
+        if paused { ", recurring jobs paused," } else { "" },
         backend.label(),
         setup.as_secs_f64(),
         window.as_secs_f64(),
