@@ -115,7 +115,11 @@ async fn main() {
     println!(
         "{} workspaces{} on {} (at most {max_open} open, idle timeout {idle_timeout:?}): set up in {:.1} s; idle {:.0} s: {} jobs run, at most {} open ({} at the end)",
         count,
-        if paused { ", recurring jobs paused," } else { "" },
+        if paused {
+            ", recurring jobs paused,"
+        } else {
+            ""
+        },
         backend.label(),
         setup.as_secs_f64(),
         window.as_secs_f64(),

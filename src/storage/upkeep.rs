@@ -122,12 +122,12 @@ impl Storage {
     }
 
     /// Takes `server` out of the workspace at shutdown, in one transaction: gives back the
-    /// jobs it still runs (their attempt not counted). In a store of its own it also forgets
-    /// the server's row and the leases it holds (so another server takes them over at once),
-    /// and tells when the workspace next has something to do by itself (see
+    /// jobs it still runs (their attempt not counted) and the leases it holds (so another
+    /// server takes them over at once). In a store of its own it also forgets the server's
+    /// row and tells when the workspace next has something to do by itself (see
     /// [`due::wake_at`]); a shared store's housekeeping covers its released workspaces, and
-    /// its server row and leases are the store's (see [`Storage::leave_store`]). Returns how
-    /// many jobs went back, and that instant.
+    /// its server rows are the store's (see [`Storage::leave_store`]). Returns how many jobs
+    /// went back, and that instant.
     pub(crate) async fn leave(
         &self,
         server: &str,
@@ -137,7 +137,10 @@ impl Storage {
         let (txn, key) = (self.write().await?, self.key());
         let released = release_owned(&txn, key, server, now).await?;
         let wake_at = match self.in_shared_store() {
-            true => None,
+            true => {
+                forget_leases(&txn, key, server).await?;
+                None
+            }
             false => {
                 forget_server(&txn, key, server).await?;
                 due::wake_at(&txn, key, queues, now, self.is_exclusive()).await?
@@ -162,6 +165,11 @@ async fn forget_server(db: &impl ConnectionTrait, key: &str, server: &str) -> St
     server::Entity::delete_by_id((key.to_owned(), server.to_owned()))
         .exec(db)
         .await?;
+    forget_leases(db, key, server).await
+}
+
+/// Gives up the leases `server` holds among the rows that carry `key`.
+async fn forget_leases(db: &impl ConnectionTrait, key: &str, server: &str) -> StorageResult<()> {
     lock::Entity::delete_many()
         .filter(lock::Column::Workspace.eq(key))
         .filter(lock::Column::Owner.eq(server))
