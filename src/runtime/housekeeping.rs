@@ -50,12 +50,44 @@ impl Wakes {
     }
 }
 
+/// The Janitor and the Scheduler of one store.
+pub(crate) struct Housekeepers {
+    pub(crate) janitor: Addr<Janitor>,
+    pub(crate) scheduler: Addr<Scheduler>,
+}
+
+impl Housekeepers {
+    /// Starts the housekeepers of `storage` on the control arbiter; each tells `wakes()`.
+    pub(crate) fn start(
+        storage: &Storage,
+        settings: &SharedSettings,
+        wakes: impl Fn() -> Wakes,
+    ) -> Self {
+        let (store, settings, janitor_wakes) = (storage.clone(), settings.clone(), wakes());
+        let control = settings.control.clone();
+        let (janitor_store, janitor_settings) = (store.clone(), settings.clone());
+        let janitor = Janitor::start_in_arbiter(&control, move |_| {
+            Janitor::new(janitor_store, janitor_settings, janitor_wakes)
+        });
+        let scheduler_wakes = wakes();
+        let scheduler = Scheduler::start_in_arbiter(&control, move |_| {
+            Scheduler::new(store, settings, scheduler_wakes)
+        });
+        Housekeepers { janitor, scheduler }
+    }
+
+    /// Stops both, waiting for each to take the message.
+    pub(crate) async fn stop(&self) {
+        let _ = self.janitor.send(Stop).await;
+        let _ = self.scheduler.send(Stop).await;
+    }
+}
+
 /// A shared store's housekeepers.
 pub(crate) struct StoreHousekeeping {
     store: Storage,
     settings: SharedSettings,
-    janitor: Addr<Janitor>,
-    scheduler: Addr<Scheduler>,
+    housekeepers: Housekeepers,
 }
 
 impl StoreHousekeeping {
@@ -84,26 +116,17 @@ impl StoreHousekeeping {
             true => Wakes::Notified,
             false => Wakes::Keeper(keeper.clone()),
         };
-        let (janitor_wakes, scheduler_wakes) = (wakes(), wakes());
-        let (janitor_store, janitor_settings) = (store.clone(), settings.clone());
-        let janitor = Janitor::start_in_arbiter(&settings.control, move |_| {
-            Janitor::new(janitor_store, janitor_settings, janitor_wakes)
-        });
-        let (scheduler_store, scheduler_settings) = (store.clone(), settings.clone());
-        let scheduler = Scheduler::start_in_arbiter(&settings.control, move |_| {
-            Scheduler::new(scheduler_store, scheduler_settings, scheduler_wakes)
-        });
+        let housekeepers = Housekeepers::start(&store, &settings, wakes);
         Ok(Some(StoreHousekeeping {
             store,
             settings,
-            janitor,
-            scheduler,
+            housekeepers,
         }))
     }
 
     /// Where the store's workspaces say that something falls due.
     pub(crate) fn due(&self) -> Recipient<DueAt> {
-        self.scheduler.clone().recipient()
+        self.housekeepers.scheduler.clone().recipient()
     }
 
     /// The workspaces of the store with jobs waiting in a queue, by key.
@@ -116,8 +139,7 @@ impl StoreHousekeeping {
     pub(crate) async fn stop(&self) {
         // Stopped first: an upkeep round locks the upkeep lease and then the server's row,
         // which leaving locks the other way round.
-        let _ = self.janitor.send(Stop).await;
-        let _ = self.scheduler.send(Stop).await;
+        self.housekeepers.stop().await;
         if let Err(error) = self.store.leave_store(&self.settings.server_id).await {
             tracing::warn!(%error, "leaving the shared store failed: this server's row stays until it counts as silent");
         }

@@ -369,12 +369,13 @@ impl Stoker {
     /// Wakes the workspaces of the shared store that have jobs waiting, whose news this
     /// server may have missed (it has just started, or its listener reconnected).
     pub(super) async fn wake_waiting(&self) {
-        let waiting = match self.store_housekeeping().await {
-            Ok(Some(store)) => store.waiting().await,
-            Ok(None) => return,
-            Err(error) => Err(error),
+        let waiting = async {
+            match self.store_housekeeping().await? {
+                Some(store) => store.waiting().await,
+                None => Ok(Vec::new()),
+            }
         };
-        match waiting {
+        match waiting.await {
             Ok(names) => self.wake_each(names).await,
             Err(error) => tracing::warn!(%error, "cannot tell which workspaces have jobs waiting"),
         }

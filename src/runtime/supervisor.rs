@@ -16,7 +16,7 @@ use tokio::sync::oneshot;
 
 use super::activity::Activity;
 use super::completer::{Completer, Flush};
-use super::housekeeping::Wakes;
+use super::housekeeping::{Housekeepers, Wakes};
 use super::janitor::Janitor;
 use super::queue::{CancelRunning, Drain, Queue, Wake, WorkerFactory};
 use super::scheduler::{DueAt, Scheduler};
@@ -44,19 +44,13 @@ pub(crate) struct WorkspaceActors {
     pub(crate) due: Recipient<DueAt>,
 }
 
-/// The Scheduler and Janitor of a workspace's own store.
-struct Housekeepers {
-    scheduler: Addr<Scheduler>,
-    janitor: Addr<Janitor>,
-}
-
 pub(crate) struct Supervisor {
     storage: Storage,
     settings: SharedSettings,
     workspace: Arc<str>,
     queue: Addr<Queue>,
     completer: Addr<Completer>,
-    /// `None` in a shared store, which the store's own housekeep.
+    /// The workspace's own store's; `None` in a shared store, whose housekeepers are the store's.
     housekeepers: Option<Housekeepers>,
 }
 
@@ -82,7 +76,7 @@ impl Supervisor {
         let (due, housekeepers) = match store_due {
             Some(due) => (due, None),
             None => {
-                let own = Housekeepers::start(&storage, &settings, &wake);
+                let own = Housekeepers::start(&storage, &settings, || Wakes::Queue(wake.clone()));
                 (own.scheduler.clone().recipient(), Some(own))
             }
         };
@@ -116,21 +110,6 @@ impl Supervisor {
             queue,
             due,
         }
-    }
-}
-
-impl Housekeepers {
-    fn start(storage: &Storage, settings: &SharedSettings, wake: &Recipient<Wake>) -> Self {
-        let wakes = || Wakes::Queue(wake.clone());
-        Housekeepers {
-            scheduler: Scheduler::new(storage.clone(), settings.clone(), wakes()).start(),
-            janitor: Janitor::new(storage.clone(), settings.clone(), wakes()).start(),
-        }
-    }
-
-    fn stop(&self) {
-        self.scheduler.do_send(Stop);
-        self.janitor.do_send(Stop);
     }
 }
 
@@ -177,7 +156,7 @@ impl Handler<Shutdown> for Supervisor {
             // upkeep lease and then the server's row, which leaving locks the other way round:
             // on PostgreSQL the two deadlocked, and one of them failed.
             if let Some(housekeepers) = housekeepers {
-                housekeepers.stop();
+                housekeepers.stop().await;
             }
             let now = settings.now_ms();
             let wake_at = match storage
