@@ -9,7 +9,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelec
 
 use super::history;
 use super::moves::{Move, Retention};
-use super::{StorageResult, counters};
+use super::{StorageResult, counters, states};
 use crate::state::{ContinueOn, JobState};
 
 /// Releases the continuations of `parents` (of the workspace whose rows carry `key`), which
@@ -59,7 +59,7 @@ async fn waiting_children(
         .columns([job::Column::Id, job::Column::ContinueOn])
         .filter(job::Column::Workspace.eq(key))
         .filter(job::Column::ParentId.is_in(parents.iter().copied()))
-        .filter(job::Column::State.eq(JobState::Awaiting.as_str()))
+        .filter(states::is(JobState::Awaiting))
         .into_tuple()
         .all(db)
         .await?;
@@ -90,7 +90,7 @@ async fn move_awaiting(
         .values(change.assignments(now))
         .and_where(Expr::col(job::Column::Workspace).eq(key))
         .and_where(Expr::col(job::Column::Id).is_in(ids.iter().copied()))
-        .and_where(Expr::col(job::Column::State).eq(JobState::Awaiting.as_str()))
+        .and_where(states::is(JobState::Awaiting))
         .to_owned();
     Ok(history::run_recorded(db, &update).await?.len())
 }

@@ -13,7 +13,7 @@ use sea_orm::{
 use super::history;
 use super::moves::Move;
 use super::recurring::{self, Planner};
-use super::{Scope, Storage, StorageResult};
+use super::{Scope, Storage, StorageResult, states};
 use crate::state::JobState;
 
 /// When the Scheduler has something to do (Unix ms).
@@ -99,7 +99,7 @@ pub(crate) async fn promote(
         .table(job::Entity)
         .values(Move::to(JobState::Enqueued).reason("due").assignments(now))
         .and_where_option(scope.only(job::Column::Workspace))
-        .and_where(Expr::col(job::Column::State).eq(JobState::Scheduled.as_str()))
+        .and_where(states::is(JobState::Scheduled))
         .and_where(Expr::col(job::Column::RunAt).lte(now))
         .to_owned();
     history::run_recorded_returning(db, &promote, job::Column::Workspace).await
@@ -145,7 +145,7 @@ pub(crate) async fn wake_at(
                 .expr(Expr::val(1))
                 .from(job::Entity)
                 .and_where(job::Column::Workspace.eq(key))
-                .and_where(job::Column::State.eq(JobState::Enqueued.as_str()))
+                .and_where(states::is(JobState::Enqueued))
                 .and_where(job::Column::Queue.is_in(queues.iter().map(String::as_str)))
                 .to_owned(),
         ))
@@ -157,7 +157,7 @@ pub(crate) async fn wake_at(
     let running = job::Entity::find()
         .select_only()
         .filter(job::Column::Workspace.eq(key))
-        .filter(job::Column::State.eq(JobState::Processing.as_str()));
+        .filter(states::is(JobState::Processing));
     let lapsing = match exclusive {
         true => running.column_as(Expr::val(now).max(), "at"),
         false => running.column_as(job::Column::LeaseUntil.min(), "at"),
@@ -187,7 +187,7 @@ fn earliest_scheduled(scope: Scope<'_>) -> SelectStatement {
         .apply_if(scope.key(), |find, key| {
             find.filter(job::Column::Workspace.eq(key))
         })
-        .filter(job::Column::State.eq(JobState::Scheduled.as_str()))
+        .filter(states::is(JobState::Scheduled))
         .into_query()
 }
 

@@ -12,7 +12,7 @@ use serde::Serialize;
 use super::counters::{day_key, hour_key};
 use super::read::JobSummary;
 use super::scope::STORE_KEY;
-use super::{Storage, StorageResult, text};
+use super::{Storage, StorageResult, states, text};
 use crate::clock::from_millis as time;
 use crate::job::JobId;
 use crate::state::JobState;
@@ -108,11 +108,11 @@ impl Storage {
     pub(crate) async fn list_jobs(&self, filter: &JobFilter) -> StorageResult<JobPage> {
         let mut query = job::Entity::find().filter(job::Column::Workspace.eq(self.key()));
         if let Some(state) = filter.state {
-            query = query.filter(job::Column::State.eq(state.as_str()));
+            query = query.filter(states::is(state));
         }
         if filter.retries {
             query = query
-                .filter(job::Column::State.eq(JobState::Scheduled.as_str()))
+                .filter(states::is(JobState::Scheduled))
                 .filter(job::Column::Attempt.gt(0));
         }
         // Filter texts come from outside: in the form text is stored in (PostgreSQL refuses a

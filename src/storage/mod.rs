@@ -63,6 +63,7 @@ mod session;
 mod sqlite;
 #[cfg(test)]
 mod state_machine_tests;
+mod states;
 mod stats;
 mod text;
 mod upkeep;

@@ -8,7 +8,7 @@ use entities::job;
 use sea_orm::ConnectionTrait;
 use sea_orm::sea_query::{Expr, ExprTrait, Query, SimpleExpr};
 
-use super::{StorageResult, continuations, history, text};
+use super::{StorageResult, continuations, history, states, text};
 use crate::state::JobState;
 
 /// A column and the value a move gives it.
@@ -168,7 +168,7 @@ pub(super) async fn apply(
         .values(change.assignments(now))
         .and_where(Expr::col(job::Column::Workspace).eq(key))
         .and_where(Expr::col(job::Column::Id).is_in(ids.iter().copied()))
-        .and_where(Expr::col(job::Column::State).eq(from.as_str()));
+        .and_where(states::is(from));
     if let Some(owner) = owner {
         update.and_where(Expr::col(job::Column::LeaseOwner).eq(owner));
     }

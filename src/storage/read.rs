@@ -5,7 +5,7 @@ use entities::{job, job_history};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::Serialize;
 
-use super::{Storage, StorageError, StorageResult};
+use super::{Storage, StorageError, StorageResult, states};
 use crate::clock::from_millis as time;
 use crate::job::JobId;
 use crate::state::{ContinueOn, JobState};
@@ -187,7 +187,7 @@ async fn waiting_continuations(
         .select_only()
         .column(job::Column::Id)
         .filter(job::Column::Workspace.eq(key))
-        .filter(job::Column::State.eq(JobState::Awaiting.as_str()))
+        .filter(states::is(JobState::Awaiting))
         .filter(job::Column::ParentId.eq(id))
         .order_by_asc(job::Column::Id)
         .limit(CONTINUATIONS_SHOWN)

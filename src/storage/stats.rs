@@ -12,7 +12,7 @@ use sea_orm::{
 use serde::Serialize;
 
 use super::scope::STORE_KEY;
-use super::{Storage, StorageResult, counters};
+use super::{Storage, StorageResult, counters, states};
 use crate::state::JobState;
 
 /// Jobs of one queue.
@@ -84,7 +84,7 @@ impl Storage {
         stats.queues = queues.into_values().collect();
         stats.retries = job::Entity::find()
             .filter(job::Column::Workspace.eq(key))
-            .filter(job::Column::State.eq(JobState::Scheduled.as_str()))
+            .filter(states::is(JobState::Scheduled))
             .filter(job::Column::Attempt.gt(0))
             .count(&snapshot)
             .await?;

@@ -14,7 +14,7 @@ use sea_orm::{
 
 use super::moves::{self, Move, Retention};
 use super::scope::STORE_KEY;
-use super::{Scope, Storage, StorageResult, counters, due, history, leases};
+use super::{Scope, Storage, StorageResult, counters, due, history, leases, states};
 use crate::state::JobState;
 
 /// The lease whose holder does the upkeep only one server should do.
@@ -210,7 +210,7 @@ pub(crate) async fn heartbeat(
         .column(job::Column::Id)
         .from(job::Entity)
         .and_where_option(scope.only(job::Column::Workspace))
-        .and_where(Expr::col(job::Column::State).eq(JobState::Processing.as_str()))
+        .and_where(states::is(JobState::Processing))
         .and_where(Expr::col(job::Column::LeaseOwner).eq(server.id.as_str()))
         .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
         .to_owned();
@@ -247,7 +247,7 @@ pub(crate) async fn recover(
         .apply_if(scope.key(), |find, key| {
             find.filter(job::Column::Workspace.eq(key))
         })
-        .filter(job::Column::State.eq(JobState::Processing.as_str()))
+        .filter(states::is(JobState::Processing))
         .filter(job::Column::LeaseUntil.lt(cutoff))
         .into_tuple::<(String, i64, i32, i32, String, Option<String>)>()
         .all(db)
@@ -310,7 +310,7 @@ async fn release_owned(
         .table(job::Entity)
         .values(release.assignments(now))
         .and_where(Expr::col(job::Column::Workspace).eq(key))
-        .and_where(Expr::col(job::Column::State).eq(JobState::Processing.as_str()))
+        .and_where(states::is(JobState::Processing))
         .and_where(Expr::col(job::Column::LeaseOwner).eq(server))
         .to_owned();
     Ok(history::run_recorded(db, &release).await?.len())

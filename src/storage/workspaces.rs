@@ -6,7 +6,7 @@ use entities::{job, workspace};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
 use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait, QueryOrder, QuerySelect};
 
-use super::{Storage, StorageResult};
+use super::{Storage, StorageResult, states};
 use crate::name::WorkspaceName;
 use crate::state::JobState;
 
@@ -53,7 +53,7 @@ impl Storage {
             .expr(Expr::val(1))
             .from(job::Entity)
             .and_where(Expr::col((job::Entity, job::Column::Workspace)).equals(name))
-            .and_where(Expr::col((job::Entity, job::Column::State)).eq(JobState::Enqueued.as_str()))
+            .and_where(states::is(JobState::Enqueued))
             .to_owned();
         let waiting = Query::select()
             .column(name)
