@@ -347,11 +347,11 @@ enum Backend {
         durable_turn: Arc<tokio::sync::Mutex<()>>,
         sharing: sqlite::Sharing,
     },
-    /// The workspace's schema (quoted), the statement timeout of reads a caller can make slow
-    /// (in milliseconds, as `statement_timeout` takes it), and the database whose pool it
-    /// shares.
+    /// The schema (quoted) each transaction names first, unless the pool's connections start
+    /// in it; the statement timeout of reads a caller can make slow (in milliseconds, as
+    /// `statement_timeout` takes it); and the database whose pool it shares.
     Postgres {
-        search_path: String,
+        search_path: Option<String>,
         read_timeout_ms: String,
         database: Arc<postgres::Database>,
         own_database: bool,
@@ -500,8 +500,12 @@ impl Storage {
                 .single(Purpose::Write, async |db| db.query_all_raw(claim).await)
                 .await;
         };
+        let schema = match search_path {
+            Some(schema) => format!("SET LOCAL search_path = {schema}; "),
+            None => String::new(),
+        };
         let sql = format!(
-            "SET LOCAL search_path = {search_path}; SET LOCAL synchronous_commit = off; {}",
+            "{schema}SET LOCAL synchronous_commit = off; {}",
             history::recorded_text(claim, columns)
         );
 
@@ -558,23 +562,19 @@ impl Storage {
             }
             _ => db.begin().await?,
         };
+        let mut settings = Vec::new();
+        if let Some(schema) = search_path {
+            settings.push(("search_path", schema));
+        }
         // Reads for callers (lists, searches, counts) can be made slow by what a tenant
         // stores and asks; they give up rather than hold a connection the other workspaces
         // share. The workspace's own writes and reads keep the server's setting.
-        let setup = match purpose {
-            Purpose::Read | Purpose::Snapshot => Statement::from_sql_and_values(
-                DbBackend::Postgres,
-                "SELECT set_config('search_path', $1, true), \
-                 set_config('statement_timeout', $2, true)",
-                [search_path.clone().into(), read_timeout_ms.clone().into()],
-            ),
-            Purpose::Write | Purpose::WriterRead => Statement::from_sql_and_values(
-                DbBackend::Postgres,
-                "SELECT set_config('search_path', $1, true)",
-                [search_path.clone().into()],
-            ),
-        };
-        txn.execute_raw(setup).await?;
+        if matches!(purpose, Purpose::Read | Purpose::Snapshot) {
+            settings.push(("statement_timeout", read_timeout_ms));
+        }
+        if !settings.is_empty() {
+            txn.execute_raw(local_settings(&settings)).await?;
+        }
         Ok(txn)
     }
 
@@ -634,6 +634,22 @@ impl Storage {
 }
 
 /// `db`, counting each statement it runs in `statements`.
+/// One PostgreSQL statement that gives the transaction each of `settings` (name, value), until
+/// it ends.
+fn local_settings(settings: &[(&str, &String)]) -> Statement {
+    let calls: Vec<String> = (0..settings.len())
+        .map(|n| format!("set_config(${}, ${}, true)", 2 * n + 1, 2 * n + 2))
+        .collect();
+    let values = settings
+        .iter()
+        .flat_map(|(name, value)| [name.to_string().into(), (*value).clone().into()]);
+    Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        format!("SELECT {}", calls.join(", ")),
+        values,
+    )
+}
+
 fn count_statements(mut db: DatabaseConnection, statements: &Arc<AtomicU64>) -> DatabaseConnection {
     let counter = statements.clone();
     db.set_metric_callback(move |_| {

@@ -4,8 +4,10 @@
 //!
 //! A server holds one [`Database`] per database it uses: one pool, bounded by the server's
 //! connection limit, and one listening connection, whatever the number of workspaces in it.
-//! Workspaces take turns on the pool; each transaction names its schema first
-//! (`set_config('search_path', …, true)`, which ends with the transaction). Many servers share
+//! Workspaces take turns on the pool. With a schema per workspace each transaction names its
+//! schema first (`set_config('search_path', …, true)`, which ends with the transaction); where
+//! a database holds one schema (the shared tables, a workspace's own database), the pool's
+//! connections start in it. Many servers share
 //! one database and coordinate through it alone: creating a schema and migrating it happen
 //! under an advisory lock, so servers starting together take turns.
 
@@ -90,6 +92,25 @@ impl Target {
         }
     }
 
+    /// The schema of every workspace in the target's database, when there is one: the
+    /// shared tables, or the workspace's own database. Not for a schema per workspace.
+    fn fixed_schema(&self) -> Option<String> {
+        (self.shared || self.own_database).then(|| self.schema())
+    }
+
+    /// How the pool connects to the database: in a database whose workspaces are all in one
+    /// schema, each connection starts with its search path there, so that a transaction need
+    /// not name it first (a round trip saved on each).
+    fn connections(&self) -> PgConnectOptions {
+        match self.fixed_schema() {
+            Some(schema) => self
+                .options
+                .clone()
+                .options([("search_path", schema.as_str())]),
+            None => self.options.clone(),
+        }
+    }
+
     /// The `workspace` value of the workspace's rows: its name in the shared tables.
     fn key(&self) -> &str {
         match self.shared {
@@ -137,7 +158,7 @@ impl Database {
                     Ok(true)
                 })
             })
-            .connect_lazy_with(target.options.clone());
+            .connect_lazy_with(target.connections());
         let listener = PgPoolOptions::new()
             .max_connections(1)
             .acquire_timeout(ACQUIRE_TIMEOUT)
@@ -217,7 +238,10 @@ impl Database {
             store_wide: None,
             key: Arc::from(target.key()),
             backend: Backend::Postgres {
-                search_path: target.schema(),
+                search_path: match target.fixed_schema() {
+                    Some(_) => None,
+                    None => Some(target.schema()),
+                },
                 read_timeout_ms: read_timeout.as_millis().to_string(),
                 database: self.clone(),
                 own_database: target.own_database,
