@@ -5,7 +5,8 @@
 //! `cargo bench --bench throughput` (SQLite) or `scripts/bench-postgres` (PostgreSQL, with
 //! commits per job). Claims take as many jobs as there are idle workers, so the worker count
 //! is the batch size: it runs with 20, 100 and 300 workers, or with the count in
-//! `STOKER_BENCH_WORKERS`.
+//! `STOKER_BENCH_WORKERS`. Last, ten workspaces with 10,000 queued each are drained at once.
+//! `STOKER_BENCH_PLACEMENT` picks the placement (see `common/backend.rs`).
 
 mod common;
 
@@ -21,6 +22,11 @@ const BACKLOGS: [usize; 3] = [1_000, 10_000, 100_000];
 /// Jobs enqueued while the runtime works them.
 const STEADY: usize = 100_000;
 
+/// Workspaces drained at once, each with its own backlog, by one runtime (each with its
+/// workers): their total rate against one workspace's.
+const BUSY_WORKSPACES: usize = 10;
+const BUSY_BACKLOG: usize = 10_000;
+
 fn worker_counts() -> Vec<usize> {
     match std::env::var("STOKER_BENCH_WORKERS")
         .ok()
@@ -31,17 +37,27 @@ fn worker_counts() -> Vec<usize> {
     }
 }
 
-/// Fills the workspace with `count` queued jobs while nobody works its queue.
-async fn fill(storage: &StorageConfig, count: usize) {
+/// Fills each of `workspaces` with `count` queued jobs while nobody works their queues.
+async fn fill(storage: &StorageConfig, workspaces: &[String], count: usize) {
     let stoker = Stoker::builder()
         .register::<Noop>()
         .storage(storage.clone())
         .queues(["nobody"])
         .build()
         .unwrap();
-    let workspace = stoker.workspace("bench").await.unwrap();
-    enqueue_in_batches(&workspace, count, 10_000).await;
+    for name in workspaces {
+        let workspace = stoker.workspace(name).await.unwrap();
+        enqueue_in_batches(&workspace, count, 10_000).await;
+    }
     stoker.shutdown().await;
+}
+
+/// The names of `count` workspaces: `bench` alone, or `bench0`, `bench1`, ….
+fn names(count: usize) -> Vec<String> {
+    match count {
+        1 => vec!["bench".to_owned()],
+        _ => (0..count).map(|n| format!("bench{n}")).collect(),
+    }
 }
 
 /// Enqueues `count` no-op jobs, `batch` at a time.
@@ -74,16 +90,28 @@ async fn stored_as_succeeded(workspace: &Workspace, count: usize) -> i64 {
     reads
 }
 
-/// Works the backlog; returns the time until all of it is stored as succeeded, and how many
-/// times the statistics were read to find that out.
-async fn drain(storage: &StorageConfig, count: usize, workers: usize) -> (Duration, i64) {
+/// Works the backlogs of `workspaces`, `count` jobs each, all at once; returns the time until
+/// all of them are stored as succeeded, and how many times the statistics were read to find
+/// that out.
+async fn drain(
+    storage: &StorageConfig,
+    workspaces: &[String],
+    count: usize,
+    workers: usize,
+) -> (Duration, i64) {
     let tally = Arc::new(Tally::default());
-    tally.expect(count);
+    tally.expect(count * workspaces.len());
     let started = Instant::now();
     let stoker = counting_runtime(storage, workers, &tally);
-    let workspace = stoker.workspace("bench").await.unwrap();
+    let mut opened = Vec::new();
+    for name in workspaces {
+        opened.push(stoker.workspace(name).await.unwrap());
+    }
     tally.reached().await;
-    let reads = stored_as_succeeded(&workspace, count).await;
+    let mut reads = 0;
+    for workspace in &opened {
+        reads += stored_as_succeeded(workspace, count).await;
+    }
     let elapsed = started.elapsed();
     stoker.shutdown().await;
     (elapsed, reads)
@@ -125,11 +153,12 @@ async fn run(workers: usize) {
         "backlog", "seconds", "jobs/s", "commits/job", "rss MiB", "peak MiB"
     );
     let mut rates = Vec::new();
+    let one = names(1);
     for count in BACKLOGS {
         let backend = Backend::fresh().await;
-        fill(&backend.storage, count).await;
+        fill(&backend.storage, &one, count).await;
         let before = backend.commits().await;
-        let (elapsed, reads) = drain(&backend.storage, count, workers).await;
+        let (elapsed, reads) = drain(&backend.storage, &one, count, workers).await;
         let commits = commits_per_job(before, backend.commits().await, reads, count);
         let rate = count as f64 / elapsed.as_secs_f64();
         let (rss, peak) = memory_mib();
@@ -141,6 +170,18 @@ async fn run(workers: usize) {
     }
     let ratio = rates[0] / rates[rates.len() - 1];
     println!("jobs/s with 1,000 queued / with 100,000 queued: {ratio:.2}");
+
+    let busy = names(BUSY_WORKSPACES);
+    let backend = Backend::fresh().await;
+    fill(&backend.storage, &busy, BUSY_BACKLOG).await;
+    let (elapsed, _) = drain(&backend.storage, &busy, BUSY_BACKLOG, workers).await;
+    let total = BUSY_WORKSPACES * BUSY_BACKLOG;
+    println!(
+        "{BUSY_WORKSPACES} workspaces busy at once, {BUSY_BACKLOG} queued each: {total} jobs in \
+         {:.3} s, {:.0} jobs/s in total",
+        elapsed.as_secs_f64(),
+        total as f64 / elapsed.as_secs_f64()
+    );
 
     let backend = Backend::fresh().await;
     let before = backend.commits().await;
