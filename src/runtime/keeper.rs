@@ -4,8 +4,9 @@
 //! (or never opened) workspace of its own store is next due, and opens each again at that
 //! instant. When the runtime starts it finds the workspaces in storage and learns when each
 //! is due. A shared store needs no such index: its housekeeping covers every workspace, and
-//! tells the Keeper which ones got jobs. It also forwards what PostgreSQL listeners hear: a
-//! workspace that got jobs is woken, or opened.
+//! tells the Keeper which ones got jobs. It also forwards what PostgreSQL listeners hear. A
+//! workspace that got jobs is woken if it is open, else opened: in rounds, a few at a time,
+//! under the cap.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Weak};
@@ -96,6 +97,12 @@ pub(super) struct Keeper {
     notices: Option<UnboundedReceiver<Notice>>,
     alarm: Option<SpawnHandle>,
     sweeping: bool,
+    /// Workspaces that got jobs while released, waiting to be opened. They are opened in
+    /// rounds, one round at a time and a few at once within it, so that a burst of news (on
+    /// PostgreSQL a notification per job) opens them in turn under the cap, not all at once
+    /// over it.
+    to_open: BTreeSet<String>,
+    opening: bool,
 }
 
 impl Keeper {
@@ -106,6 +113,8 @@ impl Keeper {
             notices: Some(notices),
             alarm: None,
             sweeping: false,
+            to_open: BTreeSet::new(),
+            opening: false,
         };
         let addr = Keeper::start_in_arbiter(&stoker.inner.settings.control, |_| keeper);
         let _ = stoker.inner.keeper.set(addr.clone());
@@ -166,6 +175,39 @@ impl Keeper {
         ctx.spawn(work.into_actor(self).map(|(), keeper, ctx| {
             keeper.sweeping = false;
             keeper.arm(ctx);
+        }));
+    }
+
+    /// Tells the open workspaces among `names` that they have jobs, and opens the others.
+    fn wake(&mut self, names: impl IntoIterator<Item = String>, ctx: &mut Context<Self>) {
+        let Some(stoker) = self.stoker() else { return };
+        for name in names {
+            let Ok(workspace) = WorkspaceName::new(&name) else {
+                continue;
+            };
+            match stoker.open_workspace(&workspace) {
+                Some(open) => open.wake(),
+                None => {
+                    self.to_open.insert(name);
+                }
+            }
+        }
+        self.open_woken(ctx);
+    }
+
+    /// Opens the workspaces in `to_open`, unless a round of that is under way already; the
+    /// news that arrives meanwhile goes in the next round.
+    fn open_woken(&mut self, ctx: &mut Context<Self>) {
+        if self.opening || self.to_open.is_empty() {
+            return;
+        }
+        let Some(stoker) = self.stoker() else { return };
+        self.opening = true;
+        let names = std::mem::take(&mut self.to_open);
+        let work = async move { stoker.wake_each(names).await };
+        ctx.spawn(work.into_actor(self).map(|(), keeper, ctx| {
+            keeper.opening = false;
+            keeper.open_woken(ctx);
         }));
     }
 
@@ -290,10 +332,7 @@ impl StreamHandler<Notice> for Keeper {
                     workspace.wake();
                 }
             }
-            Notice::Enqueued(name) => {
-                let work = async move { stoker.wake_each([name]).await };
-                ctx.spawn(work.into_actor(self));
-            }
+            Notice::Enqueued(name) => self.wake([name], ctx),
         }
     }
 
@@ -327,9 +366,7 @@ impl Handler<Woken> for Keeper {
     type Result = ();
 
     fn handle(&mut self, Woken(keys): Woken, ctx: &mut Context<Self>) {
-        let Some(stoker) = self.stoker() else { return };
-        let work = async move { stoker.wake_each(keys).await };
-        ctx.spawn(work.into_actor(self));
+        self.wake(keys, ctx);
     }
 }
 
