@@ -633,7 +633,6 @@ impl Storage {
     }
 }
 
-/// `db`, counting each statement it runs in `statements`.
 /// One PostgreSQL statement that gives the transaction each of `settings` (name, value), until
 /// it ends.
 fn local_settings(settings: &[(&str, &String)]) -> Statement {
@@ -650,6 +649,7 @@ fn local_settings(settings: &[(&str, &String)]) -> Statement {
     )
 }
 
+/// `db`, counting each statement it runs in `statements`.
 fn count_statements(mut db: DatabaseConnection, statements: &Arc<AtomicU64>) -> DatabaseConnection {
     let counter = statements.clone();
     db.set_metric_callback(move |_| {
