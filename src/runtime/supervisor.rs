@@ -143,27 +143,26 @@ impl Handler<Shutdown> for Supervisor {
         );
         let housekeepers = self.housekeepers.take();
         let work = async move {
-            let settled = settle(&queue, &completer, &settings, &workspace).await;
+            if !ask(&queue, Drain, settings.shutdown_timeout).await {
+                tracing::warn!(%workspace, "jobs still running at the shutdown timeout; cancelling them");
+                queue.do_send(CancelRunning);
+                // Cancelled jobs get the same time again to stop before they are given up.
+                ask(&queue, Drain, settings.shutdown_timeout).await;
+            }
+            if !ask(&completer, Flush, settings.shutdown_timeout).await {
+                tracing::error!(%workspace, "outcomes could not be stored; their jobs will be recovered at the next start");
+            }
             // Nothing runs any more, so no lease needs renewing. An upkeep round would lock the
             // upkeep lease and then the server's row, which leaving locks the other way round:
             // on PostgreSQL the two deadlocked, and one of them failed.
             if let Some(housekeepers) = housekeepers {
                 housekeepers.stop().await;
             }
-            // In a shared store, a workspace whose jobs all stopped and were stored holds
-            // nothing of this server's: its server row and leases are the store's.
             let now = settings.now_ms();
-            let leave = async {
-                match settled && storage.in_shared_store() {
-                    true => Ok((0, None)),
-                    false => {
-                        storage
-                            .leave(&settings.server_id, settings.queues(), now)
-                            .await
-                    }
-                }
-            };
-            let wake_at = match leave.await {
+            let wake_at = match storage
+                .leave(&settings.server_id, settings.queues(), now)
+                .await
+            {
                 Ok((0, wake_at)) => wake_at,
                 Ok((released, wake_at)) => {
                     tracing::warn!(%workspace, released, "gave back jobs that did not stop");
@@ -184,29 +183,6 @@ impl Handler<Shutdown> for Supervisor {
             wake_at
         }))
     }
-}
-
-/// Stops the workspace's jobs: lets them finish (up to the shutdown timeout), cancels the
-/// rest (and waits as long again), and stores every outcome. True when every job stopped and
-/// its outcome is stored.
-async fn settle(
-    queue: &Addr<Queue>,
-    completer: &Addr<Completer>,
-    settings: &SharedSettings,
-    workspace: &str,
-) -> bool {
-    let mut stopped = ask(queue, Drain, settings.shutdown_timeout).await;
-    if !stopped {
-        tracing::warn!(%workspace, "jobs still running at the shutdown timeout; cancelling them");
-        queue.do_send(CancelRunning);
-        // Cancelled jobs get the same time again to stop before they are given up.
-        stopped = ask(queue, Drain, settings.shutdown_timeout).await;
-    }
-    let stored = ask(completer, Flush, settings.shutdown_timeout).await;
-    if !stored {
-        tracing::error!(%workspace, "outcomes could not be stored; their jobs will be recovered at the next start");
-    }
-    stopped && stored
 }
 
 macro_rules! stoppable {
