@@ -3,7 +3,6 @@
 //! job types this server knows.
 
 use chrono::{DateTime, Utc};
-use entities::recurring_job;
 use serde_json::json;
 
 use super::prepare::prepare;
@@ -13,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::job::NewJob;
 use crate::name::check_recurring_id;
 use crate::schedule::{CronSchedule, Misfire, occurrences_between, time_zone};
-use crate::storage::{Firing, NewJobRow, RecurringRow};
+use crate::storage::{Firing, NewJobRow, RecurringRow, StoredRecurring};
 
 /// How a recurring job runs, besides its job and its cron expression.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -91,18 +90,14 @@ pub(super) enum Cause {
 }
 
 /// Plans what firing `row` at `now` creates.
-pub(super) fn plan(
-    settings: &Settings,
-    row: &recurring_job::Model,
-    now: i64,
-    cause: Cause,
-) -> Firing {
-    let parsed = CronSchedule::parse(&row.cron)
+pub(super) fn plan(settings: &Settings, row: &StoredRecurring, now: i64, cause: Cause) -> Firing {
+    let definition = &row.definition;
+    let parsed = CronSchedule::parse(&definition.cron)
         .map_err(|error| error.to_string())
         .and_then(|schedule| {
             Ok((
                 schedule,
-                time_zone(&row.time_zone).map_err(|e| e.to_string())?,
+                time_zone(&definition.time_zone).map_err(|e| e.to_string())?,
             ))
         });
     let (schedule, zone) = match parsed {
@@ -123,7 +118,7 @@ pub(super) fn plan(
     };
     let jobs = occurrences
         .into_iter()
-        .map(|occurrence| job_of(settings, row, occurrence, cause, now))
+        .map(|occurrence| job_of(settings, definition, occurrence, cause, now))
         .collect::<Result<Vec<_>>>();
     match jobs {
         Ok(jobs) => Firing {
@@ -141,7 +136,7 @@ pub(super) fn plan(
 
 /// The occurrences from the stored next execution up to `now` that should run.
 fn missed(
-    row: &recurring_job::Model,
+    row: &StoredRecurring,
     schedule: &CronSchedule,
     zone: chrono_tz::Tz,
     now: i64,
@@ -149,8 +144,7 @@ fn missed(
     let Some(due) = row.next_execution.map(at) else {
         return Vec::new();
     };
-    let misfire = row.misfire.parse().unwrap_or_default();
-    match misfire {
+    match row.definition.misfire {
         Misfire::Relaxed => vec![due],
         Misfire::Strict => occurrences_between(schedule, zone, due, at(now), Misfire::STRICT_LIMIT),
         Misfire::Ignorable if at(now) - due <= Misfire::TOLERANCE => vec![due],
@@ -161,7 +155,7 @@ fn missed(
 /// The job recurring job `row` creates for `occurrence`.
 fn job_of(
     settings: &Settings,
-    row: &recurring_job::Model,
+    row: &RecurringRow,
     occurrence: DateTime<Utc>,
     cause: Cause,
     now: i64,

@@ -13,7 +13,7 @@ use actix::prelude::*;
 use super::housekeeping::Wakes;
 use super::recurring::{Cause, plan};
 use super::settings::SharedSettings;
-use crate::storage::{Storage, StorageResult};
+use crate::storage::{Storage, StorageResult, StoredRecurring};
 
 /// Wait before trying again after a storage error.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
@@ -121,7 +121,7 @@ async fn due_work(
     if !due.any_due(now) {
         return Ok((BTreeSet::new(), due.earliest()));
     }
-    let planner = |row: &entities::recurring_job::Model| plan(&settings, row, now, Cause::Schedule);
+    let planner = |row: &StoredRecurring| plan(&settings, row, now, Cause::Schedule);
     let (woken, next) = storage.catch_up(due, now, &planner).await?;
     Ok((woken, next.earliest()))
 }

@@ -27,7 +27,7 @@ use crate::name::{WorkspaceName, check_recurring_id};
 use crate::state::{ContinueOn, JobState};
 use crate::storage::{
     Action, Granularity, HistoryPoint, JobDetails, JobFilter, JobPage, RecurringJob, ServerInfo,
-    Stats, Storage, Transition,
+    Stats, Storage, StoredRecurring, Transition,
 };
 
 /// A job as it was stored by an enqueue.
@@ -192,9 +192,7 @@ impl Workspace {
         self.check_open()?;
         check_recurring_id(id)?;
         let (settings, now) = (&self.inner.settings, self.inner.settings.now_ms());
-        let planner = |row: &entities::recurring_job::Model| {
-            recurring::plan(settings, row, now, Cause::Trigger)
-        };
+        let planner = |row: &StoredRecurring| recurring::plan(settings, row, now, Cause::Trigger);
         match self
             .inner
             .storage

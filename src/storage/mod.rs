@@ -91,7 +91,7 @@ pub(crate) use manage::{Action, Transition};
 pub(crate) use moves::Retention;
 pub use read::{Continuation, HistoryEntry, JobDetails, JobSummary, StoredRetry};
 pub use recurring::RecurringJob;
-pub(crate) use recurring::{Firing, RecurringRow};
+pub(crate) use recurring::{Firing, RecurringRow, StoredRecurring};
 pub(crate) use scope::{RetentionOf, Scope};
 pub use stats::{QueueStats, Stats};
 pub(crate) use upkeep::{Round, ServerRow, Upkept};

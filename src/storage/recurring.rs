@@ -78,8 +78,35 @@ pub(crate) struct Firing {
     pub(crate) error: Option<String>,
 }
 
+/// A stored recurring job whose occurrence is being planned: its definition and the next
+/// execution it has stored (none once its expression stopped producing occurrences).
+#[derive(Clone, Debug)]
+pub(crate) struct StoredRecurring {
+    pub(crate) definition: RecurringRow,
+    pub(crate) next_execution: Option<i64>,
+}
+
+impl From<recurring_job::Model> for StoredRecurring {
+    /// The row as planned. A misfire mode stoker did not write plans as the default one: an
+    /// occurrence still fires, where refusing the row would stop the job for good.
+    fn from(row: recurring_job::Model) -> Self {
+        StoredRecurring {
+            definition: RecurringRow {
+                misfire: row.misfire.parse().unwrap_or_default(),
+                id: row.id,
+                job_type: row.job_type,
+                args: row.args,
+                queue: row.queue,
+                cron: row.cron,
+                time_zone: row.time_zone,
+            },
+            next_execution: row.next_execution,
+        }
+    }
+}
+
 /// Plans a firing of a stored recurring job.
-pub(crate) type Planner<'a> = &'a (dyn Fn(&recurring_job::Model) -> Firing + Sync);
+pub(crate) type Planner<'a> = &'a (dyn Fn(&StoredRecurring) -> Firing + Sync);
 
 impl Storage {
     /// Creates recurring job `row.id`, or updates its definition (it keeps its pause, history
@@ -204,7 +231,7 @@ impl Storage {
             else {
                 return Ok(None);
             };
-            let firing = plan(&row);
+            let firing = plan(&row.into());
             if let Some(error) = firing.error {
                 return Ok(Some(Err(error)));
             }
@@ -240,7 +267,9 @@ pub(super) async fn fire_due(
         .await?;
     let mut created = Vec::new();
     for row in due {
-        let (key, firing) = (row.workspace.as_str(), plan(&row));
+        let key = row.workspace.clone();
+        let row = StoredRecurring::from(row);
+        let (id, firing) = (row.definition.id.as_str(), plan(&row));
         let swap = Query::update()
             .table(recurring_job::Entity)
             .value(recurring_job::Column::NextExecution, firing.next)
@@ -251,13 +280,13 @@ pub(super) async fn fire_due(
                     .as_deref()
                     .map(|error| text::storable(error).into_owned()),
             )
-            .and_where(Expr::col(recurring_job::Column::Workspace).eq(key))
-            .and_where(Expr::col(recurring_job::Column::Id).eq(row.id.as_str()))
+            .and_where(Expr::col(recurring_job::Column::Workspace).eq(key.as_str()))
+            .and_where(Expr::col(recurring_job::Column::Id).eq(id))
             .and_where(Expr::col(recurring_job::Column::NextExecution).eq(row.next_execution))
             .to_owned();
         if db.execute(&swap).await?.rows_affected() == 1 {
-            let jobs = record_jobs(db, key, &row.id, firing.jobs, now, retention_of(key)).await?;
-            created.extend(jobs.iter().map(|_| key.to_owned()));
+            let jobs = record_jobs(db, &key, id, firing.jobs, now, retention_of(&key)).await?;
+            created.extend(jobs.iter().map(|_| key.clone()));
         }
     }
     Ok(created)

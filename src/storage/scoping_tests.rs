@@ -98,7 +98,7 @@ async fn lifecycle(storage: &Storage) {
         .set_paused("nightly", false, Some(8), 8)
         .await
         .unwrap();
-    let plan = |_: &entities::recurring_job::Model| Firing {
+    let plan = |_: &super::StoredRecurring| Firing {
         jobs: vec![NewJobRow::plain("default", 0)],
         next: Some(1_000),
         error: None,
