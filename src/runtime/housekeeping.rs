@@ -112,7 +112,7 @@ impl StoreHousekeeping {
                 );
             }
         }
-        let wakes = || match store.is_postgres() {
+        let wakes = || match store.notifies_enqueued() {
             true => Wakes::Notified,
             false => Wakes::Keeper(keeper.clone()),
         };

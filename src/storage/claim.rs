@@ -16,10 +16,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use entities::job;
-use sea_orm::sea_query::extension::postgres::PgFunc;
-use sea_orm::sea_query::{
-    Alias, Expr, ExprTrait, Func, LockBehavior, LockType, Order, Query, SelectStatement,
-};
+use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType, Order, Query};
 use serde_json::json;
 
 use super::moves::Move;
@@ -113,35 +110,6 @@ pub(crate) struct ClaimedJob {
     pub(crate) on_exhausted: String,
 }
 
-/// Oldest first. On PostgreSQL as `id + 0`, the order of the claim's own index
-/// (`jobs_enqueued_fifo`), which the primary key cannot give: a planner misled by
-/// statistics from before a burst cannot walk the primary key past every finished job.
-/// The `0` is a literal: `id + $1` is not the index's expression, and the planner would
-/// sort every enqueued job on each claim.
-fn claim_order(postgres: bool) -> Expr {
-    if postgres {
-        Expr::cust(r#""id" + 0"#)
-    } else {
-        Expr::col(job::Column::Id)
-    }
-}
-
-/// The jobs `oldest` selects (and locks), taken once. On PostgreSQL as `id = ANY(ARRAY(…))`:
-/// an `IN` the planner may turn into a join that runs the locking subquery again for each row
-/// of the workspace, and each run then skips the rows the statement just claimed and returns
-/// the next ones, until the `UPDATE` has claimed the whole queue. `ARRAY(…)` is computed once,
-/// before the update reads a row. SQLite runs an `IN` list once by itself.
-fn taken_once(oldest: SelectStatement, postgres: bool) -> Expr {
-    let id = Expr::col(job::Column::Id);
-    match postgres {
-        true => {
-            let ids = Expr::SubQuery(None, Box::new(oldest.into()));
-            id.eq(PgFunc::any(Func::cust(Alias::new("ARRAY")).arg(ids)))
-        }
-        false => id.in_subquery(oldest),
-    }
-}
-
 impl Storage {
     /// Claims up to `limit` enqueued jobs of `queues`, leased to `server` until
     /// `lease_until`: from the first queue, oldest first (from its floor), then what is left of
@@ -185,7 +153,7 @@ impl Storage {
         lease: &Lease<'_>,
     ) -> StorageResult<Vec<ClaimedJob>> {
         let Lease { server, now, until } = *lease;
-        let order = claim_order(self.is_postgres());
+        let order = self.claim_order();
         let mut oldest = Query::select();
         oldest
             .column(job::Column::Id)
@@ -211,7 +179,7 @@ impl Storage {
                     .assignments(now),
             )
             .and_where(Expr::col(job::Column::Workspace).eq(self.key()))
-            .and_where(taken_once(oldest, self.is_postgres()))
+            .and_where(self.taken_once(oldest))
             .to_owned();
         let rows = self.claiming(&claim, &CLAIMED).await?;
         let mut claimed = rows
@@ -288,15 +256,5 @@ mod tests {
             assert!(taken < ids.len(), "taken only when the queue ran dry");
             databases.close().await;
         });
-    }
-
-    #[test]
-    fn the_postgresql_claim_orders_by_its_index_expression_without_a_parameter() {
-        use sea_orm::sea_query::PostgresQueryBuilder;
-        let (sql, values) = Query::select()
-            .expr(claim_order(true))
-            .build(PostgresQueryBuilder);
-        assert!(sql.ends_with(r#""id" + 0"#), "{sql}");
-        assert!(values.0.is_empty(), "bound: {values:?}");
     }
 }

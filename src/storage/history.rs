@@ -1,6 +1,6 @@
 //! History rows: every statement that creates or moves jobs appends one per job it wrote, with
-//! the job's state, reason, data and time. [`recorded`] turns such a statement into one that
-//! does. On SQLite the migration's row triggers append them, inside the statement and at little
+//! the job's state, reason, data and time. [`placement::recorded`] turns such a statement into
+//! one that does. On SQLite the migration's row triggers append them, inside the statement and at little
 //! cost. On PostgreSQL the statement appends them itself, in a data-modifying `WITH`: one
 //! `INSERT` for all its jobs, where a row trigger ran a PL/pgSQL call and an `INSERT` per job.
 
@@ -9,9 +9,9 @@ use sea_orm::sea_query::{
     InsertStatement, PostgresQueryBuilder, Query, QueryStatementWriter, ReturningClause,
     UpdateStatement,
 };
-use sea_orm::{ConnectionTrait, DbBackend, IdenStatic, Statement, StatementBuilder};
+use sea_orm::{ConnectionTrait, IdenStatic, StatementBuilder};
 
-use super::StorageResult;
+use super::{StorageResult, placement};
 
 /// The columns of a written job its history row is made of.
 const HISTORY: [job::Column; 6] = [
@@ -40,24 +40,7 @@ impl JobsWrite for InsertStatement {
     }
 }
 
-/// The statement that runs `write`, appends the history rows of the jobs it wrote, and
-/// returns their `columns`.
-pub(super) fn recorded(
-    write: &impl JobsWrite,
-    columns: &[job::Column],
-    backend: DbBackend,
-) -> Statement {
-    let mut write = write.clone();
-    if backend != DbBackend::Postgres {
-        write.return_columns(Query::returning().columns(columns.iter().copied()));
-        return backend.build(&write);
-    }
-    write.return_columns(returning_history(columns));
-    let (sql, values) = QueryStatementWriter::build(&write, PostgresQueryBuilder);
-    Statement::from_sql_and_values(backend, with_history(&sql, columns), values)
-}
-
-/// Runs `write` as [`recorded`]; returns the ids of the jobs it wrote.
+/// Runs `write` as [`placement::recorded`]; returns the ids of the jobs it wrote.
 pub(super) async fn run_recorded(
     db: &impl ConnectionTrait,
     write: &impl JobsWrite,
@@ -65,13 +48,13 @@ pub(super) async fn run_recorded(
     run_recorded_returning(db, write, job::Column::Id).await
 }
 
-/// Runs `write` as [`recorded`]; returns `column` of each job it wrote.
+/// Runs `write` as [`placement::recorded`]; returns `column` of each job it wrote.
 pub(super) async fn run_recorded_returning<T: sea_orm::TryGetable>(
     db: &impl ConnectionTrait,
     write: &impl JobsWrite,
     column: job::Column,
 ) -> StorageResult<Vec<T>> {
-    let statement = recorded(write, &[column], db.get_database_backend());
+    let statement = placement::recorded(write, &[column], db.get_database_backend());
     let rows = db.query_all_raw(statement).await?;
     let values = rows
         .iter()
@@ -80,7 +63,7 @@ pub(super) async fn run_recorded_returning<T: sea_orm::TryGetable>(
     Ok(values)
 }
 
-/// [`recorded`] on PostgreSQL with its values written into the text, for a statement sent as
+/// [`placement::recorded`] on PostgreSQL with its values written into the text, for a statement sent as
 /// a simple query.
 pub(super) fn recorded_text(write: &impl JobsWrite, columns: &[job::Column]) -> String {
     let mut write = write.clone();
@@ -89,7 +72,7 @@ pub(super) fn recorded_text(write: &impl JobsWrite, columns: &[job::Column]) -> 
 }
 
 /// What the history rows and the caller need, each column once.
-fn returning_history(columns: &[job::Column]) -> ReturningClause {
+pub(super) fn returning_history(columns: &[job::Column]) -> ReturningClause {
     let listed = |column: &job::Column| HISTORY.iter().any(|h| h.as_str() == column.as_str());
     let mut returned = HISTORY.to_vec();
     returned.extend(columns.iter().filter(|column| !listed(column)));
@@ -98,7 +81,7 @@ fn returning_history(columns: &[job::Column]) -> ReturningClause {
 
 /// `write_sql`, which returns [`HISTORY`] and `columns`, as the writing part of a statement
 /// that also appends the history rows and returns `columns`.
-fn with_history(write_sql: &str, columns: &[job::Column]) -> String {
+pub(super) fn with_history(write_sql: &str, columns: &[job::Column]) -> String {
     let returned: Vec<String> = columns
         .iter()
         .map(|column| format!("\"{}\"", column.as_str()))
@@ -110,52 +93,4 @@ fn with_history(write_sql: &str, columns: &[job::Column]) -> String {
          SELECT {} FROM written",
         returned.join(", ")
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn on_postgresql_the_statement_appends_history_keeps_values_bound_and_returns_what_was_asked() {
-        let insert = Query::insert()
-            .into_table(job::Entity)
-            .columns([job::Column::Args])
-            .values_panic(["{\"tenant\": \"o'brien\"}".into()])
-            .to_owned();
-        let statement = recorded(&insert, &[job::Column::Id], DbBackend::Postgres);
-        assert!(
-            statement.sql.starts_with("WITH written AS (INSERT"),
-            "{}",
-            statement.sql
-        );
-        assert!(
-            statement.sql.contains("INSERT INTO job_history"),
-            "{}",
-            statement.sql
-        );
-        assert!(
-            statement.sql.ends_with(r#"SELECT "id" FROM written"#),
-            "{}",
-            statement.sql
-        );
-        assert!(!statement.sql.contains("o'brien"), "{}", statement.sql);
-        assert_eq!(statement.values.map(|values| values.0.len()), Some(1));
-    }
-
-    #[test]
-    fn on_sqlite_the_statement_is_left_to_the_triggers() {
-        let update = Query::update()
-            .table(job::Entity)
-            .value(job::Column::State, "enqueued")
-            .to_owned();
-        let statement = recorded(&update, &[job::Column::Id], DbBackend::Sqlite);
-        assert!(statement.sql.starts_with("UPDATE"), "{}", statement.sql);
-        assert!(
-            statement.sql.ends_with(r#"RETURNING "id""#),
-            "{}",
-            statement.sql
-        );
-        assert!(!statement.sql.contains("job_history"), "{}", statement.sql);
-    }
 }

@@ -25,16 +25,17 @@ use sea_orm::sqlx::postgres::{
 use sea_orm::sqlx::{self, Connection};
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, SqlxPostgresConnector, Statement};
 
+use super::Backend;
 use super::databases::Notice;
-use super::{Backend, Retention, Storage, StorageError, StorageResult, count_statements};
 use crate::name::WorkspaceName;
+use crate::storage::{Retention, Storage, StorageError, StorageResult, count_statements};
 
 /// The channel the `jobs_notify_enqueued` trigger notifies, with the schema as payload.
 const CHANNEL: &str = "stoker_enqueued";
 /// Marks a schema, or a workspace's own database, as a stoker workspace.
 const SCHEMA_COMMENT: &str = "stoker workspace";
 /// The schema of the tables every workspace shares.
-pub(super) const SHARED_SCHEMA: &str = "stoker";
+pub(in crate::storage) const SHARED_SCHEMA: &str = "stoker";
 /// Marks [`SHARED_SCHEMA`] as stoker's shared tables.
 const SHARED_COMMENT: &str = "stoker shared tables";
 /// How long a lost listener waits before it tries again.
@@ -51,20 +52,24 @@ const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 const PING_WHEN_IDLE_FOR: Duration = Duration::from_secs(1);
 
 /// Where one workspace lives on a PostgreSQL server.
-pub(super) struct Target {
+pub(in crate::storage) struct Target {
     /// Connects to the workspace's database.
     options: PgConnectOptions,
     /// Whether that database is the workspace's own (created on first open).
-    pub(super) own_database: bool,
+    pub(in crate::storage) own_database: bool,
     /// Whether the workspace's rows are in the tables of [`SHARED_SCHEMA`], with the others'.
-    pub(super) shared: bool,
+    pub(in crate::storage) shared: bool,
     workspace: WorkspaceName,
 }
 
 impl Target {
     /// Workspace `workspace` on the server `url` names: in the shared tables when `shared`
     /// (and the database is not the workspace's own), else in a schema of its own.
-    pub(super) fn new(url: &str, workspace: &WorkspaceName, shared: bool) -> StorageResult<Self> {
+    pub(in crate::storage) fn new(
+        url: &str,
+        workspace: &WorkspaceName,
+        shared: bool,
+    ) -> StorageResult<Self> {
         workspace.schema()?;
         let options = url
             .replace("{workspace}", workspace.as_str())
@@ -80,7 +85,7 @@ impl Target {
     }
 
     /// The workspace's database.
-    pub(super) fn database(&self) -> &str {
+    pub(in crate::storage) fn database(&self) -> &str {
         self.options.get_database().unwrap_or("postgres")
     }
 
@@ -127,7 +132,7 @@ impl Target {
 }
 
 /// One database as this server uses it: a shared pool and a listener.
-pub(super) struct Database {
+pub(in crate::storage) struct Database {
     pool: PgPool,
     listener: PgPool,
     /// Workspaces this process created or migrated already: opening them again skips that.
@@ -139,7 +144,7 @@ pub(super) struct Database {
 impl Database {
     /// Connects (lazily) to the database `target` names, with at most `max_connections`
     /// pooled, and starts its listener, which reports to `notices`.
-    pub(super) fn connect(
+    pub(in crate::storage) fn connect(
         target: &Target,
         max_connections: u32,
         notices: UnboundedSender<Notice>,
@@ -176,7 +181,7 @@ impl Database {
     /// Opens the storage of `target`'s workspace, creating and migrating its schema first
     /// unless this process did already; its reads a caller can make slow are cancelled after
     /// `read_timeout`.
-    pub(super) async fn open(
+    pub(in crate::storage) async fn open(
         self: &Arc<Self>,
         target: &Target,
         read_timeout: Duration,
@@ -209,7 +214,7 @@ impl Database {
     }
 
     /// The shared tables as a whole, migrated, for the housekeeping of all their workspaces.
-    pub(super) async fn store(
+    pub(in crate::storage) async fn store(
         self: &Arc<Self>,
         target: &Target,
         read_timeout: Duration,
@@ -296,13 +301,13 @@ impl Database {
     }
 
     /// The workspaces this process created or migrated already (see [`Database::open`]).
-    pub(super) fn migrated(&self) -> &Mutex<HashSet<WorkspaceName>> {
+    pub(in crate::storage) fn migrated(&self) -> &Mutex<HashSet<WorkspaceName>> {
         &self.migrated
     }
 
     /// Whether `target`'s workspace exists in this database: a row of the shared tables, or a
     /// stoker schema of its own.
-    pub(super) async fn has_workspace(&self, target: &Target) -> StorageResult<bool> {
+    pub(in crate::storage) async fn has_workspace(&self, target: &Target) -> StorageResult<bool> {
         if target.shared {
             let names = self
                 .shared_workspaces(Some(target.workspace.as_str()))
@@ -322,7 +327,10 @@ impl Database {
 
     /// The workspaces in the shared tables (only `only`, when given); none before the tables
     /// are made.
-    pub(super) async fn shared_workspaces(&self, only: Option<&str>) -> StorageResult<Vec<String>> {
+    pub(in crate::storage) async fn shared_workspaces(
+        &self,
+        only: Option<&str>,
+    ) -> StorageResult<Vec<String>> {
         let tables = format!("{SHARED_SCHEMA}.workspaces");
         let made: Option<String> = sqlx::query_scalar("SELECT to_regclass($1)::text")
             .bind(&tables)
@@ -340,7 +348,7 @@ impl Database {
     }
 
     /// The names of the stoker schemas in this database.
-    pub(super) async fn schemas(&self) -> StorageResult<Vec<String>> {
+    pub(in crate::storage) async fn schemas(&self) -> StorageResult<Vec<String>> {
         Ok(sqlx::query_scalar(
             "SELECT nspname::text FROM pg_namespace \
              WHERE obj_description(oid, 'pg_namespace') = $1 ORDER BY 1",
@@ -351,7 +359,7 @@ impl Database {
     }
 
     /// Closes the pool and the listener (which ends its task).
-    pub(super) async fn close(&self) {
+    pub(in crate::storage) async fn close(&self) {
         self.listener.close().await;
         self.pool.close().await;
     }
@@ -556,7 +564,7 @@ fn foreign(name: &str) -> StorageError {
 }
 
 /// Whether the workspace's own database exists and is stoker's (URLs with `{workspace}`).
-pub(super) async fn own_database_exists(target: &Target) -> StorageResult<bool> {
+pub(in crate::storage) async fn own_database_exists(target: &Target) -> StorageResult<bool> {
     let mut admin = target.admin().await?;
     let ours = ownership(target, &mut admin).await;
     let _ = admin.close().await;
@@ -565,7 +573,7 @@ pub(super) async fn own_database_exists(target: &Target) -> StorageResult<bool> 
 
 /// The workspaces that have a database of their own on the server `url` names: the databases
 /// whose names fit the URL's pattern around `{workspace}` and are stoker's.
-pub(super) async fn own_databases(url: &str) -> StorageResult<Vec<String>> {
+pub(in crate::storage) async fn own_databases(url: &str) -> StorageResult<Vec<String>> {
     let pattern = url
         .parse::<PgConnectOptions>()
         .map_err(|error| StorageError::Config(format!("bad PostgreSQL URL: {error}")))?;
@@ -600,7 +608,10 @@ pub(super) async fn own_databases(url: &str) -> StorageResult<Vec<String>> {
 /// does for the jobs it sees become `enqueued`: with the key as payload where workspaces share
 /// the tables, else with the schema, named after its workspace. Nothing on SQLite, where
 /// nobody listens.
-pub(super) async fn announce_enqueued(db: &impl ConnectionTrait, key: &str) -> Result<(), DbErr> {
+pub(in crate::storage) async fn announce_enqueued(
+    db: &impl ConnectionTrait,
+    key: &str,
+) -> Result<(), DbErr> {
     if db.get_database_backend() != DbBackend::Postgres {
         return Ok(());
     }
@@ -670,7 +681,7 @@ async fn subscribe(pool: &PgPool) -> Result<PgListener, sqlx::Error> {
 /// so does this `COMMIT` (after the server's warning about the `BEGIN`). When a statement
 /// fails, the server skips the rest and keeps the transaction open and aborted, so it is
 /// rolled back here, and a connection that cannot even do that is closed.
-pub(super) async fn in_one_trip(
+pub(in crate::storage) async fn in_one_trip(
     pool: &PgPool,
     statements: String,
 ) -> Result<Vec<PgRow>, sqlx::Error> {

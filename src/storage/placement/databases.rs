@@ -16,8 +16,9 @@ use chrono::Utc;
 use futures::channel::mpsc::{UnboundedReceiver, UnboundedSender, unbounded};
 
 use super::postgres::{self, Database, Target};
-use super::{Storage, StorageConfig, StorageResult, sqlite};
+use super::sqlite;
 use crate::name::WorkspaceName;
+use crate::storage::{Storage, StorageConfig, StorageResult};
 
 /// How long a read a caller can make slow may run on PostgreSQL unless the runtime says.
 pub(crate) const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(10);

@@ -15,8 +15,9 @@ use sea_orm::sqlx::sqlite::{
 };
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, SqlxSqliteConnector, Statement};
 
-use super::{Backend, Retention, Storage, StorageError, StorageResult, count_statements};
+use super::Backend;
 use crate::name::WorkspaceName;
+use crate::storage::{Retention, Storage, StorageError, StorageResult, count_statements};
 
 /// How long a connection waits for a lock held by another connection before giving up, and
 /// how long a caller waits for a connection of the pool: together they bound how long a
@@ -33,12 +34,12 @@ const STATEMENT_CACHE: usize = 32;
 const EXTENSION: &str = "db";
 
 /// Whether workspace `name` has a database file in `dir`.
-pub(super) fn exists(dir: &Path, workspace: &WorkspaceName) -> bool {
+pub(in crate::storage) fn exists(dir: &Path, workspace: &WorkspaceName) -> bool {
     dir.join(format!("{workspace}.{EXTENSION}")).exists()
 }
 
 /// The names of the database files in `dir` (none when it does not exist yet).
-pub(super) fn workspaces(dir: &Path) -> StorageResult<Vec<String>> {
+pub(in crate::storage) fn workspaces(dir: &Path) -> StorageResult<Vec<String>> {
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -60,7 +61,7 @@ pub(super) fn workspaces(dir: &Path) -> StorageResult<Vec<String>> {
 
 /// Opens workspace `workspace`'s database in `dir`; `migrate` when this process has not
 /// brought it to the current schema yet.
-pub(super) async fn open(
+pub(in crate::storage) async fn open(
     dir: &Path,
     workspace: &WorkspaceName,
     migrate: bool,
@@ -74,7 +75,7 @@ pub(super) async fn open(
 
 /// Opens (creating and migrating) the SQLite file `path` that every workspace shares: a store
 /// whose rows carry their workspace's name, open until [`Storage::close_store`].
-pub(super) async fn open_shared(path: &Path) -> StorageResult<Storage> {
+pub(in crate::storage) async fn open_shared(path: &Path) -> StorageResult<Storage> {
     if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
         create_dir(dir)?;
     }
@@ -93,7 +94,7 @@ fn create_dir(dir: &Path) -> StorageResult<()> {
 
 /// Whether a SQLite store holds one workspace or all of them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Sharing {
+pub(in crate::storage) enum Sharing {
     /// A file per workspace: its storage closes it.
     Own,
     /// One file for all: the server closes it.
@@ -201,7 +202,10 @@ fn reusable(connection: &SqliteConnection) -> bool {
 }
 
 /// Sets `PRAGMA synchronous` on `db`'s connection (outside any transaction).
-pub(super) async fn set_synchronous(db: &DatabaseConnection, level: &str) -> StorageResult<()> {
+pub(in crate::storage) async fn set_synchronous(
+    db: &DatabaseConnection,
+    level: &str,
+) -> StorageResult<()> {
     let pragma = format!("PRAGMA synchronous = {level}");
     db.execute_raw(Statement::from_string(DbBackend::Sqlite, pragma))
         .await?;
@@ -209,12 +213,14 @@ pub(super) async fn set_synchronous(db: &DatabaseConnection, level: &str) -> Sto
 }
 
 /// Whether `db`'s connection commits with `synchronous=FULL` (level 2).
-pub(super) async fn is_synchronous_full(db: &impl ConnectionTrait) -> StorageResult<bool> {
+pub(in crate::storage) async fn is_synchronous_full(
+    db: &impl ConnectionTrait,
+) -> StorageResult<bool> {
     Ok(pragma::<i32>(db, "synchronous").await? == 2)
 }
 
 /// What `PRAGMA journal_mode` answers: `wal` when WAL took effect.
-pub(super) async fn journal_mode(db: &DatabaseConnection) -> StorageResult<String> {
+pub(in crate::storage) async fn journal_mode(db: &DatabaseConnection) -> StorageResult<String> {
     Ok(pragma::<String>(db, "journal_mode").await?.to_lowercase())
 }
 
