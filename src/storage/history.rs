@@ -1,8 +1,9 @@
 //! History rows: every statement that creates or moves jobs appends one per job it wrote, with
 //! the job's state, reason, data and time. [`placement::recorded`] turns such a statement into
-//! one that does. On SQLite the migration's row triggers append them, inside the statement and at little
-//! cost. On PostgreSQL the statement appends them itself, in a data-modifying `WITH`: one
-//! `INSERT` for all its jobs, where a row trigger ran a PL/pgSQL call and an `INSERT` per job.
+//! one that does. On SQLite the migration's row triggers append them, inside the statement and
+//! at little cost. On PostgreSQL the statement appends them itself, in a data-modifying
+//! `WITH` (built here): one `INSERT` for all its jobs, where a row trigger ran a PL/pgSQL call
+//! and an `INSERT` per job.
 
 use entities::job;
 use sea_orm::sea_query::{
@@ -63,8 +64,8 @@ pub(super) async fn run_recorded_returning<T: sea_orm::TryGetable>(
     Ok(values)
 }
 
-/// [`placement::recorded`] on PostgreSQL with its values written into the text, for a statement sent as
-/// a simple query.
+/// [`placement::recorded`] on PostgreSQL with its values written into the text, for a
+/// statement sent as a simple query.
 pub(super) fn recorded_text(write: &impl JobsWrite, columns: &[job::Column]) -> String {
     let mut write = write.clone();
     write.return_columns(returning_history(columns));

@@ -266,8 +266,8 @@ pub(super) async fn fire_due(
         .all(db)
         .await?;
     let mut created = Vec::new();
-    for row in due {
-        let key = row.workspace.clone();
+    for mut row in due {
+        let key = std::mem::take(&mut row.workspace);
         let row = StoredRecurring::from(row);
         let (id, firing) = (row.definition.id.as_str(), plan(&row));
         let swap = Query::update()

@@ -52,24 +52,20 @@ const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 const PING_WHEN_IDLE_FOR: Duration = Duration::from_secs(1);
 
 /// Where one workspace lives on a PostgreSQL server.
-pub(in crate::storage) struct Target {
+pub(super) struct Target {
     /// Connects to the workspace's database.
     options: PgConnectOptions,
     /// Whether that database is the workspace's own (created on first open).
-    pub(in crate::storage) own_database: bool,
+    pub(super) own_database: bool,
     /// Whether the workspace's rows are in the tables of [`SHARED_SCHEMA`], with the others'.
-    pub(in crate::storage) shared: bool,
+    pub(super) shared: bool,
     workspace: WorkspaceName,
 }
 
 impl Target {
     /// Workspace `workspace` on the server `url` names: in the shared tables when `shared`
     /// (and the database is not the workspace's own), else in a schema of its own.
-    pub(in crate::storage) fn new(
-        url: &str,
-        workspace: &WorkspaceName,
-        shared: bool,
-    ) -> StorageResult<Self> {
+    pub(super) fn new(url: &str, workspace: &WorkspaceName, shared: bool) -> StorageResult<Self> {
         workspace.schema()?;
         let options = url
             .replace("{workspace}", workspace.as_str())
@@ -85,7 +81,7 @@ impl Target {
     }
 
     /// The workspace's database.
-    pub(in crate::storage) fn database(&self) -> &str {
+    pub(super) fn database(&self) -> &str {
         self.options.get_database().unwrap_or("postgres")
     }
 
@@ -144,7 +140,7 @@ pub(in crate::storage) struct Database {
 impl Database {
     /// Connects (lazily) to the database `target` names, with at most `max_connections`
     /// pooled, and starts its listener, which reports to `notices`.
-    pub(in crate::storage) fn connect(
+    pub(super) fn connect(
         target: &Target,
         max_connections: u32,
         notices: UnboundedSender<Notice>,
@@ -181,7 +177,7 @@ impl Database {
     /// Opens the storage of `target`'s workspace, creating and migrating its schema first
     /// unless this process did already; its reads a caller can make slow are cancelled after
     /// `read_timeout`.
-    pub(in crate::storage) async fn open(
+    pub(super) async fn open(
         self: &Arc<Self>,
         target: &Target,
         read_timeout: Duration,
@@ -214,7 +210,7 @@ impl Database {
     }
 
     /// The shared tables as a whole, migrated, for the housekeeping of all their workspaces.
-    pub(in crate::storage) async fn store(
+    pub(super) async fn store(
         self: &Arc<Self>,
         target: &Target,
         read_timeout: Duration,
@@ -301,13 +297,13 @@ impl Database {
     }
 
     /// The workspaces this process created or migrated already (see [`Database::open`]).
-    pub(in crate::storage) fn migrated(&self) -> &Mutex<HashSet<WorkspaceName>> {
+    pub(super) fn migrated(&self) -> &Mutex<HashSet<WorkspaceName>> {
         &self.migrated
     }
 
     /// Whether `target`'s workspace exists in this database: a row of the shared tables, or a
     /// stoker schema of its own.
-    pub(in crate::storage) async fn has_workspace(&self, target: &Target) -> StorageResult<bool> {
+    pub(super) async fn has_workspace(&self, target: &Target) -> StorageResult<bool> {
         if target.shared {
             let names = self
                 .shared_workspaces(Some(target.workspace.as_str()))
@@ -327,10 +323,7 @@ impl Database {
 
     /// The workspaces in the shared tables (only `only`, when given); none before the tables
     /// are made.
-    pub(in crate::storage) async fn shared_workspaces(
-        &self,
-        only: Option<&str>,
-    ) -> StorageResult<Vec<String>> {
+    pub(super) async fn shared_workspaces(&self, only: Option<&str>) -> StorageResult<Vec<String>> {
         let tables = format!("{SHARED_SCHEMA}.workspaces");
         let made: Option<String> = sqlx::query_scalar("SELECT to_regclass($1)::text")
             .bind(&tables)
@@ -348,7 +341,7 @@ impl Database {
     }
 
     /// The names of the stoker schemas in this database.
-    pub(in crate::storage) async fn schemas(&self) -> StorageResult<Vec<String>> {
+    pub(super) async fn schemas(&self) -> StorageResult<Vec<String>> {
         Ok(sqlx::query_scalar(
             "SELECT nspname::text FROM pg_namespace \
              WHERE obj_description(oid, 'pg_namespace') = $1 ORDER BY 1",
@@ -359,7 +352,7 @@ impl Database {
     }
 
     /// Closes the pool and the listener (which ends its task).
-    pub(in crate::storage) async fn close(&self) {
+    pub(super) async fn close(&self) {
         self.listener.close().await;
         self.pool.close().await;
     }
@@ -564,7 +557,7 @@ fn foreign(name: &str) -> StorageError {
 }
 
 /// Whether the workspace's own database exists and is stoker's (URLs with `{workspace}`).
-pub(in crate::storage) async fn own_database_exists(target: &Target) -> StorageResult<bool> {
+pub(super) async fn own_database_exists(target: &Target) -> StorageResult<bool> {
     let mut admin = target.admin().await?;
     let ours = ownership(target, &mut admin).await;
     let _ = admin.close().await;
@@ -573,7 +566,7 @@ pub(in crate::storage) async fn own_database_exists(target: &Target) -> StorageR
 
 /// The workspaces that have a database of their own on the server `url` names: the databases
 /// whose names fit the URL's pattern around `{workspace}` and are stoker's.
-pub(in crate::storage) async fn own_databases(url: &str) -> StorageResult<Vec<String>> {
+pub(super) async fn own_databases(url: &str) -> StorageResult<Vec<String>> {
     let pattern = url
         .parse::<PgConnectOptions>()
         .map_err(|error| StorageError::Config(format!("bad PostgreSQL URL: {error}")))?;
@@ -681,7 +674,7 @@ async fn subscribe(pool: &PgPool) -> Result<PgListener, sqlx::Error> {
 /// so does this `COMMIT` (after the server's warning about the `BEGIN`). When a statement
 /// fails, the server skips the rest and keeps the transaction open and aborted, so it is
 /// rolled back here, and a connection that cannot even do that is closed.
-pub(in crate::storage) async fn in_one_trip(
+pub(super) async fn in_one_trip(
     pool: &PgPool,
     statements: String,
 ) -> Result<Vec<PgRow>, sqlx::Error> {

@@ -34,12 +34,12 @@ const STATEMENT_CACHE: usize = 32;
 const EXTENSION: &str = "db";
 
 /// Whether workspace `name` has a database file in `dir`.
-pub(in crate::storage) fn exists(dir: &Path, workspace: &WorkspaceName) -> bool {
+pub(super) fn exists(dir: &Path, workspace: &WorkspaceName) -> bool {
     dir.join(format!("{workspace}.{EXTENSION}")).exists()
 }
 
 /// The names of the database files in `dir` (none when it does not exist yet).
-pub(in crate::storage) fn workspaces(dir: &Path) -> StorageResult<Vec<String>> {
+pub(super) fn workspaces(dir: &Path) -> StorageResult<Vec<String>> {
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -61,7 +61,7 @@ pub(in crate::storage) fn workspaces(dir: &Path) -> StorageResult<Vec<String>> {
 
 /// Opens workspace `workspace`'s database in `dir`; `migrate` when this process has not
 /// brought it to the current schema yet.
-pub(in crate::storage) async fn open(
+pub(super) async fn open(
     dir: &Path,
     workspace: &WorkspaceName,
     migrate: bool,
@@ -75,7 +75,7 @@ pub(in crate::storage) async fn open(
 
 /// Opens (creating and migrating) the SQLite file `path` that every workspace shares: a store
 /// whose rows carry their workspace's name, open until [`Storage::close_store`].
-pub(in crate::storage) async fn open_shared(path: &Path) -> StorageResult<Storage> {
+pub(super) async fn open_shared(path: &Path) -> StorageResult<Storage> {
     if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
         create_dir(dir)?;
     }
@@ -202,10 +202,7 @@ fn reusable(connection: &SqliteConnection) -> bool {
 }
 
 /// Sets `PRAGMA synchronous` on `db`'s connection (outside any transaction).
-pub(in crate::storage) async fn set_synchronous(
-    db: &DatabaseConnection,
-    level: &str,
-) -> StorageResult<()> {
+pub(super) async fn set_synchronous(db: &DatabaseConnection, level: &str) -> StorageResult<()> {
     let pragma = format!("PRAGMA synchronous = {level}");
     db.execute_raw(Statement::from_string(DbBackend::Sqlite, pragma))
         .await?;
@@ -213,14 +210,12 @@ pub(in crate::storage) async fn set_synchronous(
 }
 
 /// Whether `db`'s connection commits with `synchronous=FULL` (level 2).
-pub(in crate::storage) async fn is_synchronous_full(
-    db: &impl ConnectionTrait,
-) -> StorageResult<bool> {
+pub(super) async fn is_synchronous_full(db: &impl ConnectionTrait) -> StorageResult<bool> {
     Ok(pragma::<i32>(db, "synchronous").await? == 2)
 }
 
 /// What `PRAGMA journal_mode` answers: `wal` when WAL took effect.
-pub(in crate::storage) async fn journal_mode(db: &DatabaseConnection) -> StorageResult<String> {
+pub(super) async fn journal_mode(db: &DatabaseConnection) -> StorageResult<String> {
     Ok(pragma::<String>(db, "journal_mode").await?.to_lowercase())
 }
 
