@@ -2,7 +2,7 @@
 //! runs a job; idle ones are released and woken again by their own delayed or recurring job
 //! when it falls due (and not by another workspace's); finished jobs expire after their own
 //! workspace's retention, the totals that count them surviving; a shared store is housekept
-//! once for all its workspaces.
+//! once for all its workspaces, and a workspace that settled leaves it without a statement.
 
 mod common;
 
@@ -227,6 +227,42 @@ async fn housekeeping_runs_once_per_store_not_once_per_workspace() {
         ),
     }
     stoker.shutdown().await;
+}
+
+/// A workspace whose jobs all finished and were stored holds nothing of the server's in a
+/// store that workspaces share (its server row and leases are the store's), so leaving it,
+/// as a release or a shutdown does, runs no statement of its own. In a store of its own it
+/// still takes the server out of the registry.
+#[actix_rt::test]
+async fn a_settled_workspace_leaves_a_shared_store_without_a_statement() {
+    let dir = tempfile::tempdir().unwrap();
+    let every = Duration::from_millis(50);
+    let stoker = builder(dir.path(), &Runs::default())
+        .heartbeat(every)
+        .poll_interval(every)
+        .build()
+        .unwrap();
+    let observer = stoker.workspace("observer").await.unwrap();
+    let workspace = stoker.workspace("settled").await.unwrap();
+    let id = workspace
+        .enqueue(Record { key: "ran".into() })
+        .await
+        .unwrap();
+    wait_for_state(&workspace, id, JobState::Succeeded).await;
+    // Wake-ups the job's enqueue sent (a notification, on PostgreSQL) have been handled by
+    // the time the store's housekeeping has run a few more rounds.
+    let since = stoker.now() + chrono::Duration::milliseconds(4 * every.as_millis() as i64);
+    upkeep_after(&observer, since).await;
+    let before = workspace.statements_executed();
+    stoker.shutdown().await;
+    let leaving = workspace.statements_executed() - before;
+    match common::backend::placement().as_str() {
+        "file" | "shared" => assert_eq!(leaving, 0, "statements run to leave a shared store"),
+        _ => assert!(
+            leaving > 0,
+            "a store of its own forgets the server as it is left"
+        ),
+    }
 }
 
 /// Waits until `workspace`'s server has written a heartbeat at or after `since` on the manual

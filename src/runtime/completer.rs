@@ -28,10 +28,11 @@ const RETRY_AFTER: Duration = Duration::from_secs(1);
 pub(crate) struct Completed(pub(crate) Completion);
 
 /// Answers once every outcome received so far is stored (or, refused by the database even in
-/// its fallback form, set aside).
+/// its fallback form, set aside): true when all of them are stored, false while any is set
+/// aside (its job still stands `processing`).
 #[derive(Message)]
 #[rtype(result = "()")]
-pub(crate) struct Flush(pub(crate) oneshot::Sender<()>);
+pub(crate) struct Flush(pub(crate) oneshot::Sender<bool>);
 
 /// Outcomes to store in one transaction.
 struct Batch {
@@ -54,7 +55,7 @@ pub(crate) struct Completer {
     /// Whether a timer will try `refused` again.
     retry_armed: bool,
     writing: bool,
-    flushed: Vec<oneshot::Sender<()>>,
+    flushed: Vec<oneshot::Sender<bool>>,
 }
 
 impl Completer {
@@ -88,8 +89,9 @@ impl Completer {
             fallback: false,
         });
         if batch.outcomes.is_empty() {
+            let all_stored = self.refused.is_empty();
             for done in self.flushed.drain(..) {
-                let _ = done.send(());
+                let _ = done.send(all_stored);
             }
             return;
         }

@@ -40,10 +40,22 @@ pub(crate) struct Wake;
 #[rtype(result = "()")]
 pub(crate) struct CancelJob(pub(crate) i64);
 
-/// Stop claiming; answer when no job runs any more.
+/// Stop claiming; answer when no job runs any more, with [`Drained`].
 #[derive(Message)]
 #[rtype(result = "()")]
-pub(crate) struct Drain(pub(crate) oneshot::Sender<()>);
+pub(crate) struct Drain(pub(crate) oneshot::Sender<Drained>);
+
+/// The answer to [`Drain`]: no job runs any more, and whether every job this queue claimed
+/// is known to it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Drained {
+    /// Every claim answered: the jobs it ran are all the jobs it took.
+    Known,
+    /// A claim failed since the queue started. It may have committed before its answer was
+    /// lost (or an earlier queue's part of it did), so jobs the queue never saw may still
+    /// stand `processing` under this server's lease.
+    MayHaveLost,
+}
 
 /// Ask every running job to stop (shutdown ran out of patience).
 #[derive(Message)]
@@ -71,7 +83,9 @@ pub(crate) struct Queue {
     /// Work may be waiting: claim when a worker is free.
     wanted: bool,
     draining: bool,
-    drained: Vec<oneshot::Sender<()>>,
+    drained: Vec<oneshot::Sender<Drained>>,
+    /// A claim failed since the queue started (see [`Drained::MayHaveLost`]).
+    claim_failed: bool,
 }
 
 /// What a queue needs to start its workers.
@@ -104,6 +118,7 @@ impl Queue {
             wanted: true,
             draining: false,
             drained: Vec::new(),
+            claim_failed: false,
         }
     }
 
@@ -149,8 +164,10 @@ impl Queue {
                 Ok(jobs) => jobs,
                 Err(error) => {
                     tracing::error!(%error, "claiming jobs failed; will retry");
+                    queue.claim_failed = true;
                     queue.wanted = true;
                     queue.give_back_spare();
+                    queue.answer_drained();
                     ctx.run_later(RETRY_AFTER, |queue, ctx| queue.claim(ctx));
                     return;
                 }
@@ -250,8 +267,12 @@ impl Queue {
 
     fn answer_drained(&mut self) {
         if self.draining && self.running.is_empty() && !self.claiming {
+            let drained = match self.claim_failed {
+                false => Drained::Known,
+                true => Drained::MayHaveLost,
+            };
             for done in self.drained.drain(..) {
-                let _ = done.send(());
+                let _ = done.send(drained);
             }
         }
     }

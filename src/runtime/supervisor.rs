@@ -18,11 +18,11 @@ use super::activity::Activity;
 use super::completer::{Completer, Flush};
 use super::housekeeping::{Housekeepers, Wakes};
 use super::janitor::Janitor;
-use super::queue::{CancelRunning, Drain, Queue, Wake, WorkerFactory};
+use super::queue::{CancelRunning, Drain, Drained, Queue, Wake, WorkerFactory};
 use super::scheduler::{DueAt, Scheduler};
 use super::settings::SharedSettings;
 use super::worker::Worker;
-use crate::storage::Storage;
+use crate::storage::{Storage, StorageResult};
 
 /// Stops an actor.
 #[derive(Message)]
@@ -114,11 +114,11 @@ impl Supervisor {
 }
 
 /// Sends a message carrying a reply channel and waits for the reply, at most `limit`.
-async fn ask<A, M>(
+async fn ask<A, M, R>(
     addr: &Addr<A>,
-    message: impl FnOnce(oneshot::Sender<()>) -> M,
+    message: impl FnOnce(oneshot::Sender<R>) -> M,
     limit: Duration,
-) -> bool
+) -> Option<R>
 where
     A: Handler<M>,
     A::Context: actix::dev::ToEnvelope<A, M>,
@@ -126,9 +126,7 @@ where
 {
     let (done, answered) = oneshot::channel();
     addr.do_send(message(done));
-    tokio::time::timeout(limit, answered)
-        .await
-        .is_ok_and(|r| r.is_ok())
+    tokio::time::timeout(limit, answered).await.ok()?.ok()
 }
 
 impl Handler<Shutdown> for Supervisor {
@@ -143,15 +141,7 @@ impl Handler<Shutdown> for Supervisor {
         );
         let housekeepers = self.housekeepers.take();
         let work = async move {
-            if !ask(&queue, Drain, settings.shutdown_timeout).await {
-                tracing::warn!(%workspace, "jobs still running at the shutdown timeout; cancelling them");
-                queue.do_send(CancelRunning);
-                // Cancelled jobs get the same time again to stop before they are given up.
-                ask(&queue, Drain, settings.shutdown_timeout).await;
-            }
-            if !ask(&completer, Flush, settings.shutdown_timeout).await {
-                tracing::error!(%workspace, "outcomes could not be stored; their jobs will be recovered at the next start");
-            }
+            let settled = settle(&queue, &completer, &settings, &workspace).await;
             // Nothing runs any more, so no lease needs renewing. An upkeep round would lock the
             // upkeep lease and then the server's row, which leaving locks the other way round:
             // on PostgreSQL the two deadlocked, and one of them failed.
@@ -159,10 +149,7 @@ impl Handler<Shutdown> for Supervisor {
                 housekeepers.stop().await;
             }
             let now = settings.now_ms();
-            let wake_at = match storage
-                .leave(&settings.server_id, settings.queues(), now)
-                .await
-            {
+            let wake_at = match leave(&storage, &settings, settled, now).await {
                 Ok((0, wake_at)) => wake_at,
                 Ok((released, wake_at)) => {
                     tracing::warn!(%workspace, released, "gave back jobs that did not stop");
@@ -183,6 +170,49 @@ impl Handler<Shutdown> for Supervisor {
             wake_at
         }))
     }
+}
+
+/// Stops the workspace's jobs: lets them finish (up to the shutdown timeout), cancels the
+/// rest (and waits as long again), and stores every outcome. True only when that proves the
+/// workspace leaves nothing of this server's `processing`: every job the queue claimed is
+/// known to it and stopped, and every outcome is stored (none set aside as refused).
+async fn settle(
+    queue: &Addr<Queue>,
+    completer: &Addr<Completer>,
+    settings: &SharedSettings,
+    workspace: &str,
+) -> bool {
+    let mut drained = ask(queue, Drain, settings.shutdown_timeout).await;
+    if drained.is_none() {
+        tracing::warn!(%workspace, "jobs still running at the shutdown timeout; cancelling them");
+        queue.do_send(CancelRunning);
+        // Cancelled jobs get the same time again to stop before they are given up.
+        drained = ask(queue, Drain, settings.shutdown_timeout).await;
+    }
+    let stored = ask(completer, Flush, settings.shutdown_timeout).await;
+    if stored.is_none() {
+        tracing::error!(%workspace, "outcomes could not be stored; their jobs will be recovered at the next start");
+    }
+    drained == Some(Drained::Known) && stored == Some(true)
+}
+
+/// Gives back what the workspace leaves running and, in a store of its own, takes the server
+/// out of it and works out when the workspace is next due; answers how many jobs went back
+/// and that instant. In a shared store a workspace that `settled` holds nothing of this
+/// server's (its server row and leases are the store's, its due work the store's
+/// housekeeping finds), so leaving writes nothing.
+async fn leave(
+    storage: &Storage,
+    settings: &SharedSettings,
+    settled: bool,
+    now: i64,
+) -> StorageResult<(usize, Option<i64>)> {
+    if settled && storage.in_shared_store() {
+        return Ok((0, None));
+    }
+    storage
+        .leave(&settings.server_id, settings.queues(), now)
+        .await
 }
 
 macro_rules! stoppable {
