@@ -166,7 +166,6 @@ impl Storage {
         }
         oldest
             .order_by_expr(order, Order::Asc)
-            .limit(limit as u64)
             .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
         let claim = Query::update()
             .table(job::Entity)
@@ -179,7 +178,7 @@ impl Storage {
                     .assignments(now),
             )
             .and_where(Expr::col(job::Column::Workspace).eq(self.key()))
-            .and_where(self.taken_once(oldest))
+            .and_where(self.taken_once(oldest, limit))
             .to_owned();
         let rows = self.claiming(&claim, &CLAIMED).await?;
         let mut claimed = rows

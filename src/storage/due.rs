@@ -199,6 +199,39 @@ fn earliest_occurrence(scope: Scope<'_>) -> SelectStatement {
         .apply_if(scope.key(), |find, key| {
             find.filter(recurring_job::Column::Workspace.eq(key))
         })
-        .filter(recurring_job::Column::Paused.eq(false))
+        .filter(states::unpaused())
         .into_query()
+}
+
+#[cfg(test)]
+mod tests {
+    use migration::{Migrator, MigratorTrait};
+    use sea_orm::sea_query::SqliteQueryBuilder;
+    use sea_orm::{ConnectionTrait, Database, DbBackend, Statement};
+
+    use super::*;
+
+    /// SQLite plans a statement before its parameters are bound. A shared store's due pass
+    /// finds the next occurrence of all its workspaces in the index of unpaused recurring jobs
+    /// from the statement's text alone, so binding its values neither changes the plan nor
+    /// prepares the statement again.
+    #[tokio::test]
+    async fn the_next_occurrence_is_found_in_the_due_index_before_anything_is_bound() {
+        let db = Database::connect("sqlite::memory:").await.unwrap();
+        Migrator::up(&db, None).await.unwrap();
+        let (sql, _) = earliest_occurrence(Scope::Store).build(SqliteQueryBuilder);
+        let explain = format!("EXPLAIN QUERY PLAN {sql}");
+        let plan = db
+            .query_all_raw(Statement::from_string(DbBackend::Sqlite, explain))
+            .await
+            .unwrap();
+        let steps: Vec<String> = plan
+            .iter()
+            .map(|row| row.try_get::<String>("", "detail").unwrap())
+            .collect();
+        assert!(
+            steps.iter().any(|step| step.contains("recurring_jobs_due")),
+            "{sql}: {steps:?}"
+        );
+    }
 }

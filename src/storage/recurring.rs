@@ -14,7 +14,7 @@ use sea_orm::{
 use serde::Serialize;
 
 use super::enqueue::{self, NewJobRow};
-use super::{Retention, Scope, Storage, StorageError, StorageResult, text};
+use super::{Retention, Scope, Storage, StorageError, StorageResult, states, text};
 use crate::clock::from_millis as time;
 use crate::job::JobId;
 use crate::schedule::Misfire;
@@ -261,7 +261,7 @@ pub(super) async fn fire_due(
         .apply_if(scope.key(), |find, key| {
             find.filter(recurring_job::Column::Workspace.eq(key))
         })
-        .filter(recurring_job::Column::Paused.eq(false))
+        .filter(states::unpaused())
         .filter(recurring_job::Column::NextExecution.lte(now))
         .all(db)
         .await?;

@@ -25,7 +25,7 @@
 //! | history rows | the migration's triggers | the writing statement's `WITH` ([`recorded`]) |
 //! | claim | one statement on the writer | one simple query, `synchronous_commit = off` ([`Storage::claiming`]) |
 //! | claim order | `id` | `id + 0` ([`claim_order_on`]) |
-//! | claimed ids | `IN (SELECT …)` | `= ANY(ARRAY(SELECT …))` ([`taken_once_on`]) |
+//! | claimed ids | `IN (SELECT … LIMIT n)`, `n` in the text | `= ANY(ARRAY(SELECT … LIMIT $n))` ([`taken_once_on`]) |
 //! | row locks (`SKIP LOCKED`, `FOR SHARE`) | none: one writer | as written |
 //! | durable enqueue | `synchronous = FULL` for its turn ([`Storage::durably`]) | every commit |
 //! | snapshot reads | any transaction | repeatable read, read only |
@@ -45,7 +45,7 @@ use entities::job;
 use sea_orm::sea_query::extension::postgres::PgFunc;
 use sea_orm::sea_query::{
     Alias, Expr, ExprTrait, Func, PostgresQueryBuilder, Query, QueryStatementWriter,
-    SelectStatement, UpdateStatement,
+    SelectStatement, SqliteQueryBuilder, UpdateStatement,
 };
 use sea_orm::sqlx::error::DatabaseError;
 use sea_orm::{
@@ -352,9 +352,9 @@ impl Storage {
         claim_order_on(self.is_postgres())
     }
 
-    /// The jobs `oldest` selects, taken once (see [`taken_once_on`]).
-    pub(super) fn taken_once(&self, oldest: SelectStatement) -> Expr {
-        taken_once_on(oldest, self.is_postgres())
+    /// The first `limit` jobs `oldest` selects, taken once (see [`taken_once_on`]).
+    pub(super) fn taken_once(&self, oldest: SelectStatement, limit: usize) -> Expr {
+        taken_once_on(oldest, limit, self.is_postgres())
     }
 }
 
@@ -371,19 +371,28 @@ fn claim_order_on(postgres: bool) -> Expr {
     }
 }
 
-/// The jobs `oldest` selects (and locks), taken once. On PostgreSQL as `id = ANY(ARRAY(…))`:
-/// an `IN` the planner may turn into a join that runs the locking subquery again for each row
-/// of the workspace, and each run then skips the rows the statement just claimed and returns
-/// the next ones, until the `UPDATE` has claimed the whole queue. `ARRAY(…)` is computed once,
-/// before the update reads a row. SQLite runs an `IN` list once by itself.
-fn taken_once_on(oldest: SelectStatement, postgres: bool) -> Expr {
+/// The first `limit` jobs `oldest` selects (and locks), taken once.
+/// - On PostgreSQL as `id = ANY(ARRAY(…))`: an `IN` the planner may turn into a join that runs
+///   the locking subquery again for each row of the workspace, and each run then skips the
+///   rows the statement just claimed and returns the next ones, until the `UPDATE` has claimed
+///   the whole queue. `ARRAY(…)` is computed once, before the update reads a row.
+/// - SQLite runs an `IN` list once by itself. Its `LIMIT` is written into the text: SQLite
+///   sizes a plan from a bound `LIMIT` and then prepares the statement again, triggers and
+///   all, each time the value is bound (as with a bound state, see `states`). A claim takes
+///   at most as many jobs as a workspace has workers, so the texts are few.
+fn taken_once_on(mut oldest: SelectStatement, limit: usize, postgres: bool) -> Expr {
     let id = Expr::col(job::Column::Id);
     match postgres {
         true => {
+            oldest.limit(limit as u64);
             let ids = Expr::SubQuery(None, Box::new(oldest.into()));
             id.eq(PgFunc::any(Func::cust(Alias::new("ARRAY")).arg(ids)))
         }
-        false => id.in_subquery(oldest),
+        false => {
+            let (select, values) = oldest.build(SqliteQueryBuilder);
+            let taken = format!(r#""id" IN ({select} LIMIT {limit})"#);
+            Expr::cust_with_values(taken, values.0)
+        }
     }
 }
 
@@ -436,6 +445,8 @@ fn backend_of(error: &dyn DatabaseError) -> DbBackend {
 
 #[cfg(test)]
 mod tests {
+    use sea_orm::Value;
+
     use super::*;
 
     #[test]
@@ -446,6 +457,33 @@ mod tests {
             .build(PostgresQueryBuilder);
         assert!(sql.ends_with(r#""id" + 0"#), "{sql}");
         assert!(values.0.is_empty(), "bound: {values:?}");
+    }
+
+    #[test]
+    fn the_sqlite_claim_writes_its_limit_into_the_text_and_binds_the_rest_in_order() {
+        let oldest = Query::select()
+            .column(job::Column::Id)
+            .from(job::Entity)
+            .and_where(Expr::col(job::Column::Queue).eq("default"))
+            .and_where(Expr::col(job::Column::Id).gte(40))
+            .to_owned();
+        let claim = Query::update()
+            .table(job::Entity)
+            .value(job::Column::LeaseOwner, "server")
+            .and_where(taken_once_on(oldest, 7, false))
+            .to_owned();
+        let (sql, values) = claim.build(SqliteQueryBuilder);
+        assert!(sql.ends_with(r#">= ? LIMIT 7)"#), "{sql}");
+        let bound: Vec<Value> = values.0;
+        assert_eq!(
+            bound,
+            [
+                Value::from("server"),
+                Value::from("default"),
+                Value::from(40)
+            ],
+            "{sql}"
+        );
     }
 
     #[test]
