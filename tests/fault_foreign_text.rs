@@ -2,7 +2,8 @@
 //! outcome: an error with a NUL character (which PostgreSQL refuses in text) is stored with
 //! U+FFFD in its place, an endless error is cut at 8 KiB, and an outcome the database refuses
 //! outright is stored as a failed attempt that says so while the outcomes batched with it are
-//! stored as they are.
+//! stored as they are. A recurring job's row that stoker did not write is listed as it fires,
+//! beside the others, never in their way.
 
 mod common;
 
@@ -10,7 +11,8 @@ use common::{Record, Runs, backend, builder, wait_for_state};
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use serde::{Deserialize, Serialize};
 use stoker::{
-    Job, JobContext, JobError, JobFilter, JobId, JobState, NewJob, RetryPolicy, Stoker, Workspace,
+    Error, Job, JobContext, JobError, JobFilter, JobId, JobState, Misfire, NewJob,
+    RecurringOptions, RetryPolicy, Stoker, Workspace,
 };
 
 /// Fails for good with `message` as its error.
@@ -197,6 +199,42 @@ async fn a_search_or_type_filter_with_a_nul_byte_answers_like_any_other() {
     ] {
         let page = workspace.jobs(&filter).await.unwrap();
         assert_eq!(page.total, 0, "{filter:?}");
+    }
+    stoker.shutdown().await;
+}
+
+/// A recurring row holding arguments that are not JSON and a misfire mode stoker does not
+/// know (written by hand, or by a later version) is listed as it fires, the workspace's other
+/// recurring jobs beside it; firing it creates no job and says why.
+#[actix_rt::test]
+async fn a_foreign_recurring_row_is_listed_as_it_fires_and_hides_no_other() {
+    let dir = tempfile::tempdir().unwrap();
+    let (stoker, workspace) = start(dir.path()).await;
+    for id in ["foreign", "plain"] {
+        let job = NewJob::of(&Record { key: id.into() });
+        let yearly = RecurringOptions::default();
+        workspace
+            .add_or_update_recurring(id, job, "0 0 1 1 *", yearly)
+            .await
+            .unwrap();
+    }
+    let db = backend::connect(&backend::storage(dir.path()), "texts").await;
+    let foreign = "UPDATE recurring_jobs SET args = 'not json {', misfire = 'sometimes' \
+                   WHERE id = 'foreign'";
+    let foreign = Statement::from_string(db.get_database_backend(), foreign);
+    assert_eq!(db.execute_raw(foreign).await.unwrap().rows_affected(), 1);
+    db.close().await.unwrap();
+
+    let listed = workspace.recurring_jobs().await.unwrap();
+    let ids: Vec<&str> = listed.iter().map(|row| row.id.as_str()).collect();
+    assert_eq!(ids, ["foreign", "plain"]);
+    assert_eq!(listed[0].args, serde_json::json!("not json {"));
+    assert_eq!(listed[0].misfire, Misfire::default());
+    assert_eq!(listed[1].args, serde_json::json!({ "key": "plain" }));
+    assert_eq!(workspace.recurring("foreign").await.unwrap(), listed[0]);
+    match workspace.trigger("foreign").await {
+        Err(Error::InvalidOptions(reason)) => assert!(reason.contains("cannot run"), "{reason}"),
+        other => panic!("a trigger of arguments that are not JSON answered {other:?}"),
     }
     stoker.shutdown().await;
 }

@@ -14,7 +14,7 @@ use sea_orm::{
 use serde::Serialize;
 
 use super::enqueue::{self, NewJobRow};
-use super::{Retention, Scope, Storage, StorageError, StorageResult, states, text};
+use super::{Retention, Scope, Storage, StorageResult, states, text};
 use crate::clock::from_millis as time;
 use crate::job::JobId;
 use crate::schedule::Misfire;
@@ -339,13 +339,18 @@ async fn present(
         .await?
         .into_iter()
         .collect();
-    rows.into_iter()
+    // A row stoker did not write is shown as it fires, never refused: one foreign row must
+    // not hide the workspace's other recurring jobs. Arguments that are not JSON show as
+    // their stored text (a firing creates no job of them and says why in `error`); a misfire
+    // mode stoker does not know fires, and shows, as the default one.
+    let shown = rows
+        .into_iter()
         .map(|row| {
-            let corrupt =
-                |what: String| StorageError::Corrupt(format!("recurring job {}: {what}", row.id));
-            Ok(RecurringJob {
-                args: serde_json::from_str(&row.args).map_err(|e| corrupt(e.to_string()))?,
-                misfire: row.misfire.parse().map_err(corrupt)?,
+            let args = serde_json::from_str(&row.args)
+                .unwrap_or_else(|_| serde_json::Value::String(row.args.clone()));
+            RecurringJob {
+                args,
+                misfire: row.misfire.parse().unwrap_or_default(),
                 last_job_state: row.last_job_id.and_then(|id| states.get(&id)?.parse().ok()),
                 next_execution: row.next_execution.map(time),
                 last_execution: row.last_execution.map(time),
@@ -358,7 +363,8 @@ async fn present(
                 queue: row.queue,
                 paused: row.paused,
                 error: row.error,
-            })
+            }
         })
-        .collect()
+        .collect();
+    Ok(shown)
 }
