@@ -187,6 +187,25 @@ async fn released_workspaces_are_woken_by_their_own_delayed_and_recurring_jobs_w
     stoker.shutdown().await;
 }
 
+/// How often the housekeeping runs in the tests that count statements.
+const ROUND: Duration = Duration::from_millis(50);
+
+/// A runtime whose heartbeat and due pass run every [`ROUND`].
+fn brisk(dir: &std::path::Path) -> stoker::Stoker {
+    builder(dir, &Runs::default())
+        .heartbeat(ROUND)
+        .poll_interval(ROUND)
+        .build()
+        .unwrap()
+}
+
+/// Waits until `stoker`'s housekeeping has run a few more rounds, as the heartbeats in
+/// `observer`'s store show.
+async fn a_few_rounds_later(stoker: &stoker::Stoker, observer: &Workspace) {
+    let since = stoker.now() + chrono::Duration::milliseconds(4 * ROUND.as_millis() as i64);
+    upkeep_after(observer, since).await;
+}
+
 /// A shared store is housekept once for all its workspaces: one heartbeat renewing every
 /// lease, one recovery and expiry pass, one due query. A workspace open there and idle so
 /// runs no statement of its own, however many heartbeats and polls go by; a store of one
@@ -194,12 +213,7 @@ async fn released_workspaces_are_woken_by_their_own_delayed_and_recurring_jobs_w
 #[actix_rt::test]
 async fn housekeeping_runs_once_per_store_not_once_per_workspace() {
     let dir = tempfile::tempdir().unwrap();
-    let every = Duration::from_millis(50);
-    let stoker = builder(dir.path(), &Runs::default())
-        .heartbeat(every)
-        .poll_interval(every)
-        .build()
-        .unwrap();
+    let stoker = brisk(dir.path());
     let observer = stoker.workspace("observer").await.unwrap();
     let mut idle = Vec::new();
     for n in 0..3 {
@@ -212,8 +226,7 @@ async fn housekeeping_runs_once_per_store_not_once_per_workspace() {
         idle.push(workspace);
     }
     let before: Vec<u64> = idle.iter().map(Workspace::statements_executed).collect();
-    let since = stoker.now() + chrono::Duration::milliseconds(4 * every.as_millis() as i64);
-    upkeep_after(&observer, since).await;
+    a_few_rounds_later(&stoker, &observer).await;
     let ran: Vec<u64> = idle
         .iter()
         .zip(&before)
@@ -236,12 +249,7 @@ async fn housekeeping_runs_once_per_store_not_once_per_workspace() {
 #[actix_rt::test]
 async fn a_settled_workspace_leaves_a_shared_store_without_a_statement() {
     let dir = tempfile::tempdir().unwrap();
-    let every = Duration::from_millis(50);
-    let stoker = builder(dir.path(), &Runs::default())
-        .heartbeat(every)
-        .poll_interval(every)
-        .build()
-        .unwrap();
+    let stoker = brisk(dir.path());
     let observer = stoker.workspace("observer").await.unwrap();
     let workspace = stoker.workspace("settled").await.unwrap();
     let id = workspace
@@ -250,9 +258,8 @@ async fn a_settled_workspace_leaves_a_shared_store_without_a_statement() {
         .unwrap();
     wait_for_state(&workspace, id, JobState::Succeeded).await;
     // Wake-ups the job's enqueue sent (a notification, on PostgreSQL) have been handled by
-    // the time the store's housekeeping has run a few more rounds.
-    let since = stoker.now() + chrono::Duration::milliseconds(4 * every.as_millis() as i64);
-    upkeep_after(&observer, since).await;
+    // then.
+    a_few_rounds_later(&stoker, &observer).await;
     let before = workspace.statements_executed();
     stoker.shutdown().await;
     let leaving = workspace.statements_executed() - before;
