@@ -1,9 +1,11 @@
 //! The workspace Supervisor actor: starts the workspace's Queue (which starts its Workers as
 //! it needs them), Completer, and — in a store of its own — Scheduler and Janitor (a shared
 //! store has one of each for all its workspaces: see `housekeeping`), wires them to each
-//! other, and takes them down in order at shutdown
-//! so that no job is lost: stop claiming, let running jobs finish (up to the timeout), cancel
-//! the rest (and wait as long again), store every outcome, give back what still runs, and leave the server registry.
+//! other, and takes them down in order at shutdown so that no job is lost: stop claiming, let
+//! running jobs finish (up to the timeout), cancel the rest (and wait as long again), store
+//! every outcome, then give back what still runs and leave the server registry. In a shared
+//! store the last step is skipped when the others proved nothing is left (see `settle`): the
+//! registry is the store's.
 //!
 //! The children do not crash: storage errors are logged and retried with a backoff, and panics
 //! in jobs are caught by the worker that runs them.
