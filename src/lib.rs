@@ -5,6 +5,19 @@
 //! restarts, are retried with backoff when they fail, and run at least once even when a process
 //! dies mid-run.
 //!
+//! ## Features
+//!
+//! | feature | what it adds |
+//! |---|---|
+//! | `sqlite` | SQLite stores: a file per workspace (the default placement), or one file for all |
+//! | `postgres` | PostgreSQL stores: shared tables, a schema or a database per workspace |
+//! | `web` | `stoker::web`: the JSON API, the dashboard and the OpenAPI document, for actix-web |
+//! | `server` | the `stoker` binary and the built-in job types (`http` calls through rustls) |
+//!
+//! All are on by default. An application that only runs jobs takes
+//! `default-features = false, features = ["sqlite"]` (or `"postgres"`, or both) and compiles no
+//! HTTP server, templates or other database driver. At least one backend is needed.
+//!
 //! Modules depend one way: `bounds`, `state`, `retry` and `schedule` (plain rules) ← `job` (the
 //! job model) ← `storage` (the database) ← `runtime` (the actors and the public handles) ← `web`
 //! (the HTTP API, on the handles only). `outgoing` (where stoker's own calls may go) stands alone.
@@ -12,12 +25,19 @@
 pub mod bounds;
 pub mod clock;
 pub mod job;
+#[cfg(feature = "server")]
 pub mod outgoing;
 pub mod retry;
 pub mod runtime;
 pub mod schedule;
 pub mod state;
+#[cfg(feature = "web")]
 pub mod web;
+
+#[cfg(not(any(feature = "sqlite", feature = "postgres")))]
+compile_error!(
+    "stoker needs a backend: enable the `sqlite` feature, the `postgres` feature, or both"
+);
 
 mod error;
 mod name;

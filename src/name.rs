@@ -4,10 +4,13 @@
 use std::fmt;
 
 /// The rule of workspace names, as a regular expression (for the API's description).
+#[cfg(feature = "web")]
 pub(crate) const WORKSPACE_PATTERN: &str = "^[a-z0-9][a-z0-9_-]{0,62}$";
 /// The rule of queue names, as a regular expression.
+#[cfg(feature = "web")]
 pub(crate) const QUEUE_PATTERN: &str = "^[a-z0-9_-]{1,50}$";
 /// The rule of recurring job ids (and lock names), as a regular expression.
+#[cfg(feature = "web")]
 pub(crate) const RECURRING_ID_PATTERN: &str = "^[A-Za-z0-9_.:-]{1,100}$";
 
 /// A checked workspace name: `^[a-z0-9][a-z0-9_-]{0,62}$`, safe as a file or schema name.
@@ -55,6 +58,7 @@ impl WorkspaceName {
 
     /// The workspace's PostgreSQL schema: its name, unless PostgreSQL reserves it (`public`,
     /// `information_schema`, `pg_*`).
+    #[cfg(feature = "postgres")]
     pub(crate) fn schema(&self) -> Result<&str, InvalidName> {
         let reserved =
             ["public", "information_schema"].contains(&self.as_str()) || self.0.starts_with("pg_");

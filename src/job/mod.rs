@@ -74,18 +74,6 @@ pub trait Job: Serialize + DeserializeOwned + 'static {
 #[serde(into = "String", try_from = "String")]
 pub struct JobId(pub i64);
 
-/// Job ids travel as JSON strings.
-impl utoipa::PartialSchema for JobId {
-    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        utoipa::openapi::ObjectBuilder::new()
-            .schema_type(utoipa::openapi::schema::Type::String)
-            .examples([serde_json::json!("42")])
-            .into()
-    }
-}
-
-impl utoipa::ToSchema for JobId {}
-
 impl fmt::Display for JobId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.0.fmt(f)

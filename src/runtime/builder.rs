@@ -11,7 +11,7 @@ use super::slots::Slots;
 use super::stoker::Stoker;
 use crate::bounds;
 use crate::clock::{Clock, SystemClock};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::job::{AppData, Job, Registry};
 use crate::storage::{DEFAULT_READ_TIMEOUT, Databases, StorageConfig};
 
@@ -23,7 +23,8 @@ const DEFAULT_MAX_RUNNING: usize = 100;
 pub struct StokerBuilder {
     registry: Registry,
     data: AppData,
-    storage: StorageConfig,
+    /// `None` until set, where no SQLite default is built in.
+    storage: Option<StorageConfig>,
     workers: usize,
     queues: Vec<String>,
     heartbeat: Duration,
@@ -60,7 +61,7 @@ impl Default for StokerBuilder {
         StokerBuilder {
             registry: Registry::default(),
             data: AppData::default(),
-            storage: StorageConfig::default(),
+            storage: default_storage(),
             // Hangfire's default: five per core, at most twenty.
             workers: (cores * 5).min(20),
             queues: vec![crate::DEFAULT_QUEUE.to_owned()],
@@ -82,6 +83,14 @@ impl Default for StokerBuilder {
     }
 }
 
+/// SQLite files in `./stoker-data`, where SQLite is built in.
+fn default_storage() -> Option<StorageConfig> {
+    #[cfg(feature = "sqlite")]
+    return Some(StorageConfig::default());
+    #[cfg(not(feature = "sqlite"))]
+    None
+}
+
 impl StokerBuilder {
     /// Registers the job type `J`.
     pub fn register<J: Job>(mut self) -> Self {
@@ -100,9 +109,10 @@ impl StokerBuilder {
         self
     }
 
-    /// Where workspaces keep their jobs (default: SQLite files in `./stoker-data`).
+    /// Where workspaces keep their jobs (default: SQLite files in `./stoker-data`; a build
+    /// without the `sqlite` feature has no default and must say).
     pub fn storage(mut self, storage: StorageConfig) -> Self {
-        self.storage = storage;
+        self.storage = Some(storage);
         self
     }
 
@@ -261,7 +271,10 @@ impl StokerBuilder {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let worker_arbiters: Vec<Arbiter> = (0..cores).map(|_| Arbiter::new()).collect();
         let control = Arbiter::new();
-        let (databases, notices) = Databases::new(self.storage, self.max_connections);
+        let storage = self.storage.ok_or_else(|| {
+            Error::InvalidConfig("no storage: without the `sqlite` feature, say where".into())
+        })?;
+        let (databases, notices) = Databases::new(storage, self.max_connections);
         let databases = databases.with_read_timeout(self.read_timeout);
         let settings = Settings {
             registry: self.registry,

@@ -31,7 +31,8 @@ use crate::storage::{
 };
 
 /// A job as it was stored by an enqueue.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "web", derive(utoipa::ToSchema))]
 pub struct Enqueued {
     /// Its id.
     pub id: JobId,

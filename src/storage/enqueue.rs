@@ -10,7 +10,7 @@ use entities::job;
 use sea_orm::sea_query::{Query, SimpleExpr};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
-use super::{Retention, Storage, StorageError, StorageResult, continuations, history, postgres};
+use super::{Retention, Storage, StorageError, StorageResult, continuations, history};
 use crate::state::{ContinueOn, JobState};
 
 /// How long a continuation waits for its parent before it expires (Hangfire: a year).
@@ -149,11 +149,12 @@ pub(super) async fn insert(
     // A claim passes over rows that others lock (`SKIP LOCKED`): one that ran while this
     // transaction held an enqueued parent took nothing of it, and nothing else might ever
     // tell the queue again. So the commit announces the parents' workspace once more.
+    #[cfg(feature = "postgres")]
     if parent_states
         .values()
         .any(|state| *state == JobState::Enqueued)
     {
-        postgres::announce_enqueued(txn, key).await?;
+        super::postgres::announce_enqueued(txn, key).await?;
     }
     let mut jobs = jobs.into_iter().peekable();
     while jobs.peek().is_some() {

@@ -7,8 +7,7 @@
 
 use entities::job;
 use sea_orm::sea_query::{
-    InsertStatement, PostgresQueryBuilder, Query, QueryStatementWriter, ReturningClause,
-    UpdateStatement,
+    InsertStatement, Query, QueryStatementWriter, ReturningClause, UpdateStatement,
 };
 use sea_orm::{ConnectionTrait, IdenStatic, StatementBuilder};
 
@@ -66,10 +65,14 @@ pub(super) async fn run_recorded_returning<T: sea_orm::TryGetable>(
 
 /// [`placement::recorded`] on PostgreSQL with its values written into the text, for a
 /// statement sent as a simple query.
+#[cfg(feature = "postgres")]
 pub(super) fn recorded_text(write: &impl JobsWrite, columns: &[job::Column]) -> String {
     let mut write = write.clone();
     write.return_columns(returning_history(columns));
-    with_history(&write.to_string(PostgresQueryBuilder), columns)
+    with_history(
+        &write.to_string(sea_orm::sea_query::PostgresQueryBuilder),
+        columns,
+    )
 }
 
 /// What the history rows and the caller need, each column once.

@@ -48,7 +48,8 @@ pub enum PageStart {
 }
 
 /// A page of jobs and how many match in all.
-#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "web", derive(utoipa::ToSchema))]
 pub struct JobPage {
     /// The jobs, newest first.
     pub jobs: Vec<JobSummary>,
@@ -57,7 +58,8 @@ pub struct JobPage {
 }
 
 /// A server working the workspace, as it last announced itself.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "web", derive(utoipa::ToSchema))]
 pub struct ServerInfo {
     /// Its id.
     pub id: String,
@@ -81,7 +83,8 @@ pub enum Granularity {
 }
 
 /// Jobs that succeeded and failed in one hour or day.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "web", derive(utoipa::ToSchema))]
 pub struct HistoryPoint {
     /// The start of the hour or day.
     pub at: DateTime<Utc>,

@@ -31,7 +31,6 @@ mod recurring;
 mod scope;
 #[cfg(test)]
 mod scoping_tests;
-mod session;
 #[cfg(test)]
 mod state_machine_tests;
 mod states;
@@ -40,6 +39,7 @@ mod text;
 mod upkeep;
 mod workspaces;
 
+#[cfg(feature = "sqlite")]
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -49,8 +49,10 @@ use sea_orm::DatabaseConnection;
 pub(crate) use claim::{ClaimFloors, ClaimedJob};
 pub(crate) use complete::{Completion, CompletionReport};
 pub(crate) use enqueue::NewJobRow;
+use placement::Backend;
 pub(crate) use placement::databases::{DEFAULT_READ_TIMEOUT, Databases, Notice};
-use placement::{Backend, postgres};
+#[cfg(feature = "postgres")]
+use placement::postgres;
 
 pub use lists::{Granularity, HistoryPoint, JobFilter, JobPage, PageStart, ServerInfo};
 pub(crate) use manage::{Action, Transition};
@@ -69,11 +71,13 @@ pub(crate) use upkeep::{Round, ServerRow, Upkept};
 #[non_exhaustive]
 pub enum StorageConfig {
     /// One SQLite file per workspace in `dir` (created when missing): the embedded default.
+    #[cfg(feature = "sqlite")]
     Sqlite {
         /// The data directory.
         dir: PathBuf,
     },
     /// Every workspace in one SQLite file (created when missing).
+    #[cfg(feature = "sqlite")]
     SqliteFile {
         /// The database file.
         path: PathBuf,
@@ -82,11 +86,13 @@ pub enum StorageConfig {
     /// shared with other servers. When the database name contains `{workspace}`
     /// (`postgres://host/jobs_{workspace}`), each workspace gets a database of its own instead,
     /// created on first use.
+    #[cfg(feature = "postgres")]
     Postgres {
         /// A `postgres://` or `postgresql://` URL.
         url: String,
     },
     /// A schema per workspace in the database `url` names: the layout before 0.2.
+    #[cfg(feature = "postgres")]
     PostgresSchemas {
         /// A `postgres://` or `postgresql://` URL.
         url: String,
@@ -95,22 +101,26 @@ pub enum StorageConfig {
 
 impl StorageConfig {
     /// A SQLite file per workspace in `dir`.
+    #[cfg(feature = "sqlite")]
     pub fn sqlite(dir: impl Into<PathBuf>) -> Self {
         StorageConfig::Sqlite { dir: dir.into() }
     }
 
     /// Every workspace in the SQLite file `path`.
+    #[cfg(feature = "sqlite")]
     pub fn sqlite_file(path: impl Into<PathBuf>) -> Self {
         StorageConfig::SqliteFile { path: path.into() }
     }
 
     /// PostgreSQL at `url`: shared tables, or a database per workspace when the database name
     /// contains `{workspace}`.
+    #[cfg(feature = "postgres")]
     pub fn postgres(url: impl Into<String>) -> Self {
         StorageConfig::Postgres { url: url.into() }
     }
 
     /// PostgreSQL at `url`, a schema per workspace.
+    #[cfg(feature = "postgres")]
     pub fn postgres_schema_per_workspace(url: impl Into<String>) -> Self {
         StorageConfig::PostgresSchemas { url: url.into() }
     }
@@ -119,20 +129,54 @@ impl StorageConfig {
     /// (shared tables, or a database per workspace with `{workspace}`), `sqlite:PATH` (or
     /// `sqlite://PATH`) for every workspace in the SQLite file `PATH`. A `PATH` that is an
     /// existing directory keeps the meaning it had before 0.2: a file per workspace in it.
+    ///
+    /// A URL of a backend this build leaves out (see the crate's features) is refused.
     pub fn from_url(url: &str) -> Result<Self, StorageError> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            return Ok(StorageConfig::postgres(url));
+            return postgres_url(url);
         }
-        let Some(path) = url
+        match url
             .strip_prefix("sqlite://")
             .or_else(|| url.strip_prefix("sqlite:"))
             .filter(|path| !path.is_empty())
-        else {
-            return Err(StorageError::Config(format!(
+        {
+            Some(path) => sqlite_path(std::path::Path::new(path)),
+            None => Err(StorageError::Config(format!(
                 "unsupported database URL `{url}`: use postgres://… or sqlite:PATH"
-            )));
-        };
-        let path = std::path::Path::new(path);
+            ))),
+        }
+    }
+
+    /// This placement with a schema per workspace, where it is PostgreSQL's shared tables;
+    /// refused for any other placement.
+    pub fn with_schema_per_workspace(self) -> Result<Self, StorageError> {
+        match self {
+            #[cfg(feature = "postgres")]
+            StorageConfig::Postgres { url } if !url.contains("{workspace}") => {
+                Ok(StorageConfig::PostgresSchemas { url })
+            }
+            #[cfg(feature = "postgres")]
+            StorageConfig::PostgresSchemas { .. } => Ok(self),
+            _ => Err(StorageError::Config(
+                "a schema per workspace needs a postgres URL that names one database".into(),
+            )),
+        }
+    }
+}
+
+/// The placement a `postgres://` URL names, where PostgreSQL is built in.
+fn postgres_url(url: &str) -> Result<StorageConfig, StorageError> {
+    #[cfg(feature = "postgres")]
+    return Ok(StorageConfig::postgres(url));
+    #[cfg(not(feature = "postgres"))]
+    Err(not_built(url, "postgres"))
+}
+
+/// The placement a `sqlite:PATH` URL names, where SQLite is built in. A `path` that is an
+/// existing directory keeps the meaning it had before 0.2: a file per workspace in it.
+fn sqlite_path(path: &std::path::Path) -> Result<StorageConfig, StorageError> {
+    #[cfg(feature = "sqlite")]
+    {
         if path.is_dir() {
             tracing::warn!(
                 dir = %path.display(),
@@ -143,40 +187,41 @@ impl StorageConfig {
         }
         Ok(StorageConfig::sqlite_file(path))
     }
+    #[cfg(not(feature = "sqlite"))]
+    Err(not_built(&path.display().to_string(), "sqlite"))
+}
 
-    /// This placement with a schema per workspace, where it is PostgreSQL's shared tables;
-    /// refused for any other placement.
-    pub fn with_schema_per_workspace(self) -> Result<Self, StorageError> {
-        match self {
-            StorageConfig::Postgres { url } if !url.contains("{workspace}") => {
-                Ok(StorageConfig::PostgresSchemas { url })
-            }
-            StorageConfig::PostgresSchemas { .. } => Ok(self),
-            _ => Err(StorageError::Config(
-                "a schema per workspace needs a postgres URL that names one database".into(),
-            )),
-        }
-    }
+/// The refusal of a URL whose backend this build leaves out.
+#[cfg(not(all(feature = "sqlite", feature = "postgres")))]
+fn not_built(url: &str, feature: &str) -> StorageError {
+    StorageError::Config(format!(
+        "`{url}` needs stoker's `{feature}` feature, which this build leaves out"
+    ))
 }
 
 /// The placement, for logs: the URL is left out (it may hold a password).
 impl std::fmt::Display for StorageConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
+            #[cfg(feature = "sqlite")]
             StorageConfig::Sqlite { dir } => {
                 write!(f, "SQLite, a file per workspace in {}", dir.display())
             }
+            #[cfg(feature = "sqlite")]
             StorageConfig::SqliteFile { path } => {
                 write!(f, "SQLite, every workspace in {}", path.display())
             }
+            #[cfg(feature = "postgres")]
             StorageConfig::Postgres { url } if url.contains("{workspace}") => {
                 f.write_str("PostgreSQL, a database per workspace")
             }
+            #[cfg(feature = "postgres")]
             StorageConfig::Postgres { .. } => write!(
                 f,
                 "PostgreSQL, every workspace in the shared tables of schema `{}`",
                 postgres::SHARED_SCHEMA
             ),
+            #[cfg(feature = "postgres")]
             StorageConfig::PostgresSchemas { .. } => {
                 f.write_str("PostgreSQL, a schema per workspace")
             }
@@ -184,6 +229,8 @@ impl std::fmt::Display for StorageConfig {
     }
 }
 
+/// A file per workspace in `stoker-data`, where SQLite is built in; PostgreSQL has no default.
+#[cfg(feature = "sqlite")]
 impl Default for StorageConfig {
     fn default() -> Self {
         StorageConfig::sqlite("stoker-data")
@@ -297,6 +344,7 @@ impl Storage {
 
     /// This store's storage for the workspace whose rows carry `key` (in a store that
     /// workspaces share), counting its own statements.
+    #[cfg(feature = "sqlite")]
     pub(crate) fn of_workspace(&self, key: &str) -> Storage {
         let statements = Arc::new(AtomicU64::new(0));
         Storage {

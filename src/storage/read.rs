@@ -11,7 +11,8 @@ use crate::job::JobId;
 use crate::state::{ContinueOn, JobState};
 
 /// A job as lists show it.
-#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "web", derive(utoipa::ToSchema))]
 pub struct JobSummary {
     /// Its id.
     pub id: JobId,
@@ -35,7 +36,8 @@ pub struct JobSummary {
 }
 
 /// A job's retry settings as stored with it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "web", derive(utoipa::ToSchema))]
 pub struct StoredRetry {
     /// Retries after the first failed run.
     pub attempts: u32,
@@ -46,7 +48,8 @@ pub struct StoredRetry {
 }
 
 /// A state a job entered.
-#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "web", derive(utoipa::ToSchema))]
 pub struct HistoryEntry {
     /// The state.
     pub state: JobState,
@@ -55,12 +58,13 @@ pub struct HistoryEntry {
     /// Why.
     pub reason: Option<String>,
     /// Details, such as `{"error", "attempt"}` for a failed run.
-    #[schema(value_type = Option<Object>)]
+    #[cfg_attr(feature = "web", schema(value_type = Option<Object>))]
     pub data: Option<serde_json::Value>,
 }
 
 /// What a continuation waits for.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "web", derive(utoipa::ToSchema))]
 pub struct Continuation {
     /// The parent job.
     pub job: JobId,
@@ -69,13 +73,14 @@ pub struct Continuation {
 }
 
 /// A job with everything known about it.
-#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "web", derive(utoipa::ToSchema))]
 pub struct JobDetails {
     /// What lists show.
     #[serde(flatten)]
     pub summary: JobSummary,
     /// Its arguments.
-    #[schema(value_type = Object)]
+    #[cfg_attr(feature = "web", schema(value_type = Object))]
     pub args: serde_json::Value,
     /// Its retry settings.
     pub retry: StoredRetry,

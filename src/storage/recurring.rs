@@ -33,7 +33,8 @@ pub(crate) struct RecurringRow {
 }
 
 /// A recurring job as people see it.
-#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "web", derive(utoipa::ToSchema))]
 pub struct RecurringJob {
     /// Its id.
     pub id: String,
@@ -41,7 +42,7 @@ pub struct RecurringJob {
     #[serde(rename = "type")]
     pub job_type: String,
     /// Their arguments.
-    #[schema(value_type = Object)]
+    #[cfg_attr(feature = "web", schema(value_type = Object))]
     pub args: serde_json::Value,
     /// The cron expression.
     pub cron: String,

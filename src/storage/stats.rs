@@ -16,7 +16,8 @@ use super::{Storage, StorageResult, counters, states};
 use crate::state::JobState;
 
 /// Jobs of one queue.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "web", derive(utoipa::ToSchema))]
 pub struct QueueStats {
     /// The queue.
     pub name: String,
@@ -27,7 +28,8 @@ pub struct QueueStats {
 }
 
 /// A workspace at a glance.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "web", derive(utoipa::ToSchema))]
 pub struct Stats {
     /// Jobs waiting in their queues.
     pub enqueued: u64,

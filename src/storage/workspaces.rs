@@ -4,7 +4,7 @@
 
 use entities::{job, workspace};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
-use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait, QueryOrder, QuerySelect};
+use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait};
 
 use super::{Storage, StorageResult, states};
 use crate::name::WorkspaceName;
@@ -29,13 +29,16 @@ impl Storage {
     }
 
     /// Whether this shared store holds workspace `name`.
+    #[cfg(feature = "sqlite")]
     pub(super) async fn holds(&self, name: &WorkspaceName) -> StorageResult<bool> {
         let find = workspace::Entity::find_by_id(name.to_string());
         Ok(self.reading(async |db| find.one(db).await).await?.is_some())
     }
 
     /// The names of the workspaces this shared store holds.
+    #[cfg(feature = "sqlite")]
     pub(super) async fn held(&self) -> StorageResult<Vec<String>> {
+        use sea_orm::{QueryOrder, QuerySelect};
         let find = workspace::Entity::find()
             .select_only()
             .column(workspace::Column::Name)

@@ -14,6 +14,18 @@ use super::{jobs, monitoring, recurring, workspaces};
 use crate::bounds;
 use crate::retry::MAX_ATTEMPTS;
 
+/// Job ids travel as JSON strings.
+impl utoipa::PartialSchema for crate::JobId {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .examples([serde_json::json!("42")])
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for crate::JobId {}
+
 /// Every documented operation.
 #[derive(OpenApi)]
 #[openapi(

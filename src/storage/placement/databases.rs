@@ -7,15 +7,18 @@
 //! On SQLite a file every workspace shares is opened once, with one writer and its readers;
 //! a file per workspace has its own connections while the workspace is open.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
+#[cfg(feature = "sqlite")]
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
+#[cfg(feature = "postgres")]
+use std::{collections::HashMap, sync::Arc};
 
-use chrono::Utc;
 use futures::channel::mpsc::{UnboundedReceiver, UnboundedSender, unbounded};
 
+#[cfg(feature = "postgres")]
 use super::postgres::{self, Database, Target};
+#[cfg(feature = "sqlite")]
 use super::sqlite;
 use crate::name::WorkspaceName;
 use crate::storage::{Storage, StorageConfig, StorageResult};
@@ -25,6 +28,10 @@ pub(crate) const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What a PostgreSQL listener heard.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(
+    not(feature = "postgres"),
+    expect(dead_code, reason = "only PostgreSQL's listeners send notices")
+)]
 pub(crate) enum Notice {
     /// Jobs of workspace `0` became `enqueued` (on this server or another).
     Enqueued(String),
@@ -34,9 +41,17 @@ pub(crate) enum Notice {
 }
 
 /// The databases one server uses, opened once each.
+#[cfg_attr(
+    not(all(feature = "sqlite", feature = "postgres")),
+    expect(
+        dead_code,
+        reason = "a build with one backend leaves the other's fields unread"
+    )
+)]
 pub(crate) struct Databases {
     config: StorageConfig,
     max_connections: u32,
+    #[cfg(feature = "postgres")]
     shared: tokio::sync::Mutex<HashMap<String, Arc<Database>>>,
     notices: UnboundedSender<Notice>,
     /// How long a read a caller can make slow may run on PostgreSQL (see [`Storage::read`]).
@@ -45,6 +60,7 @@ pub(crate) struct Databases {
     /// the shared file already.
     migrated: std::sync::Mutex<HashSet<WorkspaceName>>,
     /// The SQLite file every workspace shares, once open.
+    #[cfg(feature = "sqlite")]
     shared_file: tokio::sync::Mutex<Option<Storage>>,
 }
 
@@ -59,10 +75,12 @@ impl Databases {
         let databases = Databases {
             config,
             max_connections,
+            #[cfg(feature = "postgres")]
             shared: tokio::sync::Mutex::new(HashMap::new()),
             notices,
             read_timeout: DEFAULT_READ_TIMEOUT,
             migrated: std::sync::Mutex::new(HashSet::new()),
+            #[cfg(feature = "sqlite")]
             shared_file: tokio::sync::Mutex::new(None),
         };
         (databases, heard)
@@ -80,6 +98,7 @@ impl Databases {
     /// starts a listener the first time a database is used; call it where that task may live.
     pub(crate) async fn open(&self, workspace: &WorkspaceName) -> StorageResult<Storage> {
         match &self.config {
+            #[cfg(feature = "sqlite")]
             StorageConfig::Sqlite { dir } => {
                 let migrate = !self.migrated.lock().expect("migrated").contains(workspace);
                 let storage = sqlite::open(dir, workspace, migrate).await?;
@@ -89,17 +108,19 @@ impl Databases {
                     .insert(workspace.clone());
                 Ok(storage)
             }
+            #[cfg(feature = "sqlite")]
             StorageConfig::SqliteFile { path } => {
                 let store = self.shared_file(path).await?;
                 if !self.migrated.lock().expect("migrated").contains(workspace) {
                     store
-                        .register(workspace, Utc::now().timestamp_millis())
+                        .register(workspace, chrono::Utc::now().timestamp_millis())
                         .await?;
                     let mut migrated = self.migrated.lock().expect("migrated");
                     migrated.insert(workspace.clone());
                 }
                 Ok(store.of_workspace(workspace.as_str()))
             }
+            #[cfg(feature = "postgres")]
             StorageConfig::Postgres { url } | StorageConfig::PostgresSchemas { url } => {
                 let target = self.target(url, workspace)?;
                 let database = self.database(&target).await;
@@ -113,7 +134,11 @@ impl Databases {
     /// its workspaces. `None` where each workspace has a store of its own.
     pub(crate) async fn shared_store(&self) -> StorageResult<Option<Storage>> {
         match &self.config {
+            #[cfg(feature = "sqlite")]
             StorageConfig::SqliteFile { path } => Ok(Some(self.shared_file(path).await?)),
+            #[cfg(feature = "sqlite")]
+            StorageConfig::Sqlite { .. } => Ok(None),
+            #[cfg(feature = "postgres")]
             StorageConfig::Postgres { url } => {
                 // Any valid name finds the shared database.
                 let target = self.target(url, &WorkspaceName::new("default")?)?;
@@ -123,18 +148,22 @@ impl Databases {
                 let database = self.database(&target).await;
                 Ok(Some(database.store(&target, self.read_timeout).await?))
             }
-            StorageConfig::Sqlite { .. } | StorageConfig::PostgresSchemas { .. } => Ok(None),
+            #[cfg(feature = "postgres")]
+            StorageConfig::PostgresSchemas { .. } => Ok(None),
         }
     }
 
     /// Whether workspace `name` has storage already (it was created before).
     pub(crate) async fn exists(&self, workspace: &WorkspaceName) -> StorageResult<bool> {
         match &self.config {
+            #[cfg(feature = "sqlite")]
             StorageConfig::Sqlite { dir } => Ok(sqlite::exists(dir, workspace)),
+            #[cfg(feature = "sqlite")]
             StorageConfig::SqliteFile { path } => match path.exists() {
                 true => self.shared_file(path).await?.holds(workspace).await,
                 false => Ok(false),
             },
+            #[cfg(feature = "postgres")]
             StorageConfig::Postgres { url } | StorageConfig::PostgresSchemas { url } => {
                 let target = self.target(url, workspace)?;
                 if target.own_database {
@@ -149,7 +178,9 @@ impl Databases {
     /// as unrelated files or databases, are skipped).
     pub(crate) async fn workspaces(&self) -> StorageResult<Vec<WorkspaceName>> {
         let names = match &self.config {
+            #[cfg(feature = "sqlite")]
             StorageConfig::Sqlite { dir } => sqlite::workspaces(dir)?,
+            #[cfg(feature = "sqlite")]
             StorageConfig::SqliteFile { path } => match path.exists() {
                 true => {
                     let held = self.shared_file(path).await?.held().await?;
@@ -158,9 +189,11 @@ impl Databases {
                 }
                 false => Vec::new(),
             },
+            #[cfg(feature = "postgres")]
             StorageConfig::Postgres { url } if url.contains("{workspace}") => {
                 postgres::own_databases(url).await?
             }
+            #[cfg(feature = "postgres")]
             StorageConfig::Postgres { url } | StorageConfig::PostgresSchemas { url } => {
                 // Any valid name finds the shared database.
                 let target = self.target(url, &WorkspaceName::new("default")?)?;
@@ -184,12 +217,14 @@ impl Databases {
     }
 
     /// Where `workspace` lives on the PostgreSQL server `url` names, in this placement.
+    #[cfg(feature = "postgres")]
     fn target(&self, url: &str, workspace: &WorkspaceName) -> StorageResult<Target> {
         let shared = matches!(self.config, StorageConfig::Postgres { .. });
         Target::new(url, workspace, shared)
     }
 
     /// The SQLite file every workspace shares, opened (and migrated) on first use.
+    #[cfg(feature = "sqlite")]
     async fn shared_file(&self, path: &Path) -> StorageResult<Storage> {
         let mut shared = self.shared_file.lock().await;
         if let Some(store) = shared.as_ref() {
@@ -202,6 +237,7 @@ impl Databases {
 
     /// The database `target` lives in: the shared one (connected on first use), or a new one
     /// of the workspace's own that its storage closes.
+    #[cfg(feature = "postgres")]
     async fn database(&self, target: &Target) -> Arc<Database> {
         if target.own_database {
             return Database::connect(target, self.max_connections, self.notices.clone());
@@ -217,13 +253,17 @@ impl Databases {
 
     /// Closes the shared pools, listeners and SQLite file.
     pub(crate) async fn close(&self) {
+        #[cfg(feature = "sqlite")]
         if let Some(store) = self.shared_file.lock().await.take() {
             store.close_store().await;
         }
-        let shared: Vec<Arc<Database>> =
-            self.shared.lock().await.drain().map(|(_, db)| db).collect();
-        for database in shared {
-            database.close().await;
+        #[cfg(feature = "postgres")]
+        {
+            let shared: Vec<Arc<Database>> =
+                self.shared.lock().await.drain().map(|(_, db)| db).collect();
+            for database in shared {
+                database.close().await;
+            }
         }
     }
 }

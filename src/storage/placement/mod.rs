@@ -35,11 +35,12 @@
 //! | refusals ([`is_refusal`]) | primary result codes 18, 19, 20, 25 | SQLSTATE classes 22, 23, 54, P0 |
 
 pub(crate) mod databases;
+#[cfg(feature = "postgres")]
 pub(crate) mod postgres;
+#[cfg(feature = "sqlite")]
 pub(crate) mod sqlite;
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use entities::job;
 use sea_orm::sea_query::extension::postgres::PgFunc;
@@ -48,13 +49,12 @@ use sea_orm::sea_query::{
     SelectStatement, SqliteQueryBuilder, UpdateStatement,
 };
 use sea_orm::sqlx::error::DatabaseError;
-use sea_orm::{
-    ConnectionTrait, DatabaseTransaction, DbBackend, QueryResult, Statement, TransactionTrait,
-};
+#[cfg(feature = "sqlite")]
+use sea_orm::{ConnectionTrait, TransactionTrait};
+use sea_orm::{DatabaseExecutor, DatabaseTransaction, DbBackend, QueryResult, Statement};
 
 use super::history::{self, JobsWrite};
-use super::session::Session;
-use super::{Storage, StorageError, StorageResult};
+use super::{Storage, StorageResult};
 
 /// What only one backend has.
 #[derive(Clone)]
@@ -62,6 +62,7 @@ pub(super) enum Backend {
     /// The lock file that makes this process the workspace's only server, and the turn
     /// taken by writes that must reach the disk before they are answered (see
     /// [`Storage::durably`]).
+    #[cfg(feature = "sqlite")]
     Sqlite {
         lock: Arc<std::fs::File>,
         durable_turn: Arc<tokio::sync::Mutex<()>>,
@@ -70,6 +71,7 @@ pub(super) enum Backend {
     /// The schema (quoted) each transaction names first, unless the pool's connections start
     /// in it; the statement timeout of reads a caller can make slow (in milliseconds, as
     /// `statement_timeout` takes it); and the database whose pool it shares.
+    #[cfg(feature = "postgres")]
     Postgres {
         search_path: Option<String>,
         read_timeout_ms: String,
@@ -96,7 +98,7 @@ impl Storage {
     /// when it opens was left by a process that died. Otherwise other servers share it, and
     /// their jobs come back only when their leases run out.
     pub(crate) fn is_exclusive(&self) -> bool {
-        matches!(self.backend, Backend::Sqlite { .. })
+        !self.is_postgres()
     }
 
     /// Whether every server hears of the jobs enqueued in this store from the database
@@ -106,7 +108,12 @@ impl Storage {
     }
 
     fn is_postgres(&self) -> bool {
-        matches!(self.backend, Backend::Postgres { .. })
+        match self.backend {
+            #[cfg(feature = "sqlite")]
+            Backend::Sqlite { .. } => false,
+            #[cfg(feature = "postgres")]
+            Backend::Postgres { .. } => true,
+        }
     }
 
     /// A transaction for reads.
@@ -127,69 +134,37 @@ impl Storage {
 
     /// Runs `work` in a write transaction whose commit reaches the disk before it returns,
     /// for writes that are answered as stored (enqueues): a power cut or an OS crash after
-    /// the answer must not lose them.
-    ///
-    /// SQLite's connections run `synchronous=NORMAL`, under which a WAL commit survives a
-    /// crash of the process but not of the machine: losing a claim or a completion only runs
-    /// a job again, and a sync per commit would slow both. A durable write sets `FULL` for
-    /// its transaction (the setting cannot change inside one, so it is set before `BEGIN`
-    /// and put back after the end). Durable writes take turns, so one's `NORMAL` cannot land
-    /// between another's `FULL` and its commit; a write of another kind that slips in between
-    /// is only made durable too. The pool may hand the transaction a fresh connection (one
-    /// closed after an I/O error, say), so the transaction reads the level before it writes.
-    /// PostgreSQL commits durably by default.
+    /// the answer must not lose them. PostgreSQL commits durably by default; SQLite does
+    /// in its turn (see `sqlite`'s `durably_in_turn`).
     pub(crate) async fn durably<T>(
         &self,
         work: impl AsyncFnOnce(&DatabaseTransaction) -> StorageResult<T>,
     ) -> StorageResult<T> {
-        let Backend::Sqlite { durable_turn, .. } = &self.backend else {
-            let txn = self.write().await?;
-            let value = work(&txn).await?;
-            txn.commit().await?;
-            return Ok(value);
-        };
-        let _turn = durable_turn.lock().await;
-        let txn = self.synced_transaction().await?;
-        let done: StorageResult<T> = async {
-            let value = work(&txn).await?;
-            txn.commit().await?;
-            Ok(value)
-        }
-        .await;
-        // Stored is stored: a connection left at FULL is only slower until it is reset.
-        if let Err(error) = sqlite::set_synchronous(&self.writer, "NORMAL").await {
-            tracing::warn!(%error, "putting SQLite back to synchronous=NORMAL failed");
-        }
-        done
-    }
-
-    /// A write transaction on SQLite's writer that commits with `synchronous=FULL`.
-    async fn synced_transaction(&self) -> StorageResult<DatabaseTransaction> {
-        for _ in 0..3 {
-            sqlite::set_synchronous(&self.writer, "FULL").await?;
-            let txn = self.write().await?;
-            if sqlite::is_synchronous_full(&txn).await? {
-                return Ok(txn);
+        match &self.backend {
+            #[cfg(feature = "sqlite")]
+            Backend::Sqlite { durable_turn, .. } => self.durably_in_turn(durable_turn, work).await,
+            #[cfg(feature = "postgres")]
+            Backend::Postgres { .. } => {
+                let txn = self.write().await?;
+                let value = work(&txn).await?;
+                txn.commit().await?;
+                Ok(value)
             }
-            txn.rollback().await?;
         }
-        Err(StorageError::Config(
-            "SQLite's writer would not keep synchronous=FULL for an enqueue".into(),
-        ))
     }
 
-    /// Runs `work`, a single read statement (see [`Session`]).
+    /// Runs `work`, a single read statement (see [`Storage::single`]).
     pub(crate) async fn reading<T>(
         &self,
-        work: impl AsyncFnOnce(&Session) -> Result<T, sea_orm::DbErr>,
+        work: impl AsyncFnOnce(&DatabaseExecutor<'_>) -> Result<T, sea_orm::DbErr>,
     ) -> StorageResult<T> {
         self.single(Purpose::Read, work).await
     }
 
-    /// Runs `work`, a single write statement (see [`Session`]).
+    /// Runs `work`, a single write statement (see [`Storage::single`]).
     pub(crate) async fn writing<T>(
         &self,
-        work: impl AsyncFnOnce(&Session) -> Result<T, sea_orm::DbErr>,
+        work: impl AsyncFnOnce(&DatabaseExecutor<'_>) -> Result<T, sea_orm::DbErr>,
     ) -> StorageResult<T> {
         self.single(Purpose::Write, work).await
     }
@@ -198,7 +173,7 @@ impl Storage {
     /// [`recorded`]), and returns `columns` of the claimed jobs.
     ///
     /// On PostgreSQL the claim is on the critical path of every job, so it goes to the server
-    /// as one simple query (see [`postgres::in_one_trip`]): one round trip instead of four.
+    /// as one simple query (see `postgres`'s `in_one_trip`): one round trip instead of four.
     /// Its commit does not wait for the disk: a claim lost in a database crash only puts its
     /// job back in the queue, which at-least-once allows, and the next durable commit (the
     /// job's completion) makes it durable anyway.
@@ -207,41 +182,44 @@ impl Storage {
         claim: &UpdateStatement,
         columns: &[job::Column],
     ) -> StorageResult<Vec<QueryResult>> {
-        let Backend::Postgres { search_path, .. } = &self.backend else {
-            let claim = recorded(claim, columns, DbBackend::Sqlite);
-            return self
-                .single(Purpose::Write, async |db| db.query_all_raw(claim).await)
-                .await;
-        };
-        let schema = match search_path {
-            Some(schema) => format!("SET LOCAL search_path = {schema}; "),
-            None => String::new(),
-        };
-        let sql = format!(
-            "{schema}SET LOCAL synchronous_commit = off; {}",
-            history::recorded_text(claim, columns)
-        );
-
-        self.statements.fetch_add(1, Ordering::Relaxed);
-        let pool = self.writer.get_postgres_connection_pool();
-        let rows = postgres::in_one_trip(pool, sql)
-            .await
-            .map_err(|error| sea_orm::DbErr::Query(sea_orm::RuntimeErr::SqlxError(error.into())))?;
-        Ok(rows.into_iter().map(QueryResult::from).collect())
+        match &self.backend {
+            #[cfg(feature = "sqlite")]
+            Backend::Sqlite { .. } => {
+                let claim = recorded(claim, columns, DbBackend::Sqlite);
+                self.single(Purpose::Write, async |db| db.query_all_raw(claim).await)
+                    .await
+            }
+            #[cfg(feature = "postgres")]
+            Backend::Postgres { search_path, .. } => {
+                let sql = history::recorded_text(claim, columns);
+                self.claiming_in_one_trip(search_path.as_deref(), sql).await
+            }
+        }
     }
 
+    /// Runs `work`, one call's statements. On SQLite, a call of one statement runs straight on
+    /// the connection (it is atomic by itself, and `BEGIN`/`COMMIT` would be two more trips
+    /// to the connection's thread); on PostgreSQL every call runs in a transaction, the only
+    /// place the shared pool's connection can be pointed at the workspace's schema.
     async fn single<T>(
         &self,
         purpose: Purpose,
-        work: impl AsyncFnOnce(&Session) -> Result<T, sea_orm::DbErr>,
+        work: impl AsyncFnOnce(&DatabaseExecutor<'_>) -> Result<T, sea_orm::DbErr>,
     ) -> StorageResult<T> {
         let session = match (&self.backend, purpose) {
-            (Backend::Sqlite { .. }, Purpose::Read) => Session::Direct(self.reader.clone()),
-            (Backend::Sqlite { .. }, _) => Session::Direct(self.writer.clone()),
-            (Backend::Postgres { .. }, _) => Session::Transaction(self.begin(purpose).await?),
+            #[cfg(feature = "sqlite")]
+            (Backend::Sqlite { .. }, Purpose::Read) => DatabaseExecutor::Connection(&self.reader),
+            #[cfg(feature = "sqlite")]
+            (Backend::Sqlite { .. }, _) => DatabaseExecutor::Connection(&self.writer),
+            #[cfg(feature = "postgres")]
+            (Backend::Postgres { .. }, _) => {
+                DatabaseExecutor::OwnedTransaction(self.begin(purpose).await?)
+            }
         };
         let value = work(&session).await?;
-        session.finish().await?;
+        if let DatabaseExecutor::OwnedTransaction(txn) = session {
+            txn.commit().await?;
+        }
         Ok(value)
     }
 
@@ -249,46 +227,38 @@ impl Storage {
     /// [`Purpose::WriterRead`]).
     pub(crate) async fn reading_on_writer<T>(
         &self,
-        work: impl AsyncFnOnce(&Session) -> Result<T, sea_orm::DbErr>,
+        work: impl AsyncFnOnce(&DatabaseExecutor<'_>) -> Result<T, sea_orm::DbErr>,
     ) -> StorageResult<T> {
         self.single(Purpose::WriterRead, work).await
     }
 
     async fn begin(&self, purpose: Purpose) -> StorageResult<DatabaseTransaction> {
-        use sea_orm::{AccessMode, IsolationLevel};
         let db = match purpose {
             Purpose::Read | Purpose::Snapshot => &self.reader,
             Purpose::Write | Purpose::WriterRead => &self.writer,
         };
-        let Backend::Postgres {
-            search_path,
-            read_timeout_ms,
-            ..
-        } = &self.backend
-        else {
-            return Ok(db.begin().await?);
-        };
-        let txn = match purpose {
-            Purpose::Snapshot => {
-                let (isolation, access) = (IsolationLevel::RepeatableRead, AccessMode::ReadOnly);
-                db.begin_with_config(Some(isolation), Some(access)).await?
-            }
-            _ => db.begin().await?,
-        };
-        let mut settings = Vec::new();
-        if let Some(schema) = search_path {
-            settings.push(("search_path", schema));
+        match &self.backend {
+            #[cfg(feature = "sqlite")]
+            Backend::Sqlite { .. } => Ok(db.begin().await?),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres {
+                search_path,
+                read_timeout_ms,
+                ..
+            } => postgres::begin(db, purpose, search_path.as_ref(), read_timeout_ms).await,
         }
-        // Reads for callers (lists, searches, counts) can be made slow by what a tenant
-        // stores and asks; they give up rather than hold a connection the other workspaces
-        // share. The workspace's own writes and reads keep the server's setting.
-        if matches!(purpose, Purpose::Read | Purpose::Snapshot) {
-            settings.push(("statement_timeout", read_timeout_ms));
+    }
+
+    /// The journal mode SQLite reports for this workspace's database.
+    pub(crate) async fn sqlite_journal_mode(&self) -> StorageResult<String> {
+        match &self.backend {
+            #[cfg(feature = "sqlite")]
+            Backend::Sqlite { .. } => sqlite::journal_mode(&self.writer).await,
+            #[cfg(feature = "postgres")]
+            Backend::Postgres { .. } => Err(super::StorageError::Config(
+                "only SQLite has a journal mode".into(),
+            )),
         }
-        if !settings.is_empty() {
-            txn.execute_raw(local_settings(&settings)).await?;
-        }
-        Ok(txn)
     }
 
     /// Closes the workspace's connections and releases its lock, so another process (or a
@@ -296,23 +266,29 @@ impl Storage {
     /// PostgreSQL pool) stays open for the others.
     pub(crate) async fn close(&self) {
         match &self.backend {
+            #[cfg(feature = "sqlite")]
             Backend::Sqlite {
                 sharing: sqlite::Sharing::Shared,
                 ..
             } => {}
+            #[cfg(feature = "sqlite")]
             Backend::Sqlite { .. } => self.close_store().await,
+            #[cfg(feature = "postgres")]
             Backend::Postgres {
                 database,
                 own_database: true,
                 ..
             } => database.close().await,
+            #[cfg(feature = "postgres")]
             Backend::Postgres { .. } => {}
         }
     }
 
     /// Closes a SQLite store's connections and releases its lock.
+    #[cfg(feature = "sqlite")]
     pub(crate) async fn close_store(&self) {
         match &self.backend {
+            #[cfg(feature = "sqlite")]
             Backend::Sqlite { lock, .. } => {
                 for connection in [&self.writer, &self.reader] {
                     if let Err(error) = connection.clone().close().await {
@@ -323,6 +299,7 @@ impl Storage {
                     tracing::warn!(%error, "releasing the SQLite lock failed");
                 }
             }
+            #[cfg(feature = "postgres")]
             Backend::Postgres { .. } => {}
         }
     }
@@ -396,22 +373,6 @@ fn taken_once_on(mut oldest: SelectStatement, limit: usize, postgres: bool) -> E
     }
 }
 
-/// One PostgreSQL statement that gives the transaction each of `settings` (name, value), until
-/// it ends.
-fn local_settings(settings: &[(&str, &String)]) -> Statement {
-    let calls: Vec<String> = (0..settings.len())
-        .map(|n| format!("set_config(${}, ${}, true)", 2 * n + 1, 2 * n + 2))
-        .collect();
-    let values = settings
-        .iter()
-        .flat_map(|(name, value)| [name.to_string().into(), (*value).clone().into()]);
-    Statement::from_sql_and_values(
-        DbBackend::Postgres,
-        format!("SELECT {}", calls.join(", ")),
-        values,
-    )
-}
-
 /// PostgreSQL's SQLSTATE classes of refusals: data exceptions (22: a NUL in text, a value out
 /// of range), integrity constraints (23), program limits (54: a row too big for an index) and
 /// errors raised by triggers (P0).
@@ -425,22 +386,28 @@ const REFUSING_SQLITE_CODES: [i32; 4] = [18, 19, 20, 25];
 /// [`StorageError::is_refusal`](super::StorageError::is_refusal)).
 pub(super) fn is_refusal(error: &dyn DatabaseError) -> bool {
     let code = error.code().unwrap_or_default();
-    match backend_of(error) {
-        DbBackend::Postgres => REFUSING_SQLSTATE_CLASSES
+    match raised_by_postgres(error) {
+        true => REFUSING_SQLSTATE_CLASSES
             .iter()
             .any(|class| code.starts_with(class)),
-        _ => code
+        false => code
             .parse::<i32>()
             .is_ok_and(|code| REFUSING_SQLITE_CODES.contains(&(code & 0xff))),
     }
 }
 
-/// Which backend raised `error`.
-fn backend_of(error: &dyn DatabaseError) -> DbBackend {
-    match error.try_downcast_ref::<sea_orm::sqlx::postgres::PgDatabaseError>() {
-        Some(_) => DbBackend::Postgres,
-        None => DbBackend::Sqlite,
-    }
+/// Whether PostgreSQL raised `error` (otherwise SQLite did).
+#[cfg(feature = "postgres")]
+fn raised_by_postgres(error: &dyn DatabaseError) -> bool {
+    error
+        .try_downcast_ref::<sea_orm::sqlx::postgres::PgDatabaseError>()
+        .is_some()
+}
+
+/// Whether PostgreSQL raised `error`: never, in a build without it.
+#[cfg(not(feature = "postgres"))]
+fn raised_by_postgres(_: &dyn DatabaseError) -> bool {
+    false
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@
 //! under an advisory lock, so servers starting together take turns.
 
 use std::collections::HashSet;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -23,10 +23,13 @@ use sea_orm::sqlx::postgres::{
     PgConnectOptions, PgConnection, PgListener, PgPool, PgPoolOptions, PgRow,
 };
 use sea_orm::sqlx::{self, Connection};
-use sea_orm::{ConnectionTrait, DbBackend, DbErr, SqlxPostgresConnector, Statement};
+use sea_orm::{
+    AccessMode, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
+    IsolationLevel, QueryResult, SqlxPostgresConnector, Statement, TransactionTrait,
+};
 
-use super::Backend;
 use super::databases::Notice;
+use super::{Backend, Purpose};
 use crate::name::WorkspaceName;
 use crate::storage::{Retention, Storage, StorageError, StorageResult, count_statements};
 
@@ -674,10 +677,7 @@ async fn subscribe(pool: &PgPool) -> Result<PgListener, sqlx::Error> {
 /// so does this `COMMIT` (after the server's warning about the `BEGIN`). When a statement
 /// fails, the server skips the rest and keeps the transaction open and aborted, so it is
 /// rolled back here, and a connection that cannot even do that is closed.
-pub(super) async fn in_one_trip(
-    pool: &PgPool,
-    statements: String,
-) -> Result<Vec<PgRow>, sqlx::Error> {
+async fn in_one_trip(pool: &PgPool, statements: String) -> Result<Vec<PgRow>, sqlx::Error> {
     let mut connection = pool.acquire().await?;
     let query = format!("BEGIN; {statements}; COMMIT");
     let result = sqlx::raw_sql(sqlx::AssertSqlSafe(query))
@@ -692,6 +692,76 @@ pub(super) async fn in_one_trip(
         connection.close_on_drop();
     }
     result
+}
+
+impl Storage {
+    /// Runs `claim`, the text of a claim statement, as one simple query (see [`in_one_trip`])
+    /// in the schema `search_path` names, if any. Its commit does not wait for the disk (see
+    /// [`Storage::claiming`]).
+    pub(super) async fn claiming_in_one_trip(
+        &self,
+        search_path: Option<&str>,
+        claim: String,
+    ) -> StorageResult<Vec<QueryResult>> {
+        let schema = match search_path {
+            Some(schema) => format!("SET LOCAL search_path = {schema}; "),
+            None => String::new(),
+        };
+        let sql = format!("{schema}SET LOCAL synchronous_commit = off; {claim}");
+        self.statements.fetch_add(1, Ordering::Relaxed);
+        let pool = self.writer.get_postgres_connection_pool();
+        let rows = in_one_trip(pool, sql)
+            .await
+            .map_err(|error| DbErr::Query(sea_orm::RuntimeErr::SqlxError(error.into())))?;
+        Ok(rows.into_iter().map(QueryResult::from).collect())
+    }
+}
+
+/// A transaction on `db` for `purpose`, in the schema `search_path` names (if any); reads
+/// give up after `read_timeout_ms`.
+pub(super) async fn begin(
+    db: &DatabaseConnection,
+    purpose: Purpose,
+    search_path: Option<&String>,
+    read_timeout_ms: &String,
+) -> StorageResult<DatabaseTransaction> {
+    let txn = match purpose {
+        Purpose::Snapshot => {
+            let (isolation, access) = (IsolationLevel::RepeatableRead, AccessMode::ReadOnly);
+            db.begin_with_config(Some(isolation), Some(access)).await?
+        }
+        _ => db.begin().await?,
+    };
+    let mut settings = Vec::new();
+    if let Some(schema) = search_path {
+        settings.push(("search_path", schema));
+    }
+    // Reads for callers (lists, searches, counts) can be made slow by what a tenant
+    // stores and asks; they give up rather than hold a connection the other workspaces
+    // share. The workspace's own writes and reads keep the server's setting.
+    if matches!(purpose, Purpose::Read | Purpose::Snapshot) {
+        settings.push(("statement_timeout", read_timeout_ms));
+    }
+    if !settings.is_empty() {
+        txn.execute_raw(local_settings(&settings)).await?;
+    }
+    Ok(txn)
+}
+
+/// One PostgreSQL statement that gives the transaction each of `settings` (name, value), until
+/// it ends.
+fn local_settings(settings: &[(&str, &String)]) -> Statement {
+    let calls: Vec<String> = (0..settings.len())
+        .map(|n| format!("set_config(${}, ${}, true)", 2 * n + 1, 2 * n + 2))
+        .collect();
+    let values = settings
+        .iter()
+        .flat_map(|(name, value)| [name.to_string().into(), (*value).clone().into()]);
+    Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        format!("SELECT {}", calls.join(", ")),
+        values,
+    )
 }
 
 #[cfg(test)]

@@ -13,7 +13,10 @@ use sea_orm::sqlx::Connection;
 use sea_orm::sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
 };
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, SqlxSqliteConnector, Statement};
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, SqlxSqliteConnector,
+    Statement,
+};
 
 use super::Backend;
 use crate::name::WorkspaceName;
@@ -202,7 +205,7 @@ fn reusable(connection: &SqliteConnection) -> bool {
 }
 
 /// Sets `PRAGMA synchronous` on `db`'s connection (outside any transaction).
-pub(super) async fn set_synchronous(db: &DatabaseConnection, level: &str) -> StorageResult<()> {
+async fn set_synchronous(db: &DatabaseConnection, level: &str) -> StorageResult<()> {
     let pragma = format!("PRAGMA synchronous = {level}");
     db.execute_raw(Statement::from_string(DbBackend::Sqlite, pragma))
         .await?;
@@ -210,7 +213,7 @@ pub(super) async fn set_synchronous(db: &DatabaseConnection, level: &str) -> Sto
 }
 
 /// Whether `db`'s connection commits with `synchronous=FULL` (level 2).
-pub(super) async fn is_synchronous_full(db: &impl ConnectionTrait) -> StorageResult<bool> {
+async fn is_synchronous_full(db: &impl ConnectionTrait) -> StorageResult<bool> {
     Ok(pragma::<i32>(db, "synchronous").await? == 2)
 }
 
@@ -232,15 +235,50 @@ async fn pragma<T: sea_orm::TryGetable>(db: &impl ConnectionTrait, name: &str) -
 }
 
 impl Storage {
-    /// The journal mode SQLite reports for this workspace's database.
-    pub(crate) async fn sqlite_journal_mode(&self) -> StorageResult<String> {
-        if matches!(self.backend, Backend::Sqlite { .. }) {
-            journal_mode(&self.writer).await
-        } else {
-            Err(StorageError::Config(
-                "only SQLite has a journal mode".into(),
-            ))
+    /// Runs `work` in a write transaction whose commit reaches the disk before it returns
+    /// (see [`Storage::durably`]).
+    ///
+    /// SQLite's connections run `synchronous=NORMAL`, under which a WAL commit survives a
+    /// crash of the process but not of the machine: losing a claim or a completion only runs
+    /// a job again, and a sync per commit would slow both. A durable write sets `FULL` for
+    /// its transaction (the setting cannot change inside one, so it is set before `BEGIN`
+    /// and put back after the end). Durable writes take `turn`s, so one's `NORMAL` cannot land
+    /// between another's `FULL` and its commit; a write of another kind that slips in between
+    /// is only made durable too. The pool may hand the transaction a fresh connection (one
+    /// closed after an I/O error, say), so the transaction reads the level before it writes.
+    pub(super) async fn durably_in_turn<T>(
+        &self,
+        turn: &tokio::sync::Mutex<()>,
+        work: impl AsyncFnOnce(&DatabaseTransaction) -> StorageResult<T>,
+    ) -> StorageResult<T> {
+        let _turn = turn.lock().await;
+        let txn = self.synced_transaction().await?;
+        let done: StorageResult<T> = async {
+            let value = work(&txn).await?;
+            txn.commit().await?;
+            Ok(value)
         }
+        .await;
+        // Stored is stored: a connection left at FULL is only slower until it is reset.
+        if let Err(error) = set_synchronous(&self.writer, "NORMAL").await {
+            tracing::warn!(%error, "putting SQLite back to synchronous=NORMAL failed");
+        }
+        done
+    }
+
+    /// A write transaction on SQLite's writer that commits with `synchronous=FULL`.
+    async fn synced_transaction(&self) -> StorageResult<DatabaseTransaction> {
+        for _ in 0..3 {
+            set_synchronous(&self.writer, "FULL").await?;
+            let txn = self.write().await?;
+            if is_synchronous_full(&txn).await? {
+                return Ok(txn);
+            }
+            txn.rollback().await?;
+        }
+        Err(StorageError::Config(
+            "SQLite's writer would not keep synchronous=FULL for an enqueue".into(),
+        ))
     }
 }
 
