@@ -1,6 +1,7 @@
 //! Panics in jobs: each becomes a failed attempt with the panic's message, and the process's
-//! panic hook stays quiet about it (the message is in the job's history and the log); panics
-//! anywhere else still reach the hook that was installed before.
+//! panic hook stays quiet about it: the worker logs it at error level with the job's fields and
+//! where it happened, and the message goes into the job's history. Panics anywhere else still
+//! reach the hook that was installed before.
 
 use std::any::Any;
 use std::cell::Cell;
@@ -13,36 +14,49 @@ use std::task::{Context, Poll};
 thread_local! {
     /// Whether this thread is inside a job's code right now.
     static IN_JOB: Cell<bool> = const { Cell::new(false) };
+    /// Where the last panic in job code on this thread happened, as the hook saw it.
+    static LOCATION: Cell<Option<String>> = const { Cell::new(None) };
+}
+
+/// A panic in job code.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Panic {
+    /// The panic's message.
+    pub(crate) message: String,
+    /// The file, line and column that panicked, when the hook was told.
+    pub(crate) location: Option<String>,
 }
 
 static INSTALL: Once = Once::new();
 
-/// Chains a hook that says nothing about panics inside jobs in front of the current one.
+/// Chains a hook in front of the current one that only notes where panics inside jobs happen.
 fn install_quiet_hook() {
     INSTALL.call_once(|| {
         let previous = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            if !IN_JOB.with(Cell::get) {
-                previous(info);
-            }
+        std::panic::set_hook(Box::new(move |info| match IN_JOB.with(Cell::get) {
+            true => LOCATION.set(info.location().map(ToString::to_string)),
+            false => previous(info),
         }));
     });
 }
 
-/// Runs `f` as job code: a panic is returned as its message.
-pub(crate) fn catch<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+/// Runs `f` as job code: a panic is returned as a [`Panic`].
+pub(crate) fn catch<T>(f: impl FnOnce() -> T) -> Result<T, Panic> {
     install_quiet_hook();
     let was = IN_JOB.with(|flag| flag.replace(true));
     let result = catch_unwind(AssertUnwindSafe(f));
     IN_JOB.with(|flag| flag.set(was));
-    result.map_err(message)
+    result.map_err(|payload| Panic {
+        message: message(payload),
+        location: LOCATION.take(),
+    })
 }
 
 /// A job's future whose polls are job code: a panic ends it with the panic's message.
 pub(crate) struct Caught<F: ?Sized>(pub(crate) Pin<Box<F>>);
 
 impl<F: Future + ?Sized> Future for Caught<F> {
-    type Output = Result<F::Output, String>;
+    type Output = Result<F::Output, Panic>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let future = self.0.as_mut();
@@ -70,15 +84,17 @@ mod tests {
     #[test]
     fn a_panic_in_job_code_is_returned_as_its_message() {
         assert_eq!(catch(|| 7), Ok(7));
-        let caught = catch(|| -> u8 { panic!("boom {}", 42) });
-        assert_eq!(caught, Err("boom 42".to_owned()));
+        let caught = catch(|| -> u8 { panic!("boom {}", 42) }).unwrap_err();
+        assert_eq!(caught.message, "boom 42");
+        let at = caught.location.expect("the hook saw where");
+        assert!(at.starts_with("src/runtime/panics.rs:"), "{at}");
         assert!(!IN_JOB.with(Cell::get), "the flag is reset after the panic");
     }
 
     #[test]
     fn a_panicking_future_ends_with_the_message() {
         let future = Caught(Box::pin(async { panic!("in a poll") }));
-        let polled: Result<(), String> = futures::executor::block_on(future);
-        assert_eq!(polled, Err("in a poll".to_owned()));
+        let polled: Result<(), Panic> = futures::executor::block_on(future);
+        assert_eq!(polled.unwrap_err().message, "in a poll");
     }
 }

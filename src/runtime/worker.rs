@@ -1,15 +1,18 @@
 //! The Worker actor: runs one job at a time. It decodes the arguments, runs the job with a
-//! cancellation token, turns panics into failed attempts, enforces the job type's timeout, decides between
-//! retry and exhaustion, and reports the outcome to the Completer and its freedom to the Queue.
+//! cancellation token inside a `job` span (workspace, id, type, queue, attempt), turns panics
+//! into failed attempts, enforces the job type's timeout, decides between retry and exhaustion,
+//! logs how the run ended, and reports the outcome to the Completer and its freedom to the
+//! Queue.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use super::completer::Completed;
-use super::panics::{self, Caught};
+use super::panics::{self, Caught, Panic};
 use super::settings::{SharedSettings, millis};
 use crate::job::{JobContext, JobError, JobId};
 use crate::retry::{AfterFailure, Exhausted, RetryPolicy};
@@ -80,6 +83,11 @@ impl Actor for Worker {
 enum RunEnd {
     Ok,
     Err(JobError),
+    /// The job panicked (`location` is where, if known); `error` is the failed attempt.
+    Panicked {
+        error: JobError,
+        location: Option<String>,
+    },
 }
 
 impl Handler<Run> for Worker {
@@ -88,10 +96,19 @@ impl Handler<Run> for Worker {
     fn handle(&mut self, Run(job): Run, ctx: &mut Context<Self>) {
         let token = CancellationToken::new();
         self.running = Some((token.clone(), None));
-        let run = self.run(&job, token.clone());
+        let span = tracing::info_span!(
+            "job",
+            workspace = %self.workspace,
+            id = job.id,
+            r#type = %job.job_type,
+            queue = %job.queue,
+            attempt = job.attempt,
+        );
+        let run = self.run(&job, token.clone()).instrument(span.clone());
         ctx.spawn(run.into_actor(self).map(move |end, worker, _| {
             let stop = worker.running.take().and_then(|(_, reason)| reason);
-            let completion = completion(&job, end, stop);
+            let completion = completion(&job, &end, stop);
+            span.in_scope(|| log_end(&end, &completion, stop));
             worker.completer.do_send(Completed(completion));
             worker.queue.do_send(WorkerIdle {
                 worker: worker.index,
@@ -142,7 +159,7 @@ impl Worker {
                         "arguments do not decode: {reason}"
                     )));
                 }
-                Err(panic) => return RunEnd::Err(panicked(panic)),
+                Err(panic) => return panicked(panic),
             };
             let guarded = Caught(run);
             let result = match job_type.timeout {
@@ -158,15 +175,18 @@ impl Worker {
             match result {
                 Ok(Ok(())) => RunEnd::Ok,
                 Ok(Err(error)) => RunEnd::Err(error),
-                Err(panic) => RunEnd::Err(panicked(panic)),
+                Err(panic) => panicked(panic),
             }
         }
     }
 }
 
-/// A failed attempt describing a panic.
-fn panicked(message: String) -> JobError {
-    JobError::retry(format!("panicked: {message}"))
+/// The end of a run that panicked: a failed attempt with the panic's message.
+fn panicked(panic: Panic) -> RunEnd {
+    RunEnd::Panicked {
+        error: JobError::retry(format!("panicked: {}", panic.message)),
+        location: panic.location,
+    }
 }
 
 /// The stored retry policy of a claimed job.
@@ -186,7 +206,7 @@ fn retry_policy(job: &ClaimedJob) -> RetryPolicy {
 }
 
 /// What to store for a run of `job` that ended with `end`.
-fn completion(job: &ClaimedJob, end: RunEnd, stop: Option<StopReason>) -> Completion {
+fn completion(job: &ClaimedJob, end: &RunEnd, stop: Option<StopReason>) -> Completion {
     let error = match end {
         RunEnd::Ok => {
             return Completion::Succeeded {
@@ -194,8 +214,15 @@ fn completion(job: &ClaimedJob, end: RunEnd, stop: Option<StopReason>) -> Comple
                 attempt: job.attempt,
             };
         }
-        RunEnd::Err(error) => error,
+        RunEnd::Err(error) | RunEnd::Panicked { error, .. } => error,
     };
+    if let Some(delay) = error.snoozed_for() {
+        return Completion::Snoozed {
+            id: job.id,
+            delay_ms: millis(delay),
+            reason: error.message().to_owned(),
+        };
+    }
     if stop == Some(StopReason::Shutdown) {
         return Completion::Interrupted {
             id: job.id,
@@ -217,5 +244,32 @@ fn completion(job: &ClaimedJob, end: RunEnd, stop: Option<StopReason>) -> Comple
         attempt,
         error: error.message().to_owned(),
         next,
+    }
+}
+
+/// Logs how a run ended, inside its `job` span: a failure at `warn` while retries are left,
+/// at `error` when none are or the job panicked; a success, a snooze and a stop at lower levels.
+fn log_end(end: &RunEnd, completion: &Completion, stop: Option<StopReason>) {
+    if stop == Some(StopReason::Deleted) {
+        tracing::info!("job stopped: it was deleted while it ran");
+        return;
+    }
+    match completion {
+        Completion::Succeeded { .. } => tracing::debug!("job succeeded"),
+        Completion::Snoozed { delay_ms, .. } => tracing::debug!(delay_ms, "job snoozed"),
+        Completion::Interrupted { reason, .. } => {
+            tracing::info!(reason, "job interrupted by shutdown: back to its queue");
+        }
+        Completion::Failed { error, next, .. } => match (end, next) {
+            (RunEnd::Panicked { location, .. }, _) => {
+                tracing::error!(error, location, next = ?next, "job panicked");
+            }
+            (_, AfterFailed::Retry { retry, delay_ms, .. }) => {
+                tracing::warn!(error, retry, delay_ms, "job failed: it will be retried");
+            }
+            (_, AfterFailed::Exhausted(state)) => {
+                tracing::error!(error, state = %state, "job failed: no retry left");
+            }
+        },
     }
 }

@@ -103,6 +103,8 @@ pub(crate) struct ClaimedJob {
     pub(crate) id: i64,
     pub(crate) job_type: String,
     pub(crate) args: String,
+    /// The queue it was claimed from.
+    pub(crate) queue: String,
     /// The run starting now: 1 for the first.
     pub(crate) attempt: i32,
     pub(crate) max_retries: i32,
@@ -188,6 +190,7 @@ impl Storage {
                     id: row.try_get("", "id")?,
                     job_type: row.try_get("", "job_type")?,
                     args: row.try_get("", "args")?,
+                    queue: queue.to_owned(),
                     attempt: row.try_get("", "attempt")?,
                     max_retries: row.try_get("", "max_retries")?,
                     retry_delays: row.try_get("", "retry_delays")?,

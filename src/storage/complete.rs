@@ -30,6 +30,12 @@ pub(crate) enum Completion {
     },
     /// The run was stopped by shutdown: back to its queue, the attempt not counted.
     Interrupted { id: i64, reason: String },
+    /// The run asked to try again `delay_ms` from now: `scheduled`, the attempt not counted.
+    Snoozed {
+        id: i64,
+        delay_ms: i64,
+        reason: String,
+    },
 }
 
 impl Completion {
@@ -37,7 +43,8 @@ impl Completion {
     /// why): a failed attempt whose reason says so and carries none of the run's own text.
     /// A failed run keeps its way onward (a retry, say); a run that succeeded ends `failed`,
     /// for a person to look at, since running it again might do its work twice. `None` for an
-    /// interrupted run: its reason is stoker's own, and the job's lease brings it back.
+    /// interrupted or snoozed run: its reason is stoker's own, and the job's lease brings it
+    /// back.
     pub(crate) fn without_foreign_text(&self, refusal: &str) -> Option<Completion> {
         let (id, attempt, error, next) = match self {
             Completion::Failed {
@@ -49,7 +56,7 @@ impl Completion {
                 "the run succeeded",
                 AfterFailed::Exhausted(JobState::Failed),
             ),
-            Completion::Interrupted { .. } => return None,
+            Completion::Interrupted { .. } | Completion::Snoozed { .. } => return None,
         };
         let error = format!("{error}, but the database refused to store its outcome: {refusal}");
         Some(Completion::Failed {
@@ -82,6 +89,13 @@ pub(crate) struct CompletionReport {
     pub(crate) earliest_retry: Option<i64>,
     /// Whether jobs went (back) to `enqueued`: interrupted runs, released continuations.
     pub(crate) requeued: bool,
+}
+
+impl CompletionReport {
+    /// Notes a job scheduled to run again at `at`.
+    fn note_retry(&mut self, at: i64) {
+        self.earliest_retry = Some(self.earliest_retry.map_or(at, |t| std::cmp::min(t, at)));
+    }
 }
 
 /// Counts of jobs that entered a counted state.
@@ -132,9 +146,8 @@ impl Storage {
                             retries,
                             delay_ms,
                         } => {
-                            let at = now + delay_ms;
-                            report.earliest_retry =
-                                Some(report.earliest_retry.map_or(at, |t| std::cmp::min(t, at)));
+                            let at = now.saturating_add(delay_ms);
+                            report.note_retry(at);
                             Move::to(JobState::Scheduled)
                                 .reason(format!("retry {retry} of {retries}"))
                                 .set(job::Column::RunAt, at)
@@ -160,6 +173,22 @@ impl Storage {
                     let running = Jobs::run_by(key, std::slice::from_ref(&id), server);
                     let moved = moves::apply(&txn, running, back, now, retention).await?;
                     report.requeued |= !moved.ids.is_empty();
+                }
+                Completion::Snoozed {
+                    id,
+                    delay_ms,
+                    reason,
+                } => {
+                    let at = now.saturating_add(delay_ms);
+                    let later = Move::to(JobState::Scheduled)
+                        .reason(reason)
+                        .set(job::Column::RunAt, at)
+                        .set(job::Column::Attempt, Expr::col(job::Column::Attempt).sub(1));
+                    let running = Jobs::run_by(key, std::slice::from_ref(&id), server);
+                    let moved = moves::apply(&txn, running, later, now, retention).await?;
+                    if !moved.ids.is_empty() {
+                        report.note_retry(at);
+                    }
                 }
             }
         }
