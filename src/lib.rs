@@ -50,7 +50,8 @@ pub use job::{AppData, Job, JobContext, JobError, JobId, NewJob, Registry};
 pub use name::{InvalidName, WorkspaceName};
 pub use retry::{Exhausted, RetryPolicy};
 pub use runtime::{
-    DistributedLock, Enqueued, RecurringOptions, Stoker, StokerBuilder, Workspace, WorkspaceOptions,
+    DistributedLock, Enqueued, Event, EventKind, EventStream, RecurringOptions, Stoker,
+    StokerBuilder, Workspace, WorkspaceOptions,
 };
 pub use schedule::{Cron, CronError, CronSchedule, Misfire};
 pub use state::{ContinueOn, JobState};

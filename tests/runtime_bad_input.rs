@@ -183,3 +183,13 @@ async fn moves_a_jobs_state_forbids_are_conflicts() {
     assert_eq!(states, ["enqueued", "deleted", "enqueued"]);
     stoker.shutdown().await;
 }
+
+#[test]
+fn building_a_runtime_outside_an_actix_system_is_an_error_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let built = builder(dir.path(), &Runs::default()).build();
+    let Err(Error::InvalidConfig(reason)) = built else {
+        panic!("built outside a system: {built:?}");
+    };
+    assert!(reason.contains("actix system"), "{reason}");
+}

@@ -9,9 +9,9 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use anyhow::Context as _;
-use common::{Explode, FailTimes, PATIENCE, Runs, builder, wait_for, wait_for_state};
+use common::{Explode, FailTimes, PATIENCE, Runs, builder, events_of, wait_for, wait_for_state};
 use serde::{Deserialize, Serialize};
-use stoker::{Job, JobContext, JobError, JobState, RetryPolicy};
+use stoker::{EventKind, Job, JobContext, JobError, JobState, RetryPolicy};
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id};
 use tracing::{Event, Level, Subscriber};
@@ -82,10 +82,21 @@ async fn a_snoozed_job_waits_scheduled_and_runs_again_without_spending_an_attemp
         .poll_interval(Duration::from_millis(50))
         .build()
         .unwrap();
+    let mut events = stoker.events();
     let workspace = stoker.workspace("snoozes").await.unwrap();
 
     let id = workspace.enqueue(SnoozeOnce { ms: 200 }).await.unwrap();
-    wait_for_state(&workspace, id, JobState::Succeeded).await;
+    let told = events_of(&mut events, id, &EventKind::Succeeded).await;
+    let started = EventKind::Started { attempt: 1 };
+    assert_eq!(
+        told[1..],
+        [
+            started.clone(),
+            EventKind::Snoozed,
+            started,
+            EventKind::Succeeded
+        ]
+    );
     let job = workspace.job(id).await.unwrap();
     assert_eq!(runs.count("snoozes", "snooze_once"), 2);
     assert_eq!(job.summary.attempt, 1, "the snoozed run is not counted");
@@ -96,7 +107,9 @@ async fn a_snoozed_job_waits_scheduled_and_runs_again_without_spending_an_attemp
         .expect("a scheduled entry");
     assert_eq!(snoozed.reason.as_deref(), Some("snoozed for 200 ms"));
     assert!(
-        !job.history.iter().any(|entry| entry.state == JobState::Failed),
+        !job.history
+            .iter()
+            .any(|entry| entry.state == JobState::Failed),
         "a snooze is no failure: {:#?}",
         job.history
     );
@@ -210,7 +223,10 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Logs {
         let Some(span) = ctx.event_span(event).filter(|span| span.name() == "job") else {
             return;
         };
-        let span = span.extensions().get::<Fields>().map(|fields| fields.0.clone());
+        let span = span
+            .extensions()
+            .get::<Fields>()
+            .map(|fields| fields.0.clone());
         let mut fields = Fields::default();
         event.record(&mut fields);
         self.0.lock().unwrap().push(Logged {

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use actix::Arbiter;
 
+use super::events::Events;
 use super::keeper::Keeper;
 use super::settings::{OptionsFor, ResolvedOptions, Settings, WorkspaceOptions, server_id};
 use super::slots::Slots;
@@ -255,9 +256,20 @@ impl StokerBuilder {
     /// Starts the runtime's arbiters. Call it inside an actix system (`#[actix::main]`,
     /// `#[actix_web::main]`); workspaces open with [`Stoker::workspace`]. Refuses a timing or a
     /// retention over 10 years ([`Error::OutOfRange`](crate::Error::OutOfRange)), an empty or
-    /// badly named queue list.
+    /// badly named queue list, and a call outside an actix system
+    /// ([`Error::InvalidConfig`](crate::Error::InvalidConfig)).
     pub fn build(self) -> Result<Stoker> {
+        if actix::System::try_current().is_none() {
+            return Err(Error::InvalidConfig(
+                "build() needs an actix system: call it inside #[actix::main] or \
+                 #[actix_web::main], or System::new().block_on"
+                    .into(),
+            ));
+        }
         self.check_timings()?;
+        let storage = self.storage.ok_or_else(|| {
+            Error::InvalidConfig("no storage: without the `sqlite` feature, say where".into())
+        })?;
         let max_running = self
             .max_running
             .unwrap_or(DEFAULT_MAX_RUNNING.max(self.workers));
@@ -271,9 +283,6 @@ impl StokerBuilder {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let worker_arbiters: Vec<Arbiter> = (0..cores).map(|_| Arbiter::new()).collect();
         let control = Arbiter::new();
-        let storage = self.storage.ok_or_else(|| {
-            Error::InvalidConfig("no storage: without the `sqlite` feature, say where".into())
-        })?;
         let (databases, notices) = Databases::new(storage, self.max_connections);
         let databases = databases.with_read_timeout(self.read_timeout);
         let settings = Settings {
@@ -295,6 +304,7 @@ impl StokerBuilder {
             clock: self.clock,
             control: control.handle(),
             worker_arbiters: worker_arbiters.iter().map(Arbiter::handle).collect(),
+            events: Events::default(),
         };
         let arbiters = worker_arbiters.into_iter().chain([control]).collect();
         let stoker = Stoker::new(Arc::new(settings), arbiters);

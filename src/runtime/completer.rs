@@ -9,14 +9,17 @@
 //!   database refused its outcome (see [`Completion::without_foreign_text`]). Were even that
 //!   refused, it is tried alone again every [`RETRY_AFTER`], out of the way of the others.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
 use tokio::sync::oneshot;
 
+use super::events::EventKind;
 use super::queue::Wake;
 use super::scheduler::DueAt;
 use super::settings::SharedSettings;
+use crate::storage::complete::AfterFailed;
 use crate::storage::{Completion, CompletionReport, Storage, StorageError};
 
 /// Wait before storing a batch again after a storage error.
@@ -43,6 +46,7 @@ struct Batch {
 
 pub(crate) struct Completer {
     storage: Storage,
+    workspace: Arc<str>,
     settings: SharedSettings,
     queue: Recipient<Wake>,
     scheduler: Recipient<DueAt>,
@@ -61,12 +65,14 @@ pub(crate) struct Completer {
 impl Completer {
     pub(crate) fn new(
         storage: Storage,
+        workspace: Arc<str>,
         settings: SharedSettings,
         queue: Recipient<Wake>,
         scheduler: Recipient<DueAt>,
     ) -> Self {
         Completer {
             storage,
+            workspace,
             settings,
             queue,
             scheduler,
@@ -104,7 +110,10 @@ impl Completer {
         ctx.spawn(store.into_actor(self).map(move |stored, completer, ctx| {
             completer.writing = false;
             match stored {
-                Ok(report) => completer.announce(report),
+                Ok(report) => {
+                    completer.tell(&batch.outcomes, &report.stored);
+                    completer.announce(report);
+                }
                 Err(error) if error.is_refusal() => completer.refused(batch, &error, ctx),
                 Err(error) => {
                     let jobs = batch.outcomes.len();
@@ -167,6 +176,15 @@ impl Completer {
         });
     }
 
+    /// Tells subscribers of the `outcomes` that were `stored` (see `Stoker::events`).
+    fn tell(&self, outcomes: &[Completion], stored: &[i64]) {
+        let happened = outcomes
+            .iter()
+            .filter_map(event_of)
+            .filter(|(id, _)| stored.binary_search(id).is_ok());
+        self.settings.events.emit(&self.workspace, happened);
+    }
+
     fn announce(&self, report: CompletionReport) {
         if let Some(at) = report.earliest_retry {
             self.scheduler.do_send(DueAt(at));
@@ -175,6 +193,20 @@ impl Completer {
             self.queue.do_send(Wake);
         }
     }
+}
+
+/// The event a stored `outcome` tells of, if any (an interrupted run's job is only back in
+/// its queue).
+fn event_of(outcome: &Completion) -> Option<(i64, EventKind)> {
+    let kind = match outcome {
+        Completion::Succeeded { .. } => EventKind::Succeeded,
+        Completion::Failed { next, .. } => EventKind::Failed {
+            will_retry: matches!(next, AfterFailed::Retry { .. }),
+        },
+        Completion::Snoozed { .. } => EventKind::Snoozed,
+        Completion::Interrupted { .. } => return None,
+    };
+    Some((outcome.id(), kind))
 }
 
 impl Actor for Completer {

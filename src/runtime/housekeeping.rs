@@ -28,8 +28,8 @@ pub(crate) struct Woken(pub(crate) BTreeSet<String>);
 
 /// Who hears that housekeeping enqueued jobs.
 pub(crate) enum Wakes {
-    /// The Queue of the one workspace housekept.
-    Queue(Recipient<Wake>),
+    /// The Queue of the one workspace housekept, and its name.
+    Queue(Recipient<Wake>, Arc<str>),
     /// The Keeper, for the workspaces of a shared store.
     Keeper(Recipient<Woken>),
     /// Nobody: the database notifies the Keeper of every enqueued job.
@@ -37,13 +37,22 @@ pub(crate) enum Wakes {
 }
 
 impl Wakes {
+    /// The name of the workspace whose rows carry `key`: the one housekept, in a store of its
+    /// own (whose rows carry `''`); otherwise the key itself.
+    pub(crate) fn workspace_of<'a>(&'a self, key: &'a str) -> &'a str {
+        match self {
+            Wakes::Queue(_, workspace) => workspace,
+            Wakes::Keeper(_) | Wakes::Notified => key,
+        }
+    }
+
     /// Tells that jobs of the workspaces `keys` became enqueued.
     pub(crate) fn tell(&self, keys: BTreeSet<String>) {
         if keys.is_empty() {
             return;
         }
         match self {
-            Wakes::Queue(queue) => queue.do_send(Wake),
+            Wakes::Queue(queue, _) => queue.do_send(Wake),
             Wakes::Keeper(keeper) => keeper.do_send(Woken(keys)),
             Wakes::Notified => {}
         }

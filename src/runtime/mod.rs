@@ -18,6 +18,7 @@
 mod activity;
 mod builder;
 mod completer;
+mod events;
 mod group_commit;
 mod housekeeping;
 mod janitor;
@@ -36,6 +37,7 @@ mod worker;
 mod workspace;
 
 pub use builder::StokerBuilder;
+pub use events::{Event, EventKind, EventStream};
 pub use lock::DistributedLock;
 pub use recurring::RecurringOptions;
 pub use settings::WorkspaceOptions;

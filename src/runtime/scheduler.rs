@@ -5,15 +5,15 @@
 //! share the storage (and may store earlier ones), it also looks every poll interval. With a
 //! clock moved by hand (tests), it looks again whenever the clock moves.
 
-use std::collections::BTreeSet;
 use std::time::Duration;
 
 use actix::prelude::*;
 
+use super::events::EventKind;
 use super::housekeeping::Wakes;
 use super::recurring::{Cause, plan};
 use super::settings::SharedSettings;
-use crate::storage::{Storage, StorageResult, StoredRecurring};
+use crate::storage::{CaughtUp, Fired, Storage, StorageResult, StoredRecurring};
 
 /// Wait before trying again after a storage error.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
@@ -81,6 +81,20 @@ impl Scheduler {
         }
     }
 
+    /// Tells subscribers of the jobs recurring jobs created (see `Stoker::events`).
+    fn tell_fired(&self, fired: Vec<Fired>) {
+        for Fired {
+            key,
+            recurring,
+            job,
+        } in fired
+        {
+            let kind = EventKind::RecurringFired { recurring };
+            let workspace = self.wakes.workspace_of(&key);
+            self.settings.events.emit(workspace, [(job, kind)]);
+        }
+    }
+
     /// Promotes due jobs and fires due recurring jobs, then looks up the next due instant.
     fn run(&mut self, ctx: &mut Context<Self>) {
         self.running = true;
@@ -92,9 +106,10 @@ impl Scheduler {
                 .map(|result, scheduler, ctx| {
                     scheduler.running = false;
                     match result {
-                        Ok((woken, next)) => {
-                            scheduler.wakes.tell(woken);
-                            scheduler.expect(next, ctx);
+                        Ok(done) => {
+                            scheduler.tell_fired(done.fired);
+                            scheduler.wakes.tell(done.woken);
+                            scheduler.expect(done.next.earliest(), ctx);
                         }
                         Err(error) => {
                             tracing::error!(%error, "scheduling due jobs failed; will retry");
@@ -109,21 +124,19 @@ impl Scheduler {
 }
 
 /// One round: find what is due; if anything is, promote due jobs, fire due recurring jobs
-/// and find the next due instant, in one transaction. Returns the keys of the workspaces
-/// whose jobs became enqueued, and when to look again. A round that finds nothing due (a poll
+/// and find the next due instant, in one transaction. A round that finds nothing due (a poll
 /// of an idle store) is its first statement alone.
-async fn due_work(
-    storage: Storage,
-    settings: SharedSettings,
-) -> StorageResult<(BTreeSet<String>, Option<i64>)> {
+async fn due_work(storage: Storage, settings: SharedSettings) -> StorageResult<CaughtUp> {
     let due = storage.due().await?;
     let now = settings.now_ms();
     if !due.any_due(now) {
-        return Ok((BTreeSet::new(), due.earliest()));
+        return Ok(CaughtUp {
+            next: due,
+            ..CaughtUp::default()
+        });
     }
     let planner = |row: &StoredRecurring| plan(&settings, row, now, Cause::Schedule);
-    let (woken, next) = storage.catch_up(due, now, &planner).await?;
-    Ok((woken, next.earliest()))
+    storage.catch_up(due, now, &planner).await
 }
 
 impl Actor for Scheduler {

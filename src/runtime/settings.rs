@@ -2,6 +2,7 @@
 //! timings, the server's identity and the arbiters the actors live on; and
 //! [`WorkspaceSettings`]: those plus what one workspace sets for itself ([`WorkspaceOptions`]).
 
+use super::events::Events;
 use std::ops::Deref;
 use std::sync::Arc;
 use std::time::Duration;
@@ -46,6 +47,8 @@ pub(crate) struct Settings {
     pub(crate) control: ArbiterHandle,
     /// Where workers live, one arbiter per core.
     pub(crate) worker_arbiters: Vec<ArbiterHandle>,
+    /// Where actors tell what happened to jobs (see [`crate::Stoker::events`]).
+    pub(crate) events: Events,
 }
 
 /// Chooses a workspace's options from its name.

@@ -18,6 +18,7 @@ use futures::StreamExt;
 
 use super::activity::Activity;
 use super::builder::StokerBuilder;
+use super::events::EventStream;
 use super::housekeeping::{StoreHousekeeping, store_settings};
 use super::keeper::{Crowded, Dormant, Keeper, Released};
 use super::settings::Settings;
@@ -406,6 +407,12 @@ impl Stoker {
         names.sort_unstable();
         names.dedup();
         names
+    }
+
+    /// What happens to jobs from now on, as this process sees it (see [`Event`](crate::Event)): jobs it
+    /// stores, runs and finishes, deletions, recurring jobs firing.
+    pub fn events(&self) -> EventStream {
+        self.inner.settings.events.subscribe()
     }
 
     /// The names of the workspaces open now, sorted (the others are released while idle).

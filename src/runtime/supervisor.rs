@@ -78,12 +78,15 @@ impl Supervisor {
         let (due, housekeepers) = match store_due {
             Some(due) => (due, None),
             None => {
-                let own = Housekeepers::start(&storage, &settings, || Wakes::Queue(wake.clone()));
+                let own = Housekeepers::start(&storage, &settings, || {
+                    Wakes::Queue(wake.clone(), workspace.clone())
+                });
                 (own.scheduler.clone().recipient(), Some(own))
             }
         };
         completer_ctx.run(Completer::new(
             storage.clone(),
+            workspace.clone(),
             settings.clone(),
             wake,
             due.clone(),

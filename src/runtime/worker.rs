@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::completer::Completed;
+use super::events::EventKind;
 use super::panics::{self, Caught, Panic};
 use super::settings::{SharedSettings, millis};
 use crate::job::{JobContext, JobError, JobId};
@@ -104,6 +105,13 @@ impl Handler<Run> for Worker {
             queue = %job.queue,
             attempt = job.attempt,
         );
+        let started = [(
+            job.id,
+            EventKind::Started {
+                attempt: job.attempt.max(1) as u32,
+            },
+        )];
+        self.settings.events.emit(&self.workspace, started);
         let run = self.run(&job, token.clone()).instrument(span.clone());
         ctx.spawn(run.into_actor(self).map(move |end, worker, _| {
             let stop = worker.running.take().and_then(|(_, reason)| reason);
@@ -264,7 +272,12 @@ fn log_end(end: &RunEnd, completion: &Completion, stop: Option<StopReason>) {
             (RunEnd::Panicked { location, .. }, _) => {
                 tracing::error!(error, location, next = ?next, "job panicked");
             }
-            (_, AfterFailed::Retry { retry, delay_ms, .. }) => {
+            (
+                _,
+                AfterFailed::Retry {
+                    retry, delay_ms, ..
+                },
+            ) => {
                 tracing::warn!(error, retry, delay_ms, "job failed: it will be retried");
             }
             (_, AfterFailed::Exhausted(state)) => {

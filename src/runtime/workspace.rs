@@ -12,6 +12,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use super::activity::Activity;
+use super::events::EventKind;
 use super::group_commit::GroupCommit;
 use super::lock::DistributedLock;
 use super::prepare::prepare;
@@ -124,6 +125,9 @@ impl Workspace {
         if let Some(due) = earliest_due {
             self.inner.actors.due.do_send(DueAt(due));
         }
+        let stored = created.iter();
+        let happened = stored.map(|&(id, state)| (id, EventKind::Enqueued { state }));
+        self.inner.settings.events.emit(self.name(), happened);
         Ok(created
             .into_iter()
             .map(|(id, state)| Enqueued {
@@ -206,6 +210,9 @@ impl Workspace {
             ))),
             Some(Ok(job)) => {
                 self.inner.actors.queue.do_send(Wake);
+                let recurring = id.to_owned();
+                let fired = [(job, EventKind::RecurringFired { recurring })];
+                self.inner.settings.events.emit(self.name(), fired);
                 Ok(JobId(job))
             }
         }
@@ -278,6 +285,8 @@ impl Workspace {
         if from == JobState::Processing {
             self.inner.actors.queue.do_send(CancelJob(id.0));
         }
+        let deleted = [(id.0, EventKind::Deleted)];
+        self.inner.settings.events.emit(self.name(), deleted);
         Ok(())
     }
 

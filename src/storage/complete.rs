@@ -39,6 +39,16 @@ pub(crate) enum Completion {
 }
 
 impl Completion {
+    /// The job whose run this is the outcome of.
+    pub(crate) fn id(&self) -> i64 {
+        match self {
+            Completion::Succeeded { id, .. }
+            | Completion::Failed { id, .. }
+            | Completion::Interrupted { id, .. }
+            | Completion::Snoozed { id, .. } => *id,
+        }
+    }
+
     /// What to store instead when the database refused to store this outcome (`refusal` says
     /// why): a failed attempt whose reason says so and carries none of the run's own text.
     /// A failed run keeps its way onward (a retry, say); a run that succeeded ends `failed`,
@@ -89,6 +99,9 @@ pub(crate) struct CompletionReport {
     pub(crate) earliest_retry: Option<i64>,
     /// Whether jobs went (back) to `enqueued`: interrupted runs, released continuations.
     pub(crate) requeued: bool,
+    /// The jobs whose outcome was stored, ascending (the others had left `processing` under
+    /// this server's lease: deleted, or recovered by another server).
+    pub(crate) stored: Vec<i64>,
 }
 
 impl CompletionReport {
@@ -140,6 +153,7 @@ impl Storage {
                     {
                         continue;
                     }
+                    report.stored.push(id);
                     let onward = match next {
                         AfterFailed::Retry {
                             retry,
@@ -188,6 +202,7 @@ impl Storage {
                     let moved = moves::apply(&txn, running, later, now, retention).await?;
                     if !moved.ids.is_empty() {
                         report.note_retry(at);
+                        report.stored.push(id);
                     }
                 }
             }
@@ -198,7 +213,9 @@ impl Storage {
             let moved = moves::apply(&txn, running, done, now, retention).await?;
             tally.succeeded += moved.ids.len() as i64;
             report.requeued |= moved.released > 0;
+            report.stored.extend(moved.ids);
         }
+        report.stored.sort_unstable();
         counters::add(&txn, key, JobState::Succeeded, tally.succeeded, now).await?;
         counters::add(&txn, key, JobState::Failed, tally.failed, now).await?;
         counters::add(&txn, key, JobState::Deleted, tally.deleted, now).await?;

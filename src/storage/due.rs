@@ -12,7 +12,7 @@ use sea_orm::{
 
 use super::history;
 use super::moves::Move;
-use super::recurring::{self, Planner};
+use super::recurring::{self, Fired, Planner};
 use super::{Scope, Storage, StorageResult, states};
 use crate::state::JobState;
 
@@ -23,6 +23,17 @@ pub(crate) struct Due {
     pub(crate) jobs: Option<i64>,
     /// The earliest unpaused recurring job fires.
     pub(crate) occurrences: Option<i64>,
+}
+
+/// What one round of the Scheduler did.
+#[derive(Debug, Default)]
+pub(crate) struct CaughtUp {
+    /// The keys of the workspaces whose jobs became enqueued.
+    pub(crate) woken: BTreeSet<String>,
+    /// The jobs recurring jobs created.
+    pub(crate) fired: Vec<Fired>,
+    /// What is due next.
+    pub(crate) next: Due,
 }
 
 impl Due {
@@ -58,26 +69,27 @@ impl Storage {
     }
 
     /// Does what `due` says is due at `now` — promotes due scheduled jobs, fires due recurring
-    /// jobs as `plan` says — and tells what is due next, in one transaction. Returns the keys
-    /// of the workspaces whose jobs became enqueued.
+    /// jobs as `plan` says — and tells what is due next, in one transaction.
     pub(crate) async fn catch_up(
         &self,
         due_before: Due,
         now: i64,
         plan: Planner<'_>,
-    ) -> StorageResult<(BTreeSet<String>, Due)> {
+    ) -> StorageResult<CaughtUp> {
         let (txn, scope) = (self.write().await?, self.scope());
-        let mut woken = BTreeSet::new();
+        let mut done = CaughtUp::default();
         if due_before.jobs_due(now) {
-            woken.extend(promote(&txn, scope, now).await?);
+            done.woken.extend(promote(&txn, scope, now).await?);
         }
         if due_before.occurrences_due(now) {
             let retention_of = |key: &str| self.retention_for(key);
-            woken.extend(recurring::fire_due(&txn, scope, now, plan, &retention_of).await?);
+            done.fired = recurring::fire_due(&txn, scope, now, plan, &retention_of).await?;
+            done.woken
+                .extend(done.fired.iter().map(|fired| fired.key.clone()));
         }
-        let next = due(&txn, scope).await?;
+        done.next = due(&txn, scope).await?;
         txn.commit().await?;
-        Ok((woken, next))
+        Ok(done)
     }
 
     /// When the workspace next has something to do by itself (see [`wake_at`]).

@@ -248,16 +248,24 @@ impl Storage {
     }
 }
 
+/// A job recurring job `recurring` of the workspace whose rows carry `key` created.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Fired {
+    pub(crate) key: String,
+    pub(crate) recurring: String,
+    pub(crate) job: i64,
+}
+
 /// Fires every unpaused recurring job of `scope` that is due at `now`, as `plan` says, in
-/// `db`'s transaction, its jobs kept as `retention_of` its workspace says; returns the key of
-/// the workspace of each job created.
+/// `db`'s transaction, its jobs kept as `retention_of` its workspace says; returns the jobs
+/// created.
 pub(super) async fn fire_due(
     db: &impl ConnectionTrait,
     scope: Scope<'_>,
     now: i64,
     plan: Planner<'_>,
     retention_of: &(dyn Fn(&str) -> Retention + Sync),
-) -> StorageResult<Vec<String>> {
+) -> StorageResult<Vec<Fired>> {
     let due = recurring_job::Entity::find()
         .apply_if(scope.key(), |find, key| {
             find.filter(recurring_job::Column::Workspace.eq(key))
@@ -287,7 +295,11 @@ pub(super) async fn fire_due(
             .to_owned();
         if db.execute(&swap).await?.rows_affected() == 1 {
             let jobs = record_jobs(db, &key, id, firing.jobs, now, retention_of(&key)).await?;
-            created.extend(jobs.iter().map(|_| key.clone()));
+            created.extend(jobs.into_iter().map(|job| Fired {
+                key: key.clone(),
+                recurring: id.to_owned(),
+                job,
+            }));
         }
     }
     Ok(created)

@@ -17,7 +17,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
-use stoker::{Job, JobContext, JobError, JobId, JobState, StokerBuilder, Workspace};
+use stoker::{
+    Event, EventKind, EventStream, Job, JobContext, JobError, JobId, JobState, StokerBuilder,
+    Workspace,
+};
 
 /// How long a test waits for something that should happen at once.
 pub const PATIENCE: Duration = Duration::from_secs(30);
@@ -59,6 +62,26 @@ pub async fn wait_for_state(workspace: &Workspace, id: JobId, state: JobState) {
         (job.summary.state == state).then_some(())
     })
     .await
+}
+
+/// The events of job `job` until one `last` says it ended, in order.
+pub async fn events_of(events: &mut EventStream, job: JobId, last: &EventKind) -> Vec<EventKind> {
+    let mut told = Vec::new();
+    while told.last() != Some(last) {
+        let event = next_event(events).await;
+        if event.job == job {
+            told.push(event.kind);
+        }
+    }
+    told
+}
+
+/// The next event, failing the test after [`PATIENCE`].
+pub async fn next_event(events: &mut EventStream) -> Event {
+    tokio::time::timeout(PATIENCE, events.next())
+        .await
+        .expect("an event in time")
+        .expect("the runtime is running")
 }
 
 /// Runs of jobs as the jobs themselves recorded them: (workspace, key) -> count.
