@@ -98,12 +98,7 @@ async fn fill(storage: &StorageConfig, succeeded: usize) -> Stoker {
 
 /// The id of the job `skip` rows down the list of `state`.
 async fn first_id(workspace: &Workspace, state: JobState, skip: u64) -> JobId {
-    let filter = JobFilter {
-        state: Some(state),
-        limit: 1,
-        offset: skip,
-        ..JobFilter::default()
-    };
+    let filter = JobFilter::new().state(state).limit(1).offset(skip);
     workspace.jobs(&filter).await.unwrap().jobs[0].id
 }
 

@@ -188,14 +188,8 @@ async fn a_search_or_type_filter_with_a_nul_byte_answers_like_any_other() {
     let (stoker, workspace) = start(dir.path()).await;
     workspace.enqueue(Record { key: "a".into() }).await.unwrap();
     for filter in [
-        JobFilter {
-            search: Some("rec\u{0}ord".into()),
-            ..JobFilter::default()
-        },
-        JobFilter {
-            job_type: Some("rec\u{0}ord".into()),
-            ..JobFilter::default()
-        },
+        JobFilter::new().search("rec\u{0}ord"),
+        JobFilter::new().job_type("rec\u{0}ord"),
     ] {
         let page = workspace.jobs(&filter).await.unwrap();
         assert_eq!(page.total, 0, "{filter:?}");

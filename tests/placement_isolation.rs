@@ -84,10 +84,10 @@ async fn pages_around(workspace: &Workspace, id: JobId, filter: JobFilter) -> Ve
         Some(PageStart::After(JobId(id.0 - 1))),
     ];
     for from in starts {
-        let filter = JobFilter {
-            from,
-            limit: 500,
-            ..filter.clone()
+        let filter = filter.clone().limit(500);
+        let filter = match from {
+            Some(start) => filter.page(start),
+            None => filter,
         };
         let page = workspace.jobs(&filter).await.unwrap();
         listed.extend(page.jobs.iter().map(|job| job.id));
@@ -135,10 +135,7 @@ async fn a_job_id_of_one_workspace_is_not_found_through_the_handle_of_another() 
         assert_not_found("a continuation", id, continued);
         for filter in [
             JobFilter::default(),
-            JobFilter {
-                search: Some(id.to_string()),
-                ..JobFilter::default()
-            },
+            JobFilter::new().search(id.to_string()),
         ] {
             let listed = pages_around(&bravo, id, filter.clone()).await;
             assert!(listed.is_empty(), "{BRAVO} lists {listed:?} for {filter:?}");
@@ -186,11 +183,7 @@ async fn a_job_id_of_one_workspace_is_not_found_through_the_handle_of_another() 
             workspace.name()
         );
     }
-    let search = |mark: &str| JobFilter {
-        search: Some(mark.to_owned()),
-        limit: 500,
-        ..JobFilter::default()
-    };
+    let search = |mark: &str| JobFilter::new().search(mark).limit(500);
     assert_eq!(bravo.jobs(&search(ALPHA_MARK)).await.unwrap().total, 0);
     assert_eq!(alpha.jobs(&search(BRAVO_MARK)).await.unwrap().total, 0);
     assert_eq!(details(&alpha, &ids).await, before);

@@ -99,11 +99,7 @@ async fn huge_delays_and_times_past_9999_are_refused_before_anything_overflows()
         };
         assert_eq!(error.what, what);
     }
-    let jobs = JobFilter {
-        offset: u64::MAX,
-        limit: 10,
-        ..JobFilter::default()
-    };
+    let jobs = JobFilter::new().offset(u64::MAX).limit(10);
     assert!(matches!(
         workspace.jobs(&jobs).await,
         Err(Error::OutOfRange(_))

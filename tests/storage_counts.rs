@@ -46,12 +46,7 @@ async fn reported(workspace: &Workspace) -> BTreeMap<(String, String), u64> {
     let mut counts = BTreeMap::new();
     for state in JobState::ALL {
         for queue in ["default", "mail"] {
-            let filter = JobFilter {
-                state: Some(state),
-                queue: Some(queue.to_owned()),
-                limit: 1,
-                ..JobFilter::default()
-            };
+            let filter = JobFilter::new().state(state).queue(queue).limit(1);
             let total = workspace.jobs(&filter).await.unwrap().total;
             if total > 0 {
                 counts.insert((state.as_str().to_owned(), queue.to_owned()), total);
@@ -131,5 +126,26 @@ async fn kept_counts_match_the_jobs_after_every_kind_of_move() {
         "all-time totals outlive expiry: {stats:?}"
     );
     assert_eq!(stats.enqueued, 40, "nobody works queue mail here");
+    stoker.shutdown().await;
+}
+
+#[actix_rt::test]
+async fn the_default_filter_lists_the_newest_fifty_of_all_jobs() {
+    let dir = tempfile::tempdir().unwrap();
+    let stoker = builder(dir.path(), &Runs::default()).build().unwrap();
+    let workspace = stoker.workspace("listed").await.unwrap();
+    let jobs = (0..60).map(|n| {
+        let job = Record {
+            key: format!("r{n}"),
+        };
+        NewJob::of(&job).delay(Duration::from_secs(3600))
+    });
+    let stored = workspace.enqueue_many(jobs).await.unwrap();
+
+    let page = workspace.jobs(&JobFilter::new()).await.unwrap();
+    assert_eq!(page.total, 60);
+    let listed: Vec<_> = page.jobs.iter().map(|job| job.id).collect();
+    let newest: Vec<_> = stored.iter().rev().take(50).map(|job| job.id).collect();
+    assert_eq!(listed, newest);
     stoker.shutdown().await;
 }

@@ -313,10 +313,7 @@ async fn a_list_that_runs_past_the_read_timeout_fails_as_unavailable_and_the_nex
         .unwrap();
     let workspace = stoker.workspace("slow").await.unwrap();
     workspace.enqueue(Record { key: "a".into() }).await.unwrap();
-    let filter = JobFilter {
-        limit: 10,
-        ..JobFilter::default()
-    };
+    let filter = JobFilter::new().limit(10);
 
     // Another session holds the table: the list waits on its lock as on a slow plan.
     let mut holder = PgConnection::connect(&url).await.unwrap();

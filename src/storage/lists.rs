@@ -17,25 +17,107 @@ use crate::clock::from_millis as time;
 use crate::job::JobId;
 use crate::state::JobState;
 
-/// Which jobs to list.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// Which jobs to list: every job, newest first, 50 to a page unless its builder says otherwise.
+///
+/// ```
+/// use stoker::{JobFilter, JobState};
+///
+/// let failed_invoices = JobFilter::new()
+///     .state(JobState::Failed)
+///     .job_type("send_invoice")
+///     .limit(100);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct JobFilter {
     /// Only jobs in this state.
-    pub state: Option<JobState>,
+    pub(crate) state: Option<JobState>,
     /// Only jobs of this queue.
-    pub queue: Option<String>,
+    pub(crate) queue: Option<String>,
     /// Only jobs of this type.
-    pub job_type: Option<String>,
+    pub(crate) job_type: Option<String>,
     /// Only jobs whose id is this, or whose type or arguments contain it.
-    pub search: Option<String>,
+    pub(crate) search: Option<String>,
     /// Only retries: scheduled jobs whose earlier run failed.
-    pub retries: bool,
+    pub(crate) retries: bool,
     /// Where a page starts without skipping rows (found through the index, however deep).
-    pub from: Option<PageStart>,
+    pub(crate) from: Option<PageStart>,
     /// At most this many.
-    pub limit: u64,
+    pub(crate) limit: u64,
     /// Skipping this many.
-    pub offset: u64,
+    pub(crate) offset: u64,
+}
+
+/// Jobs to a page unless a filter says otherwise (as the API's `limit`).
+pub(crate) const DEFAULT_LIMIT: u64 = 50;
+
+impl Default for JobFilter {
+    fn default() -> Self {
+        JobFilter {
+            state: None,
+            queue: None,
+            job_type: None,
+            search: None,
+            retries: false,
+            from: None,
+            limit: DEFAULT_LIMIT,
+            offset: 0,
+        }
+    }
+}
+
+impl JobFilter {
+    /// Every job, newest first, 50 to a page.
+    pub fn new() -> Self {
+        JobFilter::default()
+    }
+
+    /// Only jobs in `state`.
+    pub fn state(mut self, state: JobState) -> Self {
+        self.state = Some(state);
+        self
+    }
+
+    /// Only jobs of `queue`.
+    pub fn queue(mut self, queue: impl Into<String>) -> Self {
+        self.queue = Some(queue.into());
+        self
+    }
+
+    /// Only jobs of type `job_type`.
+    pub fn job_type(mut self, job_type: impl Into<String>) -> Self {
+        self.job_type = Some(job_type.into());
+        self
+    }
+
+    /// Only the job whose id is `text`, and the jobs whose type or arguments contain it.
+    pub fn search(mut self, text: impl Into<String>) -> Self {
+        self.search = Some(text.into());
+        self
+    }
+
+    /// Only retries: scheduled jobs whose earlier run failed.
+    pub fn retries_only(mut self) -> Self {
+        self.retries = true;
+        self
+    }
+
+    /// The page next to a job seen on another page, found through the index however deep.
+    pub fn page(mut self, start: PageStart) -> Self {
+        self.from = Some(start);
+        self
+    }
+
+    /// At most `limit` jobs (1 to 1,000,000).
+    pub fn limit(mut self, limit: u64) -> Self {
+        self.limit = limit;
+        self
+    }
+
+    /// Skipping the first `offset` jobs.
+    pub fn offset(mut self, offset: u64) -> Self {
+        self.offset = offset;
+        self
+    }
 }
 
 /// A page that starts next to a job seen on another page.
