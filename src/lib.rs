@@ -31,6 +31,7 @@ pub mod retry;
 pub mod runtime;
 pub mod schedule;
 pub mod state;
+pub mod testing;
 #[cfg(feature = "web")]
 pub mod web;
 

@@ -91,6 +91,16 @@ impl Workspace {
         self.inner.name.as_str()
     }
 
+    /// What happens to jobs from now on (see [`Stoker::events`](crate::Stoker::events)).
+    pub(crate) fn events(&self) -> super::EventStream {
+        self.inner.settings.events.subscribe()
+    }
+
+    /// The runtime's time.
+    pub(crate) fn now(&self) -> DateTime<Utc> {
+        self.inner.settings.clock.now()
+    }
+
     /// Enqueues a typed job; returns its id.
     pub async fn enqueue<J: Job>(&self, job: J) -> Result<JobId> {
         Ok(self.enqueue_job(NewJob::of(&job)).await?.id)
