@@ -41,7 +41,7 @@ impl OutOfRange {
 }
 
 /// `at`, if it falls within [`YEARS`]; `what` names it in the error.
-pub fn time(what: &str, at: DateTime<Utc>) -> Result<DateTime<Utc>, OutOfRange> {
+pub(crate) fn time(what: &str, at: DateTime<Utc>) -> Result<DateTime<Utc>, OutOfRange> {
     if YEARS.contains(&at.year()) {
         Ok(at)
     } else {
@@ -53,7 +53,7 @@ pub fn time(what: &str, at: DateTime<Utc>) -> Result<DateTime<Utc>, OutOfRange> 
 }
 
 /// `duration`, if it is at most [`MAX_DURATION`].
-pub fn duration(what: &str, duration: Duration) -> Result<Duration, OutOfRange> {
+pub(crate) fn duration(what: &str, duration: Duration) -> Result<Duration, OutOfRange> {
     if duration <= MAX_DURATION {
         Ok(duration)
     } else {
@@ -63,7 +63,7 @@ pub fn duration(what: &str, duration: Duration) -> Result<Duration, OutOfRange> 
 
 /// The duration of `seconds` (fractions allowed), if it is a number from 0 to
 /// [`MAX_DURATION_SECONDS`]: not negative, NaN or infinite.
-pub fn seconds(what: &str, seconds: f64) -> Result<Duration, OutOfRange> {
+pub(crate) fn seconds(what: &str, seconds: f64) -> Result<Duration, OutOfRange> {
     if (0.0..=MAX_DURATION_SECONDS as f64).contains(&seconds) {
         Ok(Duration::from_secs_f64(seconds))
     } else {
@@ -76,7 +76,7 @@ fn seconds_rule() -> String {
 }
 
 /// `value`, if it is at most `max`.
-pub fn at_most(what: &str, value: u64, max: u64) -> Result<u64, OutOfRange> {
+pub(crate) fn at_most(what: &str, value: u64, max: u64) -> Result<u64, OutOfRange> {
     if value <= max {
         Ok(value)
     } else {

@@ -3,12 +3,13 @@
 use crate::bounds::OutOfRange;
 use crate::job::JobId;
 use crate::name::InvalidName;
-use crate::schedule::{CronError, UnknownTimeZone};
+use crate::schedule::{CronError, PreviewError, UnknownTimeZone};
 use crate::state::JobState;
 use crate::storage::StorageError;
 
 /// Why a call to stoker did not do what was asked. Nothing was changed unless it says so.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// No job type of this name is registered.
     #[error("unknown job type `{0}`")]
@@ -71,6 +72,17 @@ pub enum Error {
     /// The runtime is shutting down and takes no new work.
     #[error("stoker is shutting down")]
     ShuttingDown,
+}
+
+/// A preview's failure is the error of the input it names.
+impl From<PreviewError> for Error {
+    fn from(error: PreviewError) -> Self {
+        match error {
+            PreviewError::Cron(error) => Error::InvalidCron(error),
+            PreviewError::TimeZone(error) => Error::UnknownTimeZone(error),
+            PreviewError::OutOfRange(error) => Error::OutOfRange(error),
+        }
+    }
 }
 
 impl From<StorageError> for Error {

@@ -23,14 +23,16 @@
 //! (the HTTP API, on the handles only). `outgoing` (where stoker's own calls may go) stands alone.
 
 pub mod bounds;
-pub mod clock;
-pub mod job;
+mod clock;
+mod job;
+/// The binary's: where the built-in `http` job type may call. Not the library's API.
 #[cfg(feature = "server")]
+#[doc(hidden)]
 pub mod outgoing;
-pub mod retry;
-pub mod runtime;
-pub mod schedule;
-pub mod state;
+mod retry;
+mod runtime;
+mod schedule;
+mod state;
 pub mod testing;
 #[cfg(feature = "web")]
 pub mod web;
@@ -44,7 +46,6 @@ mod error;
 mod name;
 mod storage;
 
-pub use bounds::OutOfRange;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{Error, Result};
 pub use job::{AppData, Job, JobContext, JobError, JobId, NewJob, Registry};
@@ -54,8 +55,10 @@ pub use runtime::{
     DistributedLock, Enqueued, Event, EventKind, EventStream, RecurringOptions, Stoker,
     StokerBuilder, Workspace, WorkspaceOptions,
 };
-pub use schedule::{Cron, CronError, CronSchedule, Misfire};
-pub use state::{ContinueOn, JobState};
+pub use schedule::{
+    Cron, CronError, CronSchedule, Misfire, PreviewError, UnknownTimeZone, next_occurrences,
+};
+pub use state::{ContinueOn, JobState, UnknownState};
 pub use storage::{
     Continuation, Granularity, HistoryEntry, HistoryPoint, JobDetails, JobFilter, JobPage,
     JobSummary, PageStart, QueueStats, RecurringJob, ServerInfo, Stats, StorageConfig,

@@ -46,7 +46,7 @@ impl Exhausted {
 }
 
 /// The most retries a policy may ask for.
-pub const MAX_ATTEMPTS: u32 = 100;
+pub(crate) const MAX_ATTEMPTS: u32 = 100;
 
 impl Default for RetryPolicy {
     fn default() -> Self {
@@ -95,7 +95,7 @@ impl RetryPolicy {
     }
 
     /// What follows a failed run number `attempt` (1 for the first run).
-    pub fn after_failure(&self, attempt: u32, retryable: bool) -> AfterFailure {
+    pub(crate) fn after_failure(&self, attempt: u32, retryable: bool) -> AfterFailure {
         if retryable && attempt <= self.attempts {
             AfterFailure::Retry {
                 retry: attempt,
@@ -109,7 +109,7 @@ impl RetryPolicy {
 
 /// The decision after a failed run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum AfterFailure {
+pub(crate) enum AfterFailure {
     /// Run again after `delay`; this is retry number `retry`.
     Retry {
         /// 1 for the first retry.

@@ -508,11 +508,11 @@ async fn an_idle_workspace_runs_no_statement_while_other_workspaces_open() {
     for name in &others {
         common::released(&stoker, name).await;
     }
-    let before = idle.statements_executed();
+    let before = stoker::testing::statements_executed(&idle);
     for name in &others {
         drop(stoker.workspace(name).await.unwrap());
     }
-    let ran = idle.statements_executed() - before;
+    let ran = stoker::testing::statements_executed(&idle) - before;
     assert_eq!(
         ran,
         0,

@@ -225,12 +225,15 @@ async fn housekeeping_runs_once_per_store_not_once_per_workspace() {
         workspace.enqueue_job(later).await.unwrap();
         idle.push(workspace);
     }
-    let before: Vec<u64> = idle.iter().map(Workspace::statements_executed).collect();
+    let before: Vec<u64> = idle
+        .iter()
+        .map(stoker::testing::statements_executed)
+        .collect();
     a_few_rounds_later(&stoker, &observer).await;
     let ran: Vec<u64> = idle
         .iter()
         .zip(&before)
-        .map(|(workspace, before)| workspace.statements_executed() - before)
+        .map(|(workspace, before)| stoker::testing::statements_executed(workspace) - before)
         .collect();
     match common::backend::placement().as_str() {
         "file" | "shared" => assert_eq!(ran, [0, 0, 0], "statements of idle workspaces"),
@@ -260,9 +263,9 @@ async fn a_settled_workspace_leaves_a_shared_store_without_a_statement() {
     // Wake-ups the job's enqueue sent (a notification, on PostgreSQL) have been handled by
     // then.
     a_few_rounds_later(&stoker, &observer).await;
-    let before = workspace.statements_executed();
+    let before = stoker::testing::statements_executed(&workspace);
     stoker.shutdown().await;
-    let leaving = workspace.statements_executed() - before;
+    let leaving = stoker::testing::statements_executed(&workspace) - before;
     match common::backend::placement().as_str() {
         "file" | "shared" => assert_eq!(leaving, 0, "statements run to leave a shared store"),
         _ => assert!(

@@ -3,10 +3,10 @@
 //! fires once and an interval expression fires in both copies. Expected instants are worked out
 //! from each zone's 2026 rules.
 
-use stoker::schedule::preview;
+use stoker::next_occurrences;
 
 fn occurrences(expression: &str, zone: &str, after: &str, count: usize) -> Vec<String> {
-    preview(expression, zone, after.parse().unwrap(), count)
+    next_occurrences(expression, zone, after.parse().unwrap(), count)
         .unwrap()
         .iter()
         .map(|time| time.format("%Y-%m-%dT%H:%M:%SZ").to_string())
@@ -140,7 +140,7 @@ fn lord_howe_fall_back_by_half_an_hour() {
 
 #[test]
 fn a_bad_zone_or_expression_is_refused_by_name() {
-    let zone = preview(
+    let zone = next_occurrences(
         "* * * * *",
         "Mars/Olympus_Mons",
         "2026-01-01T00:00:00Z".parse().unwrap(),
@@ -150,7 +150,7 @@ fn a_bad_zone_or_expression_is_refused_by_name() {
         zone.unwrap_err().to_string(),
         "unknown time zone `Mars/Olympus_Mons`: use an IANA name such as `Europe/Berlin` or `UTC`"
     );
-    let cron = preview(
+    let cron = next_occurrences(
         "0 0 * * 9",
         "UTC",
         "2026-01-01T00:00:00Z".parse().unwrap(),

@@ -129,14 +129,14 @@ async fn an_idle_workspace_with_work_due_in_an_hour_runs_no_statement() {
     }
     // Let the scheduler take in what was added, then watch: nothing is due for an hour.
     let settled = wait_for("the scheduler to settle", PATIENCE, || async {
-        let before = workspace.statements_executed();
+        let before = stoker::testing::statements_executed(&workspace);
         tokio::time::sleep(Duration::from_millis(200)).await;
-        (workspace.statements_executed() == before).then_some(before)
+        (stoker::testing::statements_executed(&workspace) == before).then_some(before)
     })
     .await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(
-        workspace.statements_executed(),
+        stoker::testing::statements_executed(&workspace),
         settled,
         "statements ran while idle"
     );

@@ -15,7 +15,10 @@ async fn a_workspace_database_runs_in_wal_mode() {
     let dir = tempfile::tempdir().unwrap();
     let stoker = builder(dir.path(), &Runs::default()).build().unwrap();
     let workspace = stoker.workspace("wal").await.unwrap();
-    assert_eq!(workspace.journal_mode().await.unwrap(), "wal");
+    assert_eq!(
+        stoker::testing::journal_mode(&workspace).await.unwrap(),
+        "wal"
+    );
     assert!(dir.path().join("wal.db").exists());
     stoker.shutdown().await;
 }

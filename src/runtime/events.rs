@@ -3,8 +3,9 @@
 //! subscribes; nothing is built or sent while nobody listens.
 //!
 //! An event is sent once the change it tells of is stored: a job's end after its outcome is
-//! committed, an enqueue after its transaction. Jobs other servers enqueue or run are theirs
-//! to tell of.
+//! committed, an enqueue after its transaction (and before the queue hears of it, so a job's
+//! `Enqueued` comes before its `Started`). Jobs other servers enqueue or run are theirs to
+//! tell of.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

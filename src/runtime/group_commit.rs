@@ -11,7 +11,9 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::oneshot;
 
+use super::events::EventKind;
 use super::settings::SharedSettings;
+use crate::error::{Error, Result};
 use crate::state::JobState;
 use crate::storage::{NewJobRow, Storage, StorageError, StorageResult};
 
@@ -34,19 +36,23 @@ pub(super) struct GroupCommit {
     queue: Arc<Mutex<Queue>>,
     storage: Storage,
     settings: SharedSettings,
+    workspace: Arc<str>,
 }
 
 impl GroupCommit {
-    pub(super) fn new(storage: Storage, settings: SharedSettings) -> Self {
+    pub(super) fn new(storage: Storage, settings: SharedSettings, workspace: &str) -> Self {
         GroupCommit {
             queue: Arc::default(),
             storage,
             settings,
+            workspace: workspace.into(),
         }
     }
 
-    /// Stores `rows` (all or none), sharing the transaction with concurrent calls.
-    pub(super) async fn insert(&self, rows: Vec<NewJobRow>) -> Created {
+    /// Stores `rows` (all or none), sharing the transaction with concurrent calls. A writer
+    /// dropped before it answered (its async runtime ended mid-write) is
+    /// [`Error::ShuttingDown`]: the rows may or may not have been stored.
+    pub(super) async fn insert(&self, rows: Vec<NewJobRow>) -> Result<Vec<(i64, JobState)>> {
         let (done, created) = oneshot::channel();
         let start = {
             let mut queue = self.queue.lock().expect("enqueue queue lock");
@@ -57,7 +63,8 @@ impl GroupCommit {
             let writer = self.clone();
             tokio::spawn(async move { writer.write_rounds().await });
         }
-        created.await.expect("the writer answers every call")
+        let answer = created.await.map_err(|_| Error::ShuttingDown)?;
+        Ok(answer?)
     }
 
     /// Writes rounds until nothing is queued.
@@ -75,13 +82,22 @@ impl GroupCommit {
         }
     }
 
+    /// Stores `rows` in one transaction and tells subscribers of them before any caller hears,
+    /// so that a job's `Enqueued` comes before its `Started` (see `Stoker::events`).
+    async fn stored(&self, rows: Vec<NewJobRow>, now: i64) -> Created {
+        let created = self.storage.insert_jobs(rows, now).await?;
+        let happened = created
+            .iter()
+            .map(|&(id, state)| (id, EventKind::Enqueued { state }));
+        self.settings.events.emit(&self.workspace, happened);
+        Ok(created)
+    }
+
     async fn write(&self, calls: Vec<Call>) {
         let now = self.settings.now_ms();
         if calls.len() == 1 {
             let call = calls.into_iter().next().expect("one call");
-            let _ = call
-                .done
-                .send(self.storage.insert_jobs(call.rows, now).await);
+            let _ = call.done.send(self.stored(call.rows, now).await);
             return;
         }
         let sizes: Vec<usize> = calls.iter().map(|call| call.rows.len()).collect();
@@ -89,7 +105,7 @@ impl GroupCommit {
             .iter()
             .flat_map(|call| call.rows.iter().cloned())
             .collect();
-        match self.storage.insert_jobs(rows, now).await {
+        match self.stored(rows, now).await {
             Ok(created) => {
                 let mut created = created.into_iter();
                 for (call, size) in calls.into_iter().zip(sizes) {
@@ -98,9 +114,7 @@ impl GroupCommit {
             }
             Err(StorageError::MissingParent(_)) => {
                 for call in calls {
-                    let _ = call
-                        .done
-                        .send(self.storage.insert_jobs(call.rows, now).await);
+                    let _ = call.done.send(self.stored(call.rows, now).await);
                 }
             }
             Err(error) => {

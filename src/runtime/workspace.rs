@@ -34,6 +34,7 @@ use crate::storage::{
 /// A job as it was stored by an enqueue.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "web", derive(utoipa::ToSchema))]
+#[non_exhaustive]
 pub struct Enqueued {
     /// Its id.
     pub id: JobId,
@@ -75,8 +76,8 @@ impl Workspace {
     ) -> Self {
         Workspace {
             inner: Arc::new(Inner {
+                enqueues: GroupCommit::new(storage.clone(), settings.clone(), name.as_str()),
                 name,
-                enqueues: GroupCommit::new(storage.clone(), settings.clone()),
                 storage,
                 settings,
                 actors,
@@ -96,9 +97,11 @@ impl Workspace {
         self.inner.settings.events.subscribe()
     }
 
-    /// The runtime's time.
-    pub(crate) fn now(&self) -> DateTime<Utc> {
-        self.inner.settings.clock.now()
+    /// Whether a job of the workspace is enqueued, running, or scheduled and due by the
+    /// runtime's clock.
+    pub(crate) async fn has_work_due(&self) -> Result<bool> {
+        let now = self.inner.settings.now_ms();
+        Ok(self.inner.storage.has_work_at(now).await?)
     }
 
     /// Enqueues a typed job; returns its id.
@@ -135,9 +138,6 @@ impl Workspace {
         if let Some(due) = earliest_due {
             self.inner.actors.due.do_send(DueAt(due));
         }
-        let stored = created.iter();
-        let happened = stored.map(|&(id, state)| (id, EventKind::Enqueued { state }));
-        self.inner.settings.events.emit(self.name(), happened);
         Ok(created
             .into_iter()
             .map(|(id, state)| Enqueued {
@@ -349,13 +349,13 @@ impl Workspace {
 
     /// How many SQL statements the workspace's storage has run since it opened: a diagnostic
     /// (an idle workspace runs none between heartbeats).
-    pub fn statements_executed(&self) -> u64 {
+    pub(crate) fn statements_executed(&self) -> u64 {
         self.inner.storage.statements()
     }
 
     /// What SQLite reports as the journal mode of this workspace's database (`wal`); an
     /// invalid-configuration error on PostgreSQL, which has none.
-    pub async fn journal_mode(&self) -> Result<String> {
+    pub(crate) async fn journal_mode(&self) -> Result<String> {
         Ok(self.inner.storage.sqlite_journal_mode().await?)
     }
 

@@ -27,7 +27,7 @@ const MONTHS: [&str; 12] = [
 ];
 
 /// `expression` in words, when it has one of the common shapes.
-pub fn describe(expression: &str) -> Option<String> {
+pub(crate) fn describe(expression: &str) -> Option<String> {
     let fields: Vec<&str> = expression.split_whitespace().collect();
     match fields.as_slice() {
         [single] => describe_macro(single),

@@ -93,10 +93,10 @@ impl Cron {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::schedule::preview;
+    use crate::schedule::next_occurrences;
 
     fn first_two(expression: &str) -> Vec<String> {
-        preview(
+        next_occurrences(
             expression,
             "UTC",
             "2026-11-22T10:17:00Z".parse().unwrap(),

@@ -17,10 +17,10 @@ mod expression;
 mod helpers;
 mod occurrences;
 
-pub use describe::describe;
+pub(crate) use describe::describe;
 pub use expression::{CronError, CronSchedule};
 pub use helpers::Cron;
-pub use occurrences::occurrences_between;
+pub(crate) use occurrences::occurrences_between;
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
@@ -80,7 +80,7 @@ impl std::str::FromStr for Misfire {
 pub struct UnknownTimeZone(pub String);
 
 /// Looks up an IANA time zone by name.
-pub fn time_zone(name: &str) -> Result<Tz, UnknownTimeZone> {
+pub(crate) fn time_zone(name: &str) -> Result<Tz, UnknownTimeZone> {
     name.parse().map_err(|_| UnknownTimeZone(name.to_owned()))
 }
 
@@ -98,9 +98,9 @@ pub enum PreviewError {
     OutOfRange(#[from] OutOfRange),
 }
 
-/// The next `count` occurrences of `expression` in zone `time_zone`, strictly after `after`
-/// (within the years 1970-9999).
-pub fn preview(
+/// The next `count` occurrences of `expression` in zone `time_zone_name`, strictly after
+/// `after` (within the years 1970-9999), as `GET /api/cron/next` answers them.
+pub fn next_occurrences(
     expression: &str,
     time_zone_name: &str,
     after: DateTime<Utc>,

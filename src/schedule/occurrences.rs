@@ -60,7 +60,7 @@ impl CronSchedule {
 
 /// The occurrences of `schedule` in `zone` from `first` (itself an occurrence) up to `until`,
 /// at most `limit` of them.
-pub fn occurrences_between(
+pub(crate) fn occurrences_between(
     schedule: &CronSchedule,
     zone: Tz,
     first: DateTime<Utc>,

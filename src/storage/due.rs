@@ -92,6 +92,22 @@ impl Storage {
         Ok(done)
     }
 
+    /// Whether the workspace has a job enqueued, running, or scheduled and due at `now`, in one
+    /// statement (so one moment: a job on its way between two of them is seen in one).
+    pub(crate) async fn has_work_at(&self, now: i64) -> StorageResult<bool> {
+        let due = states::is(JobState::Scheduled).and(Expr::col(job::Column::RunAt).lte(now));
+        let working = states::is(JobState::Enqueued)
+            .or(states::is(JobState::Processing))
+            .or(due);
+        let find = job::Entity::find()
+            .select_only()
+            .column(job::Column::Id)
+            .filter(job::Column::Workspace.eq(self.key()))
+            .filter(working)
+            .into_tuple::<i64>();
+        Ok(self.reading(async |db| find.one(db).await).await?.is_some())
+    }
+
     /// When the workspace next has something to do by itself (see [`wake_at`]).
     pub(crate) async fn wake_at(&self, queues: &[String], now: i64) -> StorageResult<Option<i64>> {
         let (key, exclusive) = (self.key(), self.is_exclusive());

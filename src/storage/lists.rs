@@ -132,6 +132,7 @@ pub enum PageStart {
 /// A page of jobs and how many match in all.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[cfg_attr(feature = "web", derive(utoipa::ToSchema))]
+#[non_exhaustive]
 pub struct JobPage {
     /// The jobs, newest first.
     pub jobs: Vec<JobSummary>,
@@ -142,6 +143,7 @@ pub struct JobPage {
 /// A server working the workspace, as it last announced itself.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "web", derive(utoipa::ToSchema))]
+#[non_exhaustive]
 pub struct ServerInfo {
     /// Its id.
     pub id: String,
@@ -167,6 +169,7 @@ pub enum Granularity {
 /// Jobs that succeeded and failed in one hour or day.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "web", derive(utoipa::ToSchema))]
+#[non_exhaustive]
 pub struct HistoryPoint {
     /// The start of the hour or day.
     pub at: DateTime<Utc>,

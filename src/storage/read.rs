@@ -13,6 +13,7 @@ use crate::state::{ContinueOn, JobState};
 /// A job as lists show it.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[cfg_attr(feature = "web", derive(utoipa::ToSchema))]
+#[non_exhaustive]
 pub struct JobSummary {
     /// Its id.
     pub id: JobId,
@@ -38,6 +39,7 @@ pub struct JobSummary {
 /// A job's retry settings as stored with it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "web", derive(utoipa::ToSchema))]
+#[non_exhaustive]
 pub struct StoredRetry {
     /// Retries after the first failed run.
     pub attempts: u32,
@@ -50,6 +52,7 @@ pub struct StoredRetry {
 /// A state a job entered.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[cfg_attr(feature = "web", derive(utoipa::ToSchema))]
+#[non_exhaustive]
 pub struct HistoryEntry {
     /// The state.
     pub state: JobState,
@@ -65,6 +68,7 @@ pub struct HistoryEntry {
 /// What a continuation waits for.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "web", derive(utoipa::ToSchema))]
+#[non_exhaustive]
 pub struct Continuation {
     /// The parent job.
     pub job: JobId,
@@ -75,6 +79,7 @@ pub struct Continuation {
 /// A job with everything known about it.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[cfg_attr(feature = "web", derive(utoipa::ToSchema))]
+#[non_exhaustive]
 pub struct JobDetails {
     /// What lists show.
     #[serde(flatten)]

@@ -35,6 +35,7 @@ pub(crate) struct RecurringRow {
 /// A recurring job as people see it.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[cfg_attr(feature = "web", derive(utoipa::ToSchema))]
+#[non_exhaustive]
 pub struct RecurringJob {
     /// Its id.
     pub id: String,

@@ -18,6 +18,7 @@ use crate::state::JobState;
 /// Jobs of one queue.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "web", derive(utoipa::ToSchema))]
+#[non_exhaustive]
 pub struct QueueStats {
     /// The queue.
     pub name: String,
@@ -30,6 +31,7 @@ pub struct QueueStats {
 /// A workspace at a glance.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "web", derive(utoipa::ToSchema))]
+#[non_exhaustive]
 pub struct Stats {
     /// Jobs waiting in their queues.
     pub enqueued: u64,

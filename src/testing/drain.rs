@@ -7,8 +7,6 @@ use tokio::time::Instant;
 
 use crate::error::Result;
 use crate::runtime::Workspace;
-use crate::state::JobState;
-use crate::storage::JobFilter;
 
 /// How long a drain waits for the runs before it gives up.
 const PATIENCE: Duration = Duration::from_secs(30);
@@ -22,7 +20,7 @@ const LOOK_AGAIN: Duration = Duration::from_millis(100);
 pub async fn drain(workspace: &Workspace) -> Result<()> {
     let mut events = workspace.events();
     let deadline = Instant::now() + PATIENCE;
-    while !settled(workspace).await? {
+    while workspace.has_work_due().await? {
         assert!(
             Instant::now() < deadline,
             "workspace `{}` still had jobs to run after {PATIENCE:?}",
@@ -33,23 +31,4 @@ pub async fn drain(workspace: &Workspace) -> Result<()> {
         let _ = tokio::time::timeout(wait, events.next()).await;
     }
     Ok(())
-}
-
-/// Whether nothing of `workspace` waits to run now: none enqueued or processing, no scheduled
-/// job due.
-async fn settled(workspace: &Workspace) -> Result<bool> {
-    let stats = workspace.stats().await?;
-    if stats.enqueued + stats.processing > 0 {
-        return Ok(false);
-    }
-    // Listed newest first, not by due time: look at every scheduled job.
-    let scheduled = JobFilter::new()
-        .state(JobState::Scheduled)
-        .limit(stats.scheduled.max(1));
-    let now = workspace.now();
-    let page = workspace.jobs(&scheduled).await?;
-    Ok(!page
-        .jobs
-        .iter()
-        .any(|job| job.run_at.is_some_and(|at| at <= now)))
 }

@@ -4,6 +4,7 @@
 //!   (its attempt, workspace, data, clock, cancellation), and [`run_inline`] runs one job with
 //!   it, its arguments through JSON as the runtime stores them;
 //! - [`enqueued`] and [`assert_enqueued`] check what an application enqueued;
+//! - [`statements_executed`] and [`journal_mode`] look at a workspace's storage;
 //! - [`drain`] waits until a workspace has run what is due (with a
 //!   [`ManualClock`](crate::ManualClock), what the test made due).
 //!
@@ -38,9 +39,11 @@
 //! ```
 
 mod context;
+mod diagnostics;
 mod drain;
 mod enqueued;
 
 pub use context::{TestContext, run_inline};
+pub use diagnostics::{journal_mode, statements_executed};
 pub use drain::drain;
 pub use enqueued::{assert_enqueued, enqueued};

@@ -9,7 +9,7 @@ use utoipa::IntoParams;
 use super::access::Caller;
 use super::error::{ApiError, ErrorBody};
 use super::open_workspace;
-use crate::schedule::{PreviewError, preview};
+use crate::schedule::next_occurrences;
 use crate::{Error, Granularity, Stats, Stoker};
 
 /// Says the server is up.
@@ -102,10 +102,6 @@ pub(super) async fn cron_next(
     let zone = query.time_zone.as_deref().unwrap_or("UTC");
     let after = query.after.unwrap_or_else(Utc::now);
     let occurrences =
-        preview(&query.expression, zone, after, count).map_err(|error| match error {
-            PreviewError::Cron(error) => Error::InvalidCron(error),
-            PreviewError::TimeZone(error) => Error::UnknownTimeZone(error),
-            PreviewError::OutOfRange(error) => Error::OutOfRange(error),
-        })?;
+        next_occurrences(&query.expression, zone, after, count).map_err(Error::from)?;
     Ok(HttpResponse::Ok().json(json!({ "occurrences": occurrences })))
 }
