@@ -63,6 +63,7 @@ pub(crate) fn duration(what: &str, duration: Duration) -> Result<Duration, OutOf
 
 /// The duration of `seconds` (fractions allowed), if it is a number from 0 to
 /// [`MAX_DURATION_SECONDS`]: not negative, NaN or infinite.
+#[cfg(feature = "web")]
 pub(crate) fn seconds(what: &str, seconds: f64) -> Result<Duration, OutOfRange> {
     if (0.0..=MAX_DURATION_SECONDS as f64).contains(&seconds) {
         Ok(Duration::from_secs_f64(seconds))

@@ -12,11 +12,13 @@
 //! (in the first copy of the hour) and an interval expression (a step or `*` in the second,
 //! minute or hour field) fires in both copies.
 
+#[cfg(feature = "web")]
 mod describe;
 mod expression;
 mod helpers;
 mod occurrences;
 
+#[cfg(feature = "web")]
 pub(crate) use describe::describe;
 pub use expression::{CronError, CronSchedule};
 pub use helpers::Cron;
