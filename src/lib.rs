@@ -48,7 +48,7 @@ mod storage;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{Error, Result};
-pub use job::{AppData, Job, JobContext, JobError, JobId, NewJob, Registry};
+pub use job::{AppData, Job, JobContext, JobError, JobId, Needs, NewJob, Registry};
 pub use name::{InvalidName, WorkspaceName};
 pub use retry::{Exhausted, RetryPolicy};
 pub use runtime::{

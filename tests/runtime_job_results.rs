@@ -11,7 +11,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use common::{Explode, FailTimes, PATIENCE, Runs, builder, events_of, wait_for, wait_for_state};
 use serde::{Deserialize, Serialize};
-use stoker::{EventKind, Job, JobContext, JobError, JobState, RetryPolicy};
+use stoker::{EventKind, Job, JobContext, JobError, JobState, Needs, RetryPolicy};
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id};
 use tracing::{Event, Level, Subscriber};
@@ -52,6 +52,53 @@ impl Job for SnoozeOnce {
             _ => Ok(()),
         }
     }
+}
+
+/// Who was mailed.
+#[derive(Default)]
+struct Mailer(Mutex<Vec<String>>);
+
+/// Mails `to` through the application's [`Mailer`].
+#[derive(Serialize, Deserialize)]
+struct Welcome {
+    to: String,
+}
+
+impl Job for Welcome {
+    const NAME: &'static str = "welcome";
+
+    fn needs(needs: &mut Needs) {
+        needs.data::<Mailer>();
+    }
+
+    async fn run(self, ctx: JobContext) -> Result<(), JobError> {
+        ctx.needed::<Mailer>()?.0.lock().unwrap().push(self.to);
+        Ok(())
+    }
+}
+
+#[actix_rt::test]
+async fn a_runtime_without_the_data_a_job_type_needs_is_refused_when_built() {
+    let dir = tempfile::tempdir().unwrap();
+    let without = builder(dir.path(), &Runs::default()).register::<Welcome>();
+    let Err(stoker::Error::InvalidConfig(reason)) = without.build() else {
+        panic!("a runtime without its Mailer was built");
+    };
+    assert!(reason.contains("`welcome` needs"), "{reason}");
+    assert!(reason.contains("Mailer"), "{reason}");
+
+    let mailer = Arc::new(Mailer::default());
+    let stoker = builder(dir.path(), &Runs::default())
+        .register::<Welcome>()
+        .shared_data(mailer.clone())
+        .build()
+        .unwrap();
+    let workspace = stoker.workspace("welcomes").await.unwrap();
+    let to = "ada@example.com".to_owned();
+    let id = workspace.enqueue(Welcome { to: to.clone() }).await.unwrap();
+    wait_for_state(&workspace, id, JobState::Succeeded).await;
+    assert_eq!(*mailer.0.lock().unwrap(), [to]);
+    stoker.shutdown().await;
 }
 
 #[actix_rt::test]

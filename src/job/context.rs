@@ -23,6 +23,11 @@ impl AppData {
         Arc::make_mut(&mut self.values).insert(TypeId::of::<T>(), value);
     }
 
+    /// Whether the application registered a value of the type `id` names.
+    pub(crate) fn has(&self, id: TypeId) -> bool {
+        self.values.contains_key(&id)
+    }
+
     /// The value of type `T`, if the application registered one.
     pub fn get<T: Any + Send + Sync>(&self) -> Option<Arc<T>> {
         let value = self.values.get(&TypeId::of::<T>())?.clone();
@@ -93,5 +98,15 @@ impl JobContext {
     /// The application's value of type `T`, registered with `StokerBuilder::data`.
     pub fn data<T: std::any::Any + Send + Sync>(&self) -> Option<Arc<T>> {
         self.data.get::<T>()
+    }
+
+    /// The application's value of type `T`, which the job type declares in
+    /// [`Job::needs`](super::Job::needs): the runtime was refused at `build()` without it, so
+    /// the error (failing the run for good) is only for a type that forgot to declare it.
+    pub fn needed<T: std::any::Any + Send + Sync>(&self) -> Result<Arc<T>, super::JobError> {
+        self.data::<T>().ok_or_else(|| {
+            let name = std::any::type_name::<T>();
+            super::JobError::fatal(format!("no `{name}` was given to the runtime"))
+        })
     }
 }

@@ -4,6 +4,7 @@
 
 mod context;
 mod error;
+mod needs;
 mod new_job;
 mod registry;
 
@@ -16,6 +17,7 @@ use serde::de::DeserializeOwned;
 
 pub use context::{AppData, JobContext};
 pub use error::JobError;
+pub use needs::Needs;
 pub use new_job::NewJob;
 pub(crate) use new_job::{Args, Start};
 pub use registry::Registry;
@@ -62,6 +64,11 @@ pub trait Job: Serialize + DeserializeOwned + 'static {
     fn timeout() -> Option<Duration> {
         None
     }
+
+    /// The application data its runs look up ([`JobContext::needed`]): a runtime built without
+    /// one of them is refused ([`Error::InvalidConfig`](crate::Error::InvalidConfig)). See
+    /// [`Needs`] for an example.
+    fn needs(_needs: &mut Needs) {}
 
     /// Does the work. `Err` is a failed attempt; see [`JobError`] for retrying or not.
     fn run(self, ctx: JobContext) -> impl Future<Output = Result<(), JobError>>;

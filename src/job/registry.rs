@@ -6,7 +6,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{Job, JobContext, JobError};
+use super::needs::Need;
+use super::{AppData, Job, JobContext, JobError, Needs};
 use crate::retry::RetryPolicy;
 
 /// A run of a job, boxed; it stays on the worker thread that made it.
@@ -21,6 +22,7 @@ pub(crate) struct JobType {
     pub(crate) queue: &'static str,
     pub(crate) retry_policy: RetryPolicy,
     pub(crate) timeout: Option<Duration>,
+    needs: Vec<Need>,
     check: Check,
     start: Start,
 }
@@ -31,6 +33,11 @@ impl JobType {
             queue: J::queue(),
             retry_policy: J::retry_policy(),
             timeout: J::timeout(),
+            needs: {
+                let mut needs = Needs::default();
+                J::needs(&mut needs);
+                needs.into_data()
+            },
             check: |args| {
                 J::deserialize(args)
                     .map(drop)
@@ -68,6 +75,22 @@ impl Registry {
 
     pub(crate) fn get(&self, name: &str) -> Option<&JobType> {
         self.types.get(name)
+    }
+
+    /// Why `data` cannot run every registered type: the first value a type needs and `data`
+    /// lacks. `None` when it has them all.
+    pub(crate) fn unmet_need(&self, data: &AppData) -> Option<String> {
+        let mut names = self.names();
+        names.retain(|name| self.types[name].needs.iter().any(|need| !data.has(need.id)));
+        let name = names.first()?;
+        let need = self.types[name]
+            .needs
+            .iter()
+            .find(|need| !data.has(need.id))?;
+        Some(format!(
+            "job type `{name}` needs a `{}`: give it with StokerBuilder::data",
+            need.name
+        ))
     }
 
     /// The registered names, sorted.

@@ -267,6 +267,9 @@ impl StokerBuilder {
             ));
         }
         self.check_timings()?;
+        if let Some(unmet) = self.registry.unmet_need(&self.data) {
+            return Err(Error::InvalidConfig(unmet));
+        }
         let storage = self.storage.ok_or_else(|| {
             Error::InvalidConfig("no storage: without the `sqlite` feature, say where".into())
         })?;
