@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 
 use chrono::Datelike;
 use serde::{Deserialize, Serialize};
-use stoker::{Job, JobContext, JobError, NewJob, RecurringOptions, Stoker, Workspace};
+use stoker::{EventKind, Job, JobContext, JobError, NewJob, RecurringOptions, Stoker, Workspace};
 
 /// The application's data, as its jobs see it (a database in a real application).
 #[derive(Debug, Default)]
@@ -133,14 +133,18 @@ async fn main() -> anyhow::Result<()> {
             .unwrap_or_default();
         println!("{:<17} {:<12} next {next}", recurring.id, recurring.cron);
     }
-    // Show the work now rather than waiting for the 26th or Monday.
-    let runs = [
+    // Show the work now rather than waiting for the 26th or Monday, and wait to be told it ran.
+    let mut events = stoker.events();
+    let mut running = vec![
         workspace.trigger("monthly-rent").await?,
         workspace.trigger("weekly-utilities").await?,
     ];
-    for id in runs {
-        while !workspace.job(id).await?.summary.state.is_final() {
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    while !running.is_empty() {
+        let Some(event) = events.next().await else {
+            break;
+        };
+        if let EventKind::Succeeded | EventKind::Failed { will_retry: false } = event.kind {
+            running.retain(|id| *id != event.job);
         }
     }
     for (organization, kind, period, cents) in ledger.invoices() {

@@ -97,8 +97,8 @@ impl Workspace {
         self.inner.settings.events.subscribe()
     }
 
-    /// Whether a job of the workspace is enqueued, running, or scheduled and due by the
-    /// runtime's clock.
+    /// Whether the workspace has a recurring job due to fire, or a job enqueued, running, or
+    /// scheduled and due, by the runtime's clock.
     pub(crate) async fn has_work_due(&self) -> Result<bool> {
         let now = self.inner.settings.now_ms();
         Ok(self.inner.storage.has_work_at(now).await?)

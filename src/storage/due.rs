@@ -92,9 +92,26 @@ impl Storage {
         Ok(done)
     }
 
-    /// Whether the workspace has a job enqueued, running, or scheduled and due at `now`, in one
-    /// statement (so one moment: a job on its way between two of them is seen in one).
+    /// Whether the workspace has work at `now`: a recurring job due to fire, or a job enqueued,
+    /// running, or scheduled and due. The jobs are read in one statement (a job on its way
+    /// between two of those states is seen in one), after the recurring jobs: a firing creates
+    /// its job in the transaction that moves the occurrence on, so one that fires between the
+    /// two reads is seen in the second.
     pub(crate) async fn has_work_at(&self, now: i64) -> StorageResult<bool> {
+        let firing = recurring_job::Entity::find()
+            .select_only()
+            .column(recurring_job::Column::Id)
+            .filter(recurring_job::Column::Workspace.eq(self.key()))
+            .filter(states::unpaused())
+            .filter(recurring_job::Column::NextExecution.lte(now))
+            .into_tuple::<String>();
+        if self
+            .reading(async |db| firing.one(db).await)
+            .await?
+            .is_some()
+        {
+            return Ok(true);
+        }
         let due = states::is(JobState::Scheduled).and(Expr::col(job::Column::RunAt).lte(now));
         let working = states::is(JobState::Enqueued)
             .or(states::is(JobState::Processing))

@@ -14,9 +14,9 @@ const PATIENCE: Duration = Duration::from_secs(30);
 /// janitor, say, is told by none).
 const LOOK_AGAIN: Duration = Duration::from_millis(100);
 
-/// Waits until `workspace` has no job enqueued or running and no scheduled job due by the
-/// runtime's clock: what was due has run, with the retries that fell due and the jobs the runs
-/// enqueued. Panics after 30 s of it, naming the workspace.
+/// Waits until `workspace` has no recurring job due to fire, no job enqueued or running and no
+/// scheduled job due by the runtime's clock: what was due has run, with the retries that fell
+/// due and the jobs the runs enqueued. Panics after 30 s of it, naming the workspace.
 pub async fn drain(workspace: &Workspace) -> Result<()> {
     let mut events = workspace.events();
     let deadline = Instant::now() + PATIENCE;
