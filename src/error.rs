@@ -68,7 +68,7 @@ pub enum Error {
     },
     /// The workspace's storage failed or cannot be reached; details are logged.
     #[error(transparent)]
-    Storage(StorageError),
+    Storage(StorageFailure),
     /// The runtime is shutting down and takes no new work.
     #[error("stoker is shutting down")]
     ShuttingDown,
@@ -91,8 +91,26 @@ impl From<StorageError> for Error {
             StorageError::MissingParent(id) => Error::JobNotFound(JobId(id)),
             StorageError::Name(invalid) => Error::InvalidName(invalid),
             StorageError::Config(reason) => Error::InvalidConfig(reason),
-            error => Error::Storage(error),
+            error => Error::Storage(StorageFailure(error)),
         }
+    }
+}
+
+/// Why the workspace's storage failed: its message, and through
+/// [`source`](std::error::Error::source) the chain of causes (the database's own error among
+/// them). Opaque, so that the database driver's types are no part of stoker's API.
+#[derive(Debug)]
+pub struct StorageFailure(StorageError);
+
+impl std::fmt::Display for StorageFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for StorageFailure {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
     }
 }
 

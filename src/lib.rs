@@ -47,13 +47,13 @@ mod name;
 mod storage;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use error::{Error, Result};
+pub use error::{Error, Result, StorageFailure};
 pub use job::{AppData, Job, JobContext, JobError, JobId, Needs, NewJob, Registry};
 pub use name::{InvalidName, WorkspaceName};
 pub use retry::{Exhausted, RetryPolicy};
 pub use runtime::{
     DistributedLock, Enqueued, Event, EventKind, EventStream, RecurringOptions, Stoker,
-    StokerBuilder, Workspace, WorkspaceOptions,
+    StokerBuilder, Transaction, Workspace, WorkspaceOptions,
 };
 pub use schedule::{
     Cron, CronError, CronSchedule, Misfire, PreviewError, UnknownTimeZone, next_occurrences,
@@ -61,9 +61,13 @@ pub use schedule::{
 pub use state::{ContinueOn, JobState, UnknownState};
 pub use storage::{
     Continuation, Granularity, HistoryEntry, HistoryPoint, JobDetails, JobFilter, JobPage,
-    JobSummary, PageStart, QueueStats, RecurringJob, ServerInfo, Stats, StorageConfig,
-    StorageError, StoredRetry,
+    JobSummary, PageStart, QueueStats, RecurringJob, ServerInfo, Stats, StorageConfig, StoredRetry,
 };
 
 /// The queue jobs go to unless their type or their enqueuer says otherwise.
 pub const DEFAULT_QUEUE: &str = "default";
+
+/// The README's Rust snippets, compiled (and run, unless marked `no_run`) by `cargo test --doc`.
+#[cfg(all(doctest, feature = "sqlite", feature = "web"))]
+#[doc = include_str!("../README.md")]
+struct ReadmeSnippets;

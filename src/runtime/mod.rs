@@ -33,6 +33,7 @@ mod settings;
 mod slots;
 mod stoker;
 mod supervisor;
+mod transaction;
 mod worker;
 mod workspace;
 
@@ -42,4 +43,5 @@ pub use lock::DistributedLock;
 pub use recurring::RecurringOptions;
 pub use settings::WorkspaceOptions;
 pub use stoker::Stoker;
+pub use transaction::Transaction;
 pub use workspace::{Enqueued, Workspace};

@@ -10,6 +10,7 @@ use serde::Serialize;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use sea_orm::{DatabaseConnection, TransactionTrait};
 
 use super::activity::Activity;
 use super::events::EventKind;
@@ -21,14 +22,15 @@ use super::recurring::{self, Cause, RecurringOptions};
 use super::scheduler::DueAt;
 use super::settings::SharedSettings;
 use super::supervisor::{Shutdown, Supervisor, WorkspaceActors};
+use super::transaction::Transaction;
 use crate::bounds;
 use crate::error::{Error, Result};
 use crate::job::{Job, JobId, NewJob};
 use crate::name::{WorkspaceName, check_recurring_id};
 use crate::state::{ContinueOn, JobState};
 use crate::storage::{
-    Action, Granularity, HistoryPoint, JobDetails, JobFilter, JobPage, RecurringJob, ServerInfo,
-    Stats, Storage, StoredRecurring, Transition,
+    Action, Granularity, HistoryPoint, JobDetails, JobFilter, JobPage, NewJobRow, RecurringJob,
+    ServerInfo, Stats, Storage, StorageError, StoredRecurring, Transition,
 };
 
 /// A job as it was stored by an enqueue.
@@ -40,6 +42,22 @@ pub struct Enqueued {
     pub id: JobId,
     /// `enqueued`, or `scheduled` when it waits for its time.
     pub state: JobState,
+}
+
+/// The ids and states of jobs just stored, as enqueue calls answer them.
+pub(super) fn enqueued(created: Vec<(i64, JobState)>) -> Vec<Enqueued> {
+    created
+        .into_iter()
+        .map(|(id, state)| Enqueued {
+            id: JobId(id),
+            state,
+        })
+        .collect()
+}
+
+/// The earliest time one of `rows` waits for, if any waits.
+pub(super) fn earliest_due(rows: &[NewJobRow]) -> Option<i64> {
+    rows.iter().filter_map(|row| row.run_at).min()
 }
 
 /// One workspace (tenant): its own storage, actors and queues. Cheap to clone.
@@ -121,14 +139,41 @@ impl Workspace {
         &self,
         jobs: impl IntoIterator<Item = NewJob>,
     ) -> Result<Vec<Enqueued>> {
+        let (rows, _) = self.prepared(jobs)?;
+        let earliest_due = earliest_due(&rows);
+        let created = self.inner.enqueues.insert(rows).await?;
+        self.wake_for(&created, earliest_due);
+        Ok(enqueued(created))
+    }
+
+    /// Begins a transaction on the application's database `db`, which must hold this
+    /// workspace's rows, in which the application writes its own rows and enqueues jobs: they
+    /// exist if and only if it commits (see [`Transaction`]).
+    pub async fn transaction(&self, db: &DatabaseConnection) -> Result<Transaction> {
+        self.check_open()?;
+        let txn = db.begin().await.map_err(StorageError::from)?;
+        self.inner.storage.check_reaches(&txn).await?;
+        Ok(Transaction::new(self.clone(), txn))
+    }
+
+    /// `jobs` checked and ready to store (all of them, or the first refusal), and the time
+    /// they were checked at.
+    pub(super) fn prepared(
+        &self,
+        jobs: impl IntoIterator<Item = NewJob>,
+    ) -> Result<(Vec<NewJobRow>, i64)> {
         self.check_open()?;
         let now = self.inner.settings.now_ms();
         let rows = jobs
             .into_iter()
             .map(|job| prepare(&self.inner.settings, job, now))
             .collect::<Result<Vec<_>>>()?;
-        let earliest_due = rows.iter().filter_map(|row| row.run_at).min();
-        let created = self.inner.enqueues.insert(rows).await?;
+        Ok((rows, now))
+    }
+
+    /// Wakes the queue for the jobs `created` as `enqueued`, and the scheduler for the
+    /// earliest due of those that wait.
+    pub(super) fn wake_for(&self, created: &[(i64, JobState)], earliest_due: Option<i64>) {
         if created
             .iter()
             .any(|&(_, state)| state == JobState::Enqueued)
@@ -138,13 +183,11 @@ impl Workspace {
         if let Some(due) = earliest_due {
             self.inner.actors.due.do_send(DueAt(due));
         }
-        Ok(created
-            .into_iter()
-            .map(|(id, state)| Enqueued {
-                id: JobId(id),
-                state,
-            })
-            .collect())
+    }
+
+    /// The storage and settings a [`Transaction`] enqueues with.
+    pub(super) fn parts(&self) -> (&Storage, &SharedSettings) {
+        (&self.inner.storage, &self.inner.settings)
     }
 
     /// Enqueues a typed job to run no sooner than `delay` from now (state `scheduled`).

@@ -14,6 +14,7 @@
 //! placements and between SQLite and PostgreSQL lives in [`placement`], whose doc has the
 //! table of it.
 
+mod app_transaction;
 mod claim;
 pub(crate) mod complete;
 mod continuations;
@@ -132,25 +133,13 @@ impl StorageConfig {
     /// existing directory keeps the meaning it had before 0.2: a file per workspace in it.
     ///
     /// A URL of a backend this build leaves out (see the crate's features) is refused.
-    pub fn from_url(url: &str) -> Result<Self, StorageError> {
-        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            return postgres_url(url);
-        }
-        match url
-            .strip_prefix("sqlite://")
-            .or_else(|| url.strip_prefix("sqlite:"))
-            .filter(|path| !path.is_empty())
-        {
-            Some(path) => sqlite_path(std::path::Path::new(path)),
-            None => Err(StorageError::Config(format!(
-                "unsupported database URL `{url}`: use postgres://… or sqlite:PATH"
-            ))),
-        }
+    pub fn from_url(url: &str) -> crate::Result<Self> {
+        Ok(placement_of(url)?)
     }
 
     /// This placement with a schema per workspace, where it is PostgreSQL's shared tables;
     /// refused for any other placement.
-    pub fn with_schema_per_workspace(self) -> Result<Self, StorageError> {
+    pub fn with_schema_per_workspace(self) -> crate::Result<Self> {
         match self {
             #[cfg(feature = "postgres")]
             StorageConfig::Postgres { url } if !url.contains("{workspace}") => {
@@ -158,10 +147,27 @@ impl StorageConfig {
             }
             #[cfg(feature = "postgres")]
             StorageConfig::PostgresSchemas { .. } => Ok(self),
-            _ => Err(StorageError::Config(
+            _ => Err(crate::Error::InvalidConfig(
                 "a schema per workspace needs a postgres URL that names one database".into(),
             )),
         }
+    }
+}
+
+/// The placement a database URL names (see [`StorageConfig::from_url`]).
+fn placement_of(url: &str) -> StorageResult<StorageConfig> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return postgres_url(url);
+    }
+    match url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .filter(|path| !path.is_empty())
+    {
+        Some(path) => sqlite_path(std::path::Path::new(path)),
+        None => Err(StorageError::Config(format!(
+            "unsupported database URL `{url}`: use postgres://… or sqlite:PATH"
+        ))),
     }
 }
 
@@ -240,11 +246,12 @@ impl Default for StorageConfig {
 
 /// A storage failure. Its text is for logs; API answers say only that storage is unavailable.
 #[derive(Debug, thiserror::Error)]
-pub enum StorageError {
+pub(crate) enum StorageError {
     /// The database refused or failed.
     #[error("database error: {0}")]
     Database(#[from] sea_orm::DbErr),
     /// The data directory or a lock file could not be used.
+    #[cfg(feature = "sqlite")]
     #[error("{context}: {source}")]
     Io {
         /// What was being done.
@@ -253,6 +260,7 @@ pub enum StorageError {
         source: std::io::Error,
     },
     /// Another process holds the store (a workspace's file, or the file all share).
+    #[cfg(feature = "sqlite")]
     #[error("{0} is open in another process")]
     Locked(String),
     /// A continuation names a parent job that does not exist (nothing was stored).

@@ -148,7 +148,26 @@ fn with_database(url: &str, database: &str) -> String {
 /// A connection to the tables that hold workspace `name`'s rows, to check what was stored
 /// (or plant a row); [`key`] is the `workspace` value of its rows there.
 pub async fn connect(storage: &StorageConfig, name: &str) -> DatabaseConnection {
-    let (url, schema) = match storage {
+    let (url, schema) = store_of(storage, name);
+    let mut options = ConnectOptions::new(url);
+    options.max_connections(1).sqlx_logging(false);
+    if let Some(schema) = schema {
+        options.set_schema_search_path(format!("\"{schema}\""));
+    }
+    Database::connect(options).await.unwrap()
+}
+
+/// A connection to the database that holds workspace `name`'s rows as an application
+/// connects to its own database: with the server's default search path on PostgreSQL.
+pub async fn application_database(storage: &StorageConfig, name: &str) -> DatabaseConnection {
+    let mut options = ConnectOptions::new(store_of(storage, name).0);
+    options.sqlx_logging(false);
+    Database::connect(options).await.unwrap()
+}
+
+/// The URL of the database that holds workspace `name`'s rows, and the schema they are in.
+fn store_of<'a>(storage: &StorageConfig, name: &'a str) -> (String, Option<&'a str>) {
+    match storage {
         StorageConfig::Sqlite { .. } | StorageConfig::SqliteFile { .. } => {
             let file = sqlite_file(storage, name).unwrap();
             (format!("sqlite://{}?mode=rw", file.display()), None)
@@ -159,13 +178,7 @@ pub async fn connect(storage: &StorageConfig, name: &str) -> DatabaseConnection 
         StorageConfig::Postgres { url } => (url.clone(), Some("stoker")),
         StorageConfig::PostgresSchemas { url } => (url.clone(), Some(name)),
         other => panic!("no connection for {other:?}"),
-    };
-    let mut options = ConnectOptions::new(url);
-    options.max_connections(1).sqlx_logging(false);
-    if let Some(schema) = schema {
-        options.set_schema_search_path(format!("\"{schema}\""));
     }
-    Database::connect(options).await.unwrap()
 }
 
 /// The SQLite file that holds workspace `name`'s rows, if `storage` is SQLite.

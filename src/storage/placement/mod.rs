@@ -74,6 +74,9 @@ pub(super) enum Backend {
     #[cfg(feature = "postgres")]
     Postgres {
         search_path: Option<String>,
+        /// The store's schema (quoted), which an application's transaction names while
+        /// stoker writes in it (see `app_transaction`).
+        schema: String,
         read_timeout_ms: String,
         database: Arc<postgres::Database>,
         own_database: bool,
@@ -282,6 +285,40 @@ impl Storage {
             #[cfg(feature = "postgres")]
             Backend::Postgres { .. } => {}
         }
+    }
+
+    /// Points the application's transaction `txn` at the store's tables, and returns what
+    /// [`Storage::leave_app_transaction`] gives back: on PostgreSQL the search path names the
+    /// store's schema until then (the application's own statements keep theirs); SQLite has
+    /// one schema.
+    #[cfg_attr(not(feature = "postgres"), expect(unused_variables))]
+    pub(crate) async fn enter_app_transaction(
+        &self,
+        txn: &DatabaseTransaction,
+    ) -> StorageResult<Option<String>> {
+        match &self.backend {
+            #[cfg(feature = "sqlite")]
+            Backend::Sqlite { .. } => Ok(None),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres { schema, .. } => {
+                Ok(Some(postgres::swap_search_path(txn, schema).await?))
+            }
+        }
+    }
+
+    /// Gives the application's transaction `txn` back the search path it had before
+    /// [`Storage::enter_app_transaction`].
+    #[cfg_attr(not(feature = "postgres"), expect(unused_variables))]
+    pub(crate) async fn leave_app_transaction(
+        &self,
+        txn: &DatabaseTransaction,
+        entered: Option<String>,
+    ) -> StorageResult<()> {
+        #[cfg(feature = "postgres")]
+        if let Some(search_path) = entered {
+            postgres::swap_search_path(txn, &search_path).await?;
+        }
+        Ok(())
     }
 
     /// Closes a SQLite store's connections and releases its lock.

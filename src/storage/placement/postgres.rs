@@ -246,6 +246,7 @@ impl Database {
                     Some(_) => None,
                     None => Some(target.schema()),
                 },
+                schema: target.schema(),
                 read_timeout_ms: read_timeout.as_millis().to_string(),
                 database: self.clone(),
                 own_database: target.own_database,
@@ -746,6 +747,23 @@ pub(super) async fn begin(
         txn.execute_raw(local_settings(&settings)).await?;
     }
     Ok(txn)
+}
+
+/// Sets the search path of `txn` to `search_path` until the transaction ends or it is set
+/// again; returns the one it replaced. (PostgreSQL evaluates the two outputs in order.)
+pub(super) async fn swap_search_path(
+    txn: &DatabaseTransaction,
+    search_path: &str,
+) -> Result<String, DbErr> {
+    let swap = Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT current_setting('search_path') AS replaced, \
+         set_config('search_path', $1, true) AS search_path",
+        [search_path.into()],
+    );
+    let row = txn.query_one_raw(swap).await?;
+    let row = row.ok_or_else(|| DbErr::RecordNotFound("the search path".into()))?;
+    row.try_get("", "replaced")
 }
 
 /// One PostgreSQL statement that gives the transaction each of `settings` (name, value), until
