@@ -13,8 +13,9 @@
 //! | `postgres` | PostgreSQL stores: shared tables, a schema or a database per workspace |
 //! | `web` | `stoker::web`: the JSON API, the dashboard and the OpenAPI document, for actix-web |
 //! | `server` | the `stoker` binary and the built-in job types (`http` calls through rustls) |
+//! | `opentelemetry` | runs continue the OpenTelemetry trace of the span that enqueued them (tracing-opentelemetry 0.34) |
 //!
-//! All are on by default. An application that only runs jobs takes
+//! All but `opentelemetry` are on by default. An application that only runs jobs takes
 //! `default-features = false, features = ["sqlite"]` (or `"postgres"`, or both) and compiles no
 //! HTTP server, templates or other database driver. At least one backend is needed.
 //!

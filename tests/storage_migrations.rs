@@ -225,6 +225,7 @@ async fn migrations_go_up_down_and_up_again() {
     let columns = job_columns(&db).await;
     assert!(columns.contains(&"parent_id".to_owned()));
     assert!(columns.contains(&"workspace".to_owned()));
+    assert!(columns.contains(&"trace_parent".to_owned()));
     let fifo = match backend {
         DbBackend::Postgres => "jobs_enqueued_fifo",
         _ => "jobs_enqueued",
@@ -308,6 +309,10 @@ async fn migrations_go_up_down_and_up_again() {
     )
     .await
     .unwrap();
+    // The trace context's column goes first, and the jobs with it stay.
+    Migrator::down(&db, Some(1)).await.unwrap();
+    assert!(!job_columns(&db).await.contains(&"trace_parent".to_owned()));
+    assert_eq!(rows(&db, "SELECT job_type FROM jobs").await.len(), 2);
     Migrator::down(&db, Some(1)).await.unwrap();
     assert_eq!(schema(&db).await, schema_of_0_1);
     let kept = "SELECT key || ' ' || CAST(value AS TEXT) FROM counters";

@@ -52,6 +52,9 @@ pub struct Model {
     pub parent_id: Option<i64>,
     /// For a continuation: the parent's state it waits for (`succeeded`, `finished`, `deleted`).
     pub continue_on: Option<String>,
+    /// The W3C `traceparent` of the span that enqueued the job, when the `opentelemetry`
+    /// feature saw one: each run's span is its child.
+    pub trace_parent: Option<String>,
 }
 
 impl ActiveModelBehavior for ActiveModel {}

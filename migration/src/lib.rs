@@ -14,6 +14,7 @@ mod m20261123_000006_statements_append_history;
 mod m20261123_000007_fewer_job_indexes;
 mod m20261124_000008_state_index_off_the_main_path;
 mod m20261201_000009_workspace_in_every_key;
+mod m20261207_000010_trace_parent;
 
 /// Every migration of stoker's schema, oldest first.
 pub struct Migrator;
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000007_fewer_job_indexes::Migration),
             Box::new(m20261124_000008_state_index_off_the_main_path::Migration),
             Box::new(m20261201_000009_workspace_in_every_key::Migration),
+            Box::new(m20261207_000010_trace_parent::Migration),
         ]
     }
 }

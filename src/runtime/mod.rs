@@ -33,6 +33,7 @@ mod settings;
 mod slots;
 mod stoker;
 mod supervisor;
+mod trace_context;
 mod transaction;
 mod worker;
 mod workspace;

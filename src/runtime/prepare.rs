@@ -66,5 +66,6 @@ pub(super) fn prepare(settings: &Settings, job: NewJob, now: i64) -> Result<NewJ
         parent: job.after.map(|(parent, on)| (parent.0, on)),
         reason: None,
         data: None,
+        trace_parent: super::trace_context::current(),
     })
 }

@@ -15,6 +15,7 @@ use super::completer::Completed;
 use super::events::EventKind;
 use super::panics::{self, Caught, Panic};
 use super::settings::{SharedSettings, millis};
+use super::trace_context;
 use crate::job::{JobContext, JobError, JobId};
 use crate::retry::{AfterFailure, Exhausted, RetryPolicy};
 use crate::state::JobState;
@@ -105,6 +106,7 @@ impl Handler<Run> for Worker {
             queue = %job.queue,
             attempt = job.attempt,
         );
+        trace_context::adopt(&span, job.trace_parent.as_deref());
         let started = [(
             job.id,
             EventKind::Started {

@@ -24,7 +24,7 @@ use super::{Storage, StorageError, StorageResult, states};
 use crate::state::JobState;
 
 /// The columns of a claimed job the worker needs.
-const CLAIMED: [job::Column; 7] = [
+const CLAIMED: [job::Column; 8] = [
     job::Column::Id,
     job::Column::JobType,
     job::Column::Args,
@@ -32,6 +32,7 @@ const CLAIMED: [job::Column; 7] = [
     job::Column::MaxRetries,
     job::Column::RetryDelays,
     job::Column::OnExhausted,
+    job::Column::TraceParent,
 ];
 
 /// How long claims may start at their queue's floor before one looks from the start again.
@@ -110,6 +111,8 @@ pub(crate) struct ClaimedJob {
     pub(crate) max_retries: i32,
     pub(crate) retry_delays: Option<String>,
     pub(crate) on_exhausted: String,
+    /// The W3C `traceparent` of the span that enqueued it, if any.
+    pub(crate) trace_parent: Option<String>,
 }
 
 impl Storage {
@@ -195,6 +198,7 @@ impl Storage {
                     max_retries: row.try_get("", "max_retries")?,
                     retry_delays: row.try_get("", "retry_delays")?,
                     on_exhausted: row.try_get("", "on_exhausted")?,
+                    trace_parent: row.try_get("", "trace_parent")?,
                 })
             })
             .collect::<Result<Vec<_>, sea_orm::DbErr>>()

@@ -36,10 +36,12 @@ pub(crate) struct NewJobRow {
     pub(crate) reason: Option<String>,
     /// Details for its first history row, as JSON.
     pub(crate) data: Option<serde_json::Value>,
+    /// The W3C `traceparent` of the span that enqueued it, if it was in a trace.
+    pub(crate) trace_parent: Option<String>,
 }
 
 /// The columns an enqueue sets, in the order of [`NewJobRow::values`].
-const COLUMNS: [job::Column; 16] = [
+const COLUMNS: [job::Column; 17] = [
     job::Column::Workspace,
     job::Column::JobType,
     job::Column::Queue,
@@ -56,6 +58,7 @@ const COLUMNS: [job::Column; 16] = [
     job::Column::Reason,
     job::Column::Data,
     job::Column::ExpireAt,
+    job::Column::TraceParent,
 ];
 
 impl NewJobRow {
@@ -74,6 +77,7 @@ impl NewJobRow {
             parent: None,
             reason: None,
             data: None,
+            trace_parent: None,
         }
     }
 
@@ -86,7 +90,7 @@ impl NewJobRow {
     }
 
     /// The row's values for the workspace whose rows carry `key`.
-    fn values(self, key: &str, now: i64) -> [SimpleExpr; 16] {
+    fn values(self, key: &str, now: i64) -> [SimpleExpr; 17] {
         let state = self.state();
         let expire_at = (state == JobState::Awaiting).then_some(now + AWAITING_EXPIRY_MS);
         [
@@ -106,6 +110,7 @@ impl NewJobRow {
             self.reason.into(),
             self.data.map(|data| data.to_string()).into(),
             expire_at.into(),
+            self.trace_parent.into(),
         ]
     }
 }

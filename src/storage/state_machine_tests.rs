@@ -168,6 +168,7 @@ impl Sequence<'_> {
             parent: None,
             reason: None,
             data: None,
+            trace_parent: None,
         };
         let storage = self.storages[workspace];
         let created = storage.insert_jobs(vec![row], self.now).await.unwrap();
