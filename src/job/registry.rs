@@ -80,13 +80,10 @@ impl Registry {
     /// Why `data` cannot run every registered type: the first value a type needs and `data`
     /// lacks. `None` when it has them all.
     pub(crate) fn unmet_need(&self, data: &AppData) -> Option<String> {
-        let mut names = self.names();
-        names.retain(|name| self.types[name].needs.iter().any(|need| !data.has(need.id)));
-        let name = names.first()?;
-        let need = self.types[name]
-            .needs
-            .iter()
-            .find(|need| !data.has(need.id))?;
+        let (name, need) = self.names().into_iter().find_map(|name| {
+            let needs = &self.types[name].needs;
+            Some((name, needs.iter().find(|need| !data.has(need.id))?))
+        })?;
         Some(format!(
             "job type `{name}` needs a `{}`: give it with StokerBuilder::data",
             need.name

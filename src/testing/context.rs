@@ -16,7 +16,7 @@ pub struct TestContext {
     attempt: u32,
     workspace: String,
     data: AppData,
-    clock: Option<Arc<dyn Clock>>,
+    clock: Arc<dyn Clock>,
     cancelled: bool,
 }
 
@@ -38,7 +38,7 @@ impl Default for TestContext {
             attempt: 1,
             workspace: "test".to_owned(),
             data: AppData::default(),
-            clock: None,
+            clock: Arc::new(SystemClock),
             cancelled: false,
         }
     }
@@ -76,7 +76,7 @@ impl TestContext {
 
     /// The job's clock: a [`ManualClock`](crate::ManualClock) sets "now".
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = Some(clock);
+        self.clock = clock;
         self
     }
 
@@ -98,7 +98,7 @@ impl TestContext {
             workspace: self.workspace.into(),
             cancellation,
             data: self.data,
-            clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
+            clock: self.clock,
         }
     }
 }
