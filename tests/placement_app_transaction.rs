@@ -148,3 +148,37 @@ async fn a_transaction_on_a_database_without_the_workspace_is_refused() {
     assert!(listed.jobs.is_empty());
     stoker.shutdown().await;
 }
+
+#[actix_rt::test]
+async fn a_refused_enqueue_writes_nothing_and_the_transaction_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let runs = Runs::default();
+    let (stoker, workspace, app) = shop(dir.path(), &runs).await;
+    let mut events = stoker.events();
+
+    let txn = workspace.transaction(&app).await.unwrap();
+    let unknown = NewJob::new("no_such_type", serde_json::json!({}));
+    let orphan = NewJob::of(&order("orphan")).after(JobId(999_999), ContinueOn::Succeeded);
+    let refused = txn
+        .enqueue_many([NewJob::of(&order("first")), unknown])
+        .await;
+    assert!(
+        matches!(refused, Err(Error::UnknownJobType(_))),
+        "{refused:?}"
+    );
+    let refused = txn.enqueue_job(orphan).await;
+    assert!(matches!(refused, Err(Error::JobNotFound(_))), "{refused:?}");
+    txn.execute_unprepared("INSERT INTO orders (item) VALUES ('kept')")
+        .await
+        .unwrap();
+    let kept = txn.enqueue(order("kept")).await.unwrap();
+    txn.commit().await.unwrap();
+
+    events_of(&mut events, kept, &EventKind::Succeeded).await;
+    let listed = workspace.jobs(&JobFilter::new()).await.unwrap();
+    assert_eq!(listed.total, 1);
+    let ran: Vec<String> = runs.all().into_keys().map(|(_, key)| key).collect();
+    assert_eq!(ran, ["kept"]);
+    assert_eq!(orders(&app).await, 1);
+    stoker.shutdown().await;
+}
