@@ -65,7 +65,7 @@ async fn malformed_oversized_and_misrouted_requests_get_clear_errors() {
         (405, "method_not_allowed")
     );
     let message = wrong_method.body["error"]["message"].as_str().unwrap();
-    assert!(message.ends_with("use POST, GET"), "{message}");
+    assert!(message.ends_with("use GET, POST"), "{message}");
     let bad_filter = server.get(&format!("{JOBS}?queue=Not%20A%20Queue")).await;
     assert_eq!((bad_filter.status, bad_filter.code()), (400, "bad_request"));
     let bad_workspace = server

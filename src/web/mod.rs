@@ -41,11 +41,6 @@ pub use openapi::document_json as openapi_json;
 
 use crate::{Stoker, Workspace};
 
-const GET: Method = Method::GET;
-const POST: Method = Method::POST;
-const PUT: Method = Method::PUT;
-const DELETE: Method = Method::DELETE;
-
 /// The largest body accepted (API.md: 1 MiB).
 pub const BODY_LIMIT: usize = 1024 * 1024;
 
@@ -62,79 +57,59 @@ pub fn api(stoker: Stoker, access: Access) -> impl FnOnce(&mut web::ServiceConfi
             )
             .app_data(web::QueryConfig::default().error_handler(query_error))
             .app_data(web::PathConfig::default().error_handler(path_error))
-            .service(resource("/healthz", [(GET, web::to(monitoring::health))]))
-            .service(resource(
-                "/api/cron/next",
-                [(GET, web::to(monitoring::cron_next))],
-            ))
             .service(resource(
                 "/api/openapi.json",
-                [(GET, web::to(openapi::document))],
+                vec![(Method::GET, web::to(openapi::document))],
             ))
-            .service(resource(
-                "/api/workspaces",
-                [
-                    (GET, web::to(workspaces::list)),
-                    (POST, web::to(workspaces::create)),
-                ],
-            ))
-            .service(web::scope("/api/workspaces/{ws}").configure(workspace_routes))
+            .configure(documented_routes)
             .default_service(web::to(not_found));
     }
 }
 
-fn workspace_routes(config: &mut web::ServiceConfig) {
-    config
-        .service(resource(
-            "/jobs",
-            [(POST, web::to(jobs::enqueue)), (GET, web::to(jobs::list))],
-        ))
-        .service(resource(
-            "/jobs/batch",
-            [(POST, web::to(jobs::enqueue_batch))],
-        ))
-        .service(resource("/jobs/{id}", [(GET, web::to(jobs::details))]))
-        .service(resource(
-            "/jobs/{id}/requeue",
-            [(POST, web::to(jobs::requeue))],
-        ))
-        .service(resource(
-            "/jobs/{id}/enqueue",
-            [(POST, web::to(jobs::enqueue_now))],
-        ))
-        .service(resource(
-            "/jobs/{id}/delete",
-            [(POST, web::to(jobs::delete))],
-        ))
-        .service(resource("/recurring", [(GET, web::to(recurring::list))]))
-        .service(resource(
-            "/recurring/{rid}",
-            [
-                (PUT, web::to(recurring::put)),
-                (GET, web::to(recurring::get)),
-                (DELETE, web::to(recurring::remove)),
-            ],
-        ))
-        .service(resource(
-            "/recurring/{rid}/trigger",
-            [(POST, web::to(recurring::trigger))],
-        ))
-        .service(resource(
-            "/recurring/{rid}/pause",
-            [(POST, web::to(recurring::pause))],
-        ))
-        .service(resource(
-            "/recurring/{rid}/resume",
-            [(POST, web::to(recurring::resume))],
-        ))
-        .service(resource("/stats", [(GET, web::to(monitoring::stats))]))
-        .service(resource("/history", [(GET, web::to(monitoring::history))]))
-        .service(resource("/servers", [(GET, web::to(monitoring::servers))]));
+/// The routes of every operation the OpenAPI document describes, each path with its methods
+/// (see [`openapi::operations`]).
+fn documented_routes(config: &mut web::ServiceConfig) {
+    let operations = openapi::operations();
+    for same_path in operations.chunk_by(|a, b| a.0 == b.0) {
+        let routes = same_path
+            .iter()
+            .map(|(_, method, id)| (method.clone(), handler(id)))
+            .collect();
+        config.service(resource(&same_path[0].0, routes));
+    }
+}
+
+/// The handler of the operation `operation_id` names.
+fn handler(operation_id: &str) -> Route {
+    match operation_id {
+        "health" => web::to(monitoring::health),
+        "cron_next" => web::to(monitoring::cron_next),
+        "list_workspaces" => web::to(workspaces::list),
+        "create_workspace" => web::to(workspaces::create),
+        "enqueue_job" => web::to(jobs::enqueue),
+        "enqueue_batch" => web::to(jobs::enqueue_batch),
+        "list_jobs" => web::to(jobs::list),
+        "get_job" => web::to(jobs::details),
+        "requeue_job" => web::to(jobs::requeue),
+        "enqueue_job_now" => web::to(jobs::enqueue_now),
+        "delete_job" => web::to(jobs::delete),
+        "list_recurring" => web::to(recurring::list),
+        "put_recurring" => web::to(recurring::put),
+        "get_recurring" => web::to(recurring::get),
+        "remove_recurring" => web::to(recurring::remove),
+        "trigger_recurring" => web::to(recurring::trigger),
+        "pause_recurring" => web::to(recurring::pause),
+        "resume_recurring" => web::to(recurring::resume),
+        "stats" => web::to(monitoring::stats),
+        "history" => web::to(monitoring::history),
+        "servers" => web::to(monitoring::servers),
+        other => unreachable!("the documented operation `{other}` has no handler"),
+    }
 }
 
 /// `path` served by `routes`, each for its method; any other method gets 405
 /// `method_not_allowed` with the methods served in `Allow`.
-fn resource<const N: usize>(path: &str, routes: [(Method, Route); N]) -> Resource {
+fn resource(path: &str, routes: Vec<(Method, Route)>) -> Resource {
     let allow = routes
         .iter()
         .map(|(method, _)| method.as_str())
@@ -185,4 +160,18 @@ fn query_error(error: QueryPayloadError, _: &HttpRequest) -> actix_web::Error {
 
 fn path_error(error: PathError, _: &HttpRequest) -> actix_web::Error {
     ApiError::bad_request(format!("malformed path: {error}")).into()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_documented_operation_has_a_handler_and_static_paths_are_routed_first() {
+        let operations = super::openapi::operations();
+        for (_, _, operation_id) in &operations {
+            super::handler(operation_id);
+        }
+        let position = |path: &str| operations.iter().position(|(p, ..)| p == path).unwrap();
+        let batch = position("/api/workspaces/{ws}/jobs/batch");
+        assert!(batch < position("/api/workspaces/{ws}/jobs/{id}"));
+    }
 }

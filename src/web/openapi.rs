@@ -4,6 +4,7 @@
 use std::sync::OnceLock;
 
 use actix_web::HttpResponse;
+use actix_web::http::Method;
 use utoipa::openapi::path::{Operation, Parameter};
 use utoipa::openapi::schema::{ArrayItems, Object, ObjectBuilder, Schema, Type};
 use utoipa::openapi::{Content, Ref, RefOr, ResponseBuilder};
@@ -222,6 +223,29 @@ pub fn document_json() -> &'static str {
             .to_json()
             .expect("the description serializes")
     })
+}
+
+/// Every documented operation: its path, method and `operation_id`, in path order (a static
+/// segment before a `{parameter}` in the same place, since `{` sorts after every name
+/// character). The API's routes are made from this list, so that a path is written once, in
+/// its handler's `#[utoipa::path]`.
+pub(super) fn operations() -> Vec<(String, Method, String)> {
+    let mut operations = Vec::new();
+    for (path, item) in ApiDoc::openapi().paths.paths {
+        let by_method = [
+            (Method::GET, item.get),
+            (Method::PUT, item.put),
+            (Method::POST, item.post),
+            (Method::DELETE, item.delete),
+        ];
+        for (method, operation) in by_method {
+            if let Some(id) = operation.and_then(|operation| operation.operation_id) {
+                operations.push((path.clone(), method, id));
+            }
+        }
+    }
+    operations.sort_by(|a, b| a.0.cmp(&b.0));
+    operations
 }
 
 /// `GET /api/openapi.json`
