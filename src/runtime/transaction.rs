@@ -20,6 +20,10 @@ use crate::storage::StorageError;
 /// workspace is woken to run them. Dropped or rolled back, neither the rows nor the jobs
 /// exist.
 ///
+/// Events are told after the commit. On PostgreSQL every server hears of the jobs from the
+/// database as the commit lands, so a job's `Started` may be told before the `Enqueued` that
+/// `commit` tells once the database has answered.
+///
 /// The ids a rolled-back transaction handed out name no job; on SQLite a later job may be
 /// given one of them.
 ///
