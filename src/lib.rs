@@ -49,7 +49,10 @@ mod storage;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{Error, Result, StorageFailure};
-pub use job::{AppData, Job, JobContext, JobError, JobId, Needs, NewJob, Registry};
+pub use job::{
+    AppData, Job, JobContext, JobError, JobId, MAX_UNIQUE_KEY_CHARS, Needs, NewJob, Registry,
+    Unique, UniqueScope,
+};
 pub use name::{InvalidName, WorkspaceName};
 pub use retry::{Exhausted, RetryPolicy};
 pub use runtime::{
@@ -63,6 +66,7 @@ pub use state::{ContinueOn, JobState, UnknownState};
 pub use storage::{
     Continuation, Granularity, HistoryEntry, HistoryPoint, JobDetails, JobFilter, JobPage,
     JobSummary, PageStart, QueueStats, RecurringJob, ServerInfo, Stats, StorageConfig, StoredRetry,
+    StoredUnique,
 };
 
 /// The queue jobs go to unless their type or their enqueuer says otherwise.

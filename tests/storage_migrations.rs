@@ -220,12 +220,22 @@ async fn migrations_go_up_down_and_up_again() {
     Migrator::up(&db, None).await.unwrap();
     let schema_of_now = schema(&db).await;
     let mut with_workspaces = TABLES_OF_0_1.to_vec();
-    with_workspaces.push("workspaces");
+    with_workspaces.extend(["unique_periods", "workspaces"]);
     assert_eq!(tables(&db).await, with_workspaces);
     let columns = job_columns(&db).await;
-    assert!(columns.contains(&"parent_id".to_owned()));
-    assert!(columns.contains(&"workspace".to_owned()));
-    assert!(columns.contains(&"trace_parent".to_owned()));
+    for column in [
+        "parent_id",
+        "workspace",
+        "trace_parent",
+        "priority",
+        "unique_key",
+        "unique_scope",
+    ] {
+        assert!(
+            columns.contains(&column.to_owned()),
+            "{column}: {columns:?}"
+        );
+    }
     let fifo = match backend {
         DbBackend::Postgres => "jobs_enqueued_fifo",
         _ => "jobs_enqueued",
@@ -251,6 +261,7 @@ async fn migrations_go_up_down_and_up_again() {
             "locks (workspace, name)".to_owned(),
             "recurring_jobs (workspace, id)".to_owned(),
             "servers (workspace, id)".to_owned(),
+            "unique_periods (workspace, key)".to_owned(),
             "workspaces (name)".to_owned(),
         ]
     );
@@ -270,8 +281,8 @@ async fn migrations_go_up_down_and_up_again() {
     );
     // The paths of one workspace lead with it; the store-wide passes' indexes are as they were.
     let fifo_columns = match backend {
-        DbBackend::Postgres => "(workspace, queue, ((id + 0)))",
-        _ => "(workspace, queue, id)",
+        DbBackend::Postgres => "(workspace, queue, priority, ((id + 0)))",
+        _ => "(workspace, queue, priority, id)",
     };
     let mut leading = vec![
         (fifo, fifo_columns),
@@ -279,6 +290,7 @@ async fn migrations_go_up_down_and_up_again() {
         ("jobs_waiting_or_ended", "(workspace, state, id)"),
         ("jobs_awaiting_parent", "(workspace, parent_id)"),
         ("counters_expire_at", "(expire_at)"),
+        ("jobs_unique", "(workspace, unique_scope, unique_key)"),
     ];
     if backend == DbBackend::Sqlite {
         leading.push(("job_history_job_id", "(workspace, job_id, id)"));
@@ -309,7 +321,17 @@ async fn migrations_go_up_down_and_up_again() {
     )
     .await
     .unwrap();
-    // The trace context's column goes first, and the jobs with it stay.
+    // Priorities and unique keys go first: the claim's index as migration 9 left it, and the
+    // jobs stay.
+    Migrator::down(&db, Some(1)).await.unwrap();
+    let columns = job_columns(&db).await;
+    assert!(!columns.contains(&"priority".to_owned()), "{columns:?}");
+    assert!(!columns.contains(&"unique_key".to_owned()), "{columns:?}");
+    assert!(!tables(&db).await.contains(&"unique_periods".to_owned()));
+    let fifo_of_9 = index_definition(&db, fifo).await;
+    assert!(!fifo_of_9.contains("priority"), "{fifo_of_9}");
+    assert_eq!(rows(&db, "SELECT job_type FROM jobs").await.len(), 2);
+    // The trace context's column goes next, and the jobs with it stay.
     Migrator::down(&db, Some(1)).await.unwrap();
     assert!(!job_columns(&db).await.contains(&"trace_parent".to_owned()));
     assert_eq!(rows(&db, "SELECT job_type FROM jobs").await.len(), 2);

@@ -55,6 +55,13 @@ pub struct Model {
     /// The W3C `traceparent` of the span that enqueued the job, when the `opentelemetry`
     /// feature saw one: each run's span is its child.
     pub trace_parent: Option<String>,
+    /// Within its queue, lower starts first (0..9); equal priorities in id order.
+    pub priority: i16,
+    /// The unique key it was enqueued with, if any.
+    pub unique_key: Option<String>,
+    /// The scope its unique key is held in (`queued`, `active`, `period`); cleared when the job
+    /// leaves the scope's states, which releases the key.
+    pub unique_scope: Option<String>,
 }
 
 impl ActiveModelBehavior for ActiveModel {}

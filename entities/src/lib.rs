@@ -12,4 +12,5 @@ pub mod lock;
 pub mod prelude;
 pub mod recurring_job;
 pub mod server;
+pub mod unique_period;
 pub mod workspace;

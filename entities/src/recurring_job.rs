@@ -40,6 +40,9 @@ pub struct Model {
     pub created_at: i64,
     /// When it was last changed.
     pub updated_at: i64,
+    /// The options of the jobs it creates besides their queue (priority, unique key), as JSON;
+    /// null for none.
+    pub options: Option<String>,
 }
 
 impl ActiveModelBehavior for ActiveModel {}

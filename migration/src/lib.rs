@@ -15,6 +15,17 @@ mod m20261123_000007_fewer_job_indexes;
 mod m20261124_000008_state_index_off_the_main_path;
 mod m20261201_000009_workspace_in_every_key;
 mod m20261207_000010_trace_parent;
+mod m20261207_000011_priority_and_unique_jobs;
+
+/// Runs `statements` in order, for the migrations written as SQL text per backend.
+async fn execute_all(manager: &SchemaManager<'_>, statements: Vec<String>) -> Result<(), DbErr> {
+    use sea_orm_migration::sea_orm::ConnectionTrait;
+    let db = manager.get_connection();
+    for statement in statements {
+        db.execute_unprepared(&statement).await?;
+    }
+    Ok(())
+}
 
 /// Every migration of stoker's schema, oldest first.
 pub struct Migrator;
@@ -33,6 +44,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000008_state_index_off_the_main_path::Migration),
             Box::new(m20261201_000009_workspace_in_every_key::Migration),
             Box::new(m20261207_000010_trace_parent::Migration),
+            Box::new(m20261207_000011_priority_and_unique_jobs::Migration),
         ]
     }
 }

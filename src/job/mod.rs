@@ -7,6 +7,7 @@ mod error;
 mod needs;
 mod new_job;
 mod registry;
+mod unique;
 
 use std::fmt;
 use std::future::Future;
@@ -21,6 +22,8 @@ pub use needs::Needs;
 pub use new_job::NewJob;
 pub(crate) use new_job::{Args, Start};
 pub use registry::Registry;
+pub(crate) use unique::key_of_args;
+pub use unique::{MAX_UNIQUE_KEY_CHARS, Unique, UniqueScope};
 
 use crate::retry::RetryPolicy;
 
@@ -53,6 +56,18 @@ pub trait Job: Serialize + DeserializeOwned + 'static {
     /// The queue jobs of this type go to unless the enqueuer says otherwise.
     fn queue() -> &'static str {
         crate::DEFAULT_QUEUE
+    }
+
+    /// Where jobs of this type start within their queue unless the enqueuer says otherwise:
+    /// 0 (first, the default) to 9 (last).
+    fn priority() -> u8 {
+        0
+    }
+
+    /// Whether a new job of this value is a duplicate of one that holds the same key (see
+    /// [`Unique`]); `None`, the default, enqueues every job.
+    fn unique(&self) -> Option<Unique> {
+        None
     }
 
     /// What happens when a run fails; Hangfire's default unless overridden.

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::{Job, JobId};
+use super::{Job, JobId, Unique};
 use crate::retry::RetryPolicy;
 use crate::state::ContinueOn;
 
@@ -20,6 +20,8 @@ pub struct NewJob {
     pub(crate) retry: Option<RetryPolicy>,
     pub(crate) start: Start,
     pub(crate) after: Option<(JobId, ContinueOn)>,
+    pub(crate) priority: Option<u8>,
+    pub(crate) unique: Option<Unique>,
 }
 
 /// A new job's arguments.
@@ -51,6 +53,8 @@ impl NewJob {
             retry: None,
             start: Start::Now,
             after: None,
+            priority: None,
+            unique: None,
         }
     }
 
@@ -61,6 +65,7 @@ impl NewJob {
                 Ok(json) => Args::Typed(json),
                 Err(error) => Args::Unserializable(error.to_string()),
             },
+            unique: job.unique(),
             ..NewJob::new(J::NAME, serde_json::Value::Null)
         }
     }
@@ -97,6 +102,21 @@ impl NewJob {
     /// `on`, and is deleted if the parent ends in a way that can no longer meet it.
     pub fn after(mut self, parent: JobId, on: ContinueOn) -> Self {
         self.after = Some((parent, on));
+        self
+    }
+
+    /// Starts the job before those of its queue with a higher number: 0 (first) to 9 (last),
+    /// instead of its type's priority. Equal priorities start in enqueue order. Over 9 is
+    /// refused when the job is enqueued ([`Error::InvalidOptions`](crate::Error::InvalidOptions)).
+    pub fn priority(mut self, priority: u8) -> Self {
+        self.priority = Some(priority);
+        self
+    }
+
+    /// Makes the job unique (see [`Unique`]), instead of what its type says: a duplicate is not
+    /// stored, and its enqueue answers with the job that holds the key.
+    pub fn unique(mut self, unique: Unique) -> Self {
+        self.unique = Some(unique);
         self
     }
 

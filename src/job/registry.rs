@@ -21,6 +21,7 @@ type Start = fn(&str, JobContext) -> Result<RunFuture, String>;
 pub(crate) struct JobType {
     pub(crate) queue: &'static str,
     pub(crate) retry_policy: RetryPolicy,
+    pub(crate) priority: u8,
     pub(crate) timeout: Option<Duration>,
     needs: Vec<Need>,
     check: Check,
@@ -32,6 +33,7 @@ impl JobType {
         JobType {
             queue: J::queue(),
             retry_policy: J::retry_policy(),
+            priority: J::priority(),
             timeout: J::timeout(),
             needs: {
                 let mut needs = Needs::default();

@@ -11,17 +11,16 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::oneshot;
 
-use super::events::EventKind;
 use super::settings::SharedSettings;
+use super::workspace::enqueued_events;
 use crate::error::{Error, Result};
-use crate::state::JobState;
-use crate::storage::{NewJobRow, Storage, StorageError, StorageResult};
+use crate::storage::{Created, NewJobRow, Storage, StorageError, StorageResult};
 
-type Created = StorageResult<Vec<(i64, JobState)>>;
+type Answer = StorageResult<Vec<Created>>;
 
 struct Call {
     rows: Vec<NewJobRow>,
-    done: oneshot::Sender<Created>,
+    done: oneshot::Sender<Answer>,
 }
 
 #[derive(Default)]
@@ -52,7 +51,7 @@ impl GroupCommit {
     /// Stores `rows` (all or none), sharing the transaction with concurrent calls. A writer
     /// dropped before it answered (its async runtime ended mid-write) is
     /// [`Error::ShuttingDown`]: the rows may or may not have been stored.
-    pub(super) async fn insert(&self, rows: Vec<NewJobRow>) -> Result<Vec<(i64, JobState)>> {
+    pub(super) async fn insert(&self, rows: Vec<NewJobRow>) -> Result<Vec<Created>> {
         let (done, created) = oneshot::channel();
         let start = {
             let mut queue = self.queue.lock().expect("enqueue queue lock");
@@ -83,13 +82,13 @@ impl GroupCommit {
     }
 
     /// Stores `rows` in one transaction and tells subscribers of them before any caller hears,
-    /// so that a job's `Enqueued` comes before its `Started` (see `Stoker::events`).
-    async fn stored(&self, rows: Vec<NewJobRow>, now: i64) -> Created {
+    /// so that a job's `Enqueued` comes before its `Started` (see `Stoker::events`). A duplicate
+    /// is no news.
+    async fn stored(&self, rows: Vec<NewJobRow>, now: i64) -> Answer {
         let created = self.storage.insert_jobs(rows, now).await?;
-        let happened = created
-            .iter()
-            .map(|&(id, state)| (id, EventKind::Enqueued { state }));
-        self.settings.events.emit(&self.workspace, happened);
+        self.settings
+            .events
+            .emit(&self.workspace, enqueued_events(&created));
         Ok(created)
     }
 

@@ -5,10 +5,13 @@
 
 use crate::bounds;
 use crate::error::{Error, Result};
-use crate::job::{Args, NewJob, Start};
+use crate::job::{Args, MAX_UNIQUE_KEY_CHARS, NewJob, Start, Unique, UniqueScope, key_of_args};
 use crate::name::check_queue;
 use crate::retry::MAX_ATTEMPTS;
-use crate::storage::NewJobRow;
+use crate::storage::{NewJobRow, UniqueRow};
+
+/// The highest (last) priority; 0 is the first.
+pub(crate) const MAX_PRIORITY: u8 = 9;
 
 use super::settings::{Settings, millis};
 
@@ -22,14 +25,25 @@ pub(super) fn prepare(settings: &Settings, job: NewJob, now: i64) -> Result<NewJ
         job_type: job.job_type.clone(),
         reason,
     };
-    let args = match job.args {
-        Args::Typed(json) => json,
+    let args = match &job.args {
+        Args::Typed(json) => json.clone(),
         Args::Json(value) => {
-            job_type.check(&value).map_err(invalid_args)?;
+            job_type.check(value).map_err(invalid_args)?;
             value.to_string()
         }
-        Args::Unserializable(reason) => return Err(invalid_args(reason)),
+        Args::Unserializable(reason) => return Err(invalid_args(reason.clone())),
     };
+    let priority = job.priority.unwrap_or(job_type.priority);
+    if priority > MAX_PRIORITY {
+        return Err(Error::InvalidOptions(format!(
+            "priority must be 0 to {MAX_PRIORITY}, not {priority}"
+        )));
+    }
+    let unique = job
+        .unique
+        .as_ref()
+        .map(|unique| unique_row(unique, &job.job_type, &args))
+        .transpose()?;
     let queue = job.queue.unwrap_or_else(|| job_type.queue.to_owned());
     check_queue(&queue)?;
     let retry = job.retry.unwrap_or_else(|| job_type.retry_policy.clone());
@@ -67,5 +81,45 @@ pub(super) fn prepare(settings: &Settings, job: NewJob, now: i64) -> Result<NewJ
         reason: None,
         data: None,
         trace_parent: super::trace_context::current(),
+        priority: priority.into(),
+        unique,
+    })
+}
+
+/// The stored form of `unique` for a job of `job_type` with arguments `args` (JSON text).
+fn unique_row(unique: &Unique, job_type: &str, args: &str) -> Result<UniqueRow> {
+    if let UniqueScope::Period(period) = unique.scope {
+        let period = bounds::duration("unique period", period)?;
+        if period.is_zero() {
+            return Err(Error::InvalidOptions(
+                "a unique period must be at least a second".into(),
+            ));
+        }
+    }
+    let key = match &unique.key {
+        Some(key) => {
+            let chars = key.chars().count();
+            if !(1..=MAX_UNIQUE_KEY_CHARS).contains(&chars) {
+                return Err(Error::InvalidOptions(format!(
+                    "a unique key has 1 to {MAX_UNIQUE_KEY_CHARS} characters, not {chars}"
+                )));
+            }
+            if key.contains('\0') {
+                return Err(Error::InvalidOptions(
+                    "a unique key cannot contain NUL".into(),
+                ));
+            }
+            key.clone()
+        }
+        None => {
+            let args: serde_json::Value = serde_json::from_str(args).map_err(|error| {
+                Error::InvalidOptions(format!("arguments are not JSON: {error}"))
+            })?;
+            key_of_args(job_type, &args)
+        }
+    };
+    Ok(UniqueRow {
+        key,
+        scope: unique.scope,
     })
 }

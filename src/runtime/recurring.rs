@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::job::NewJob;
 use crate::name::check_recurring_id;
 use crate::schedule::{CronSchedule, Misfire, occurrences_between, time_zone};
-use crate::storage::{Firing, NewJobRow, RecurringRow, StoredRecurring};
+use crate::storage::{Firing, JobOptions, NewJobRow, RecurringRow, StoredRecurring};
 
 /// How a recurring job runs, besides its job and its cron expression.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -64,6 +64,10 @@ pub(super) fn definition(
         ));
     }
     let job_type = job.job_type.clone();
+    let job_options = JobOptions {
+        priority: job.priority,
+        unique: job.unique.clone(),
+    };
     let row = prepare(settings, job, now)?;
     let next = schedule
         .next_after(at(now), zone)
@@ -76,6 +80,7 @@ pub(super) fn definition(
         cron: cron.to_owned(),
         time_zone: options.time_zone,
         misfire: options.misfire,
+        options: job_options,
     };
     Ok((row, next))
 }
@@ -164,7 +169,9 @@ fn job_of(
         job_type: row.job_type.clone(),
         reason: error.to_string(),
     })?;
-    let job = NewJob::new(row.job_type.clone(), args).queue(row.queue.clone());
+    let mut job = NewJob::new(row.job_type.clone(), args).queue(row.queue.clone());
+    job.priority = row.options.priority;
+    job.unique = row.options.unique.clone();
     let mut new = prepare(settings, job, now)?;
     new.reason = Some(match cause {
         Cause::Schedule => format!("recurring job {}", row.id),

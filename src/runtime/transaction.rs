@@ -7,12 +7,10 @@ use std::sync::Mutex;
 
 use sea_orm::DatabaseTransaction;
 
-use super::events::EventKind;
-use super::workspace::{Enqueued, Workspace, earliest_due, enqueued};
+use super::workspace::{Enqueued, Workspace, earliest_due, enqueued, enqueued_events};
 use crate::error::Result;
 use crate::job::{Job, JobId, NewJob};
-use crate::state::JobState;
-use crate::storage::StorageError;
+use crate::storage::{Created, StorageError};
 
 /// A transaction on the application's database, begun by [`Workspace::transaction`], in which
 /// the application writes its own rows (through SeaORM, on `&*txn`) and enqueues jobs. Commit
@@ -39,7 +37,7 @@ pub struct Transaction {
 /// What the transaction enqueued, told to the workspace once it commits.
 #[derive(Default)]
 struct Stored {
-    created: Vec<(i64, JobState)>,
+    created: Vec<Created>,
     earliest_due: Option<i64>,
 }
 
@@ -93,11 +91,9 @@ impl Transaction {
         workspace.wake_for(&stored.created, stored.earliest_due);
         committed.map_err(StorageError::from)?;
         let (_, settings) = workspace.parts();
-        let happened = stored
-            .created
-            .into_iter()
-            .map(|(id, state)| (id, EventKind::Enqueued { state }));
-        settings.events.emit(workspace.name(), happened);
+        settings
+            .events
+            .emit(workspace.name(), enqueued_events(&stored.created));
         Ok(())
     }
 

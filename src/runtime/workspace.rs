@@ -29,8 +29,8 @@ use crate::job::{Job, JobId, NewJob};
 use crate::name::{WorkspaceName, check_recurring_id};
 use crate::state::{ContinueOn, JobState};
 use crate::storage::{
-    Action, Granularity, HistoryPoint, JobDetails, JobFilter, JobPage, NewJobRow, RecurringJob,
-    ServerInfo, Stats, Storage, StorageError, StoredRecurring, Transition,
+    Action, Created, Granularity, HistoryPoint, JobDetails, JobFilter, JobPage, NewJobRow,
+    RecurringJob, ServerInfo, Stats, Storage, StorageError, StoredRecurring, Transition,
 };
 
 /// A job as it was stored by an enqueue.
@@ -40,19 +40,32 @@ use crate::storage::{
 pub struct Enqueued {
     /// Its id.
     pub id: JobId,
-    /// `enqueued`, or `scheduled` when it waits for its time.
+    /// `enqueued`, `scheduled` when it waits for its time, `awaiting` when it waits for its
+    /// parent; for a duplicate, the state of the job that holds the key.
     pub state: JobState,
+    /// Whether no job was created because one with the same unique key is held (see
+    /// [`Unique`](crate::Unique)): `id` and `state` are that job's.
+    pub duplicate: bool,
 }
 
-/// The ids and states of jobs just stored, as enqueue calls answer them.
-pub(super) fn enqueued(created: Vec<(i64, JobState)>) -> Vec<Enqueued> {
+/// The jobs just stored, as enqueue calls answer them.
+pub(super) fn enqueued(created: Vec<Created>) -> Vec<Enqueued> {
     created
         .into_iter()
-        .map(|(id, state)| Enqueued {
-            id: JobId(id),
-            state,
+        .map(|job| Enqueued {
+            id: JobId(job.id),
+            state: job.state,
+            duplicate: job.duplicate,
         })
         .collect()
+}
+
+/// The `Enqueued` events of the jobs `created` (duplicates are no news).
+pub(super) fn enqueued_events(created: &[Created]) -> impl Iterator<Item = (i64, EventKind)> {
+    created
+        .iter()
+        .filter(|job| !job.duplicate)
+        .map(|job| (job.id, EventKind::Enqueued { state: job.state }))
 }
 
 /// The earliest time one of `rows` waits for, if any waits.
@@ -173,10 +186,10 @@ impl Workspace {
 
     /// Wakes the queue for the jobs `created` as `enqueued`, and the scheduler for the
     /// earliest due of those that wait.
-    pub(super) fn wake_for(&self, created: &[(i64, JobState)], earliest_due: Option<i64>) {
+    pub(super) fn wake_for(&self, created: &[Created], earliest_due: Option<i64>) {
         if created
             .iter()
-            .any(|&(_, state)| state == JobState::Enqueued)
+            .any(|job| job.state == JobState::Enqueued && !job.duplicate)
         {
             self.inner.actors.queue.do_send(Wake);
         }
@@ -311,9 +324,10 @@ impl Workspace {
 
     /// Job `id` with its arguments and history.
     pub async fn job(&self, id: JobId) -> Result<JobDetails> {
+        let now = self.inner.settings.now_ms();
         self.inner
             .storage
-            .job(id.0)
+            .job(id.0, now)
             .await?
             .ok_or(Error::JobNotFound(id))
     }

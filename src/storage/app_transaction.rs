@@ -6,9 +6,8 @@
 
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, Statement};
 
-use super::enqueue::{self, NewJobRow};
+use super::enqueue::{self, Created, NewJobRow};
 use super::{Storage, StorageError, StorageResult};
-use crate::state::JobState;
 
 impl Storage {
     /// Refuses the application's transaction `txn` unless it reaches this workspace's store:
@@ -36,14 +35,14 @@ impl Storage {
     }
 
     /// Stores `jobs` in the application's transaction `txn` (which [`Storage::check_reaches`]
-    /// accepted) and returns their ids and states, in order. The application's statements
+    /// accepted) and answers each, in order. The application's statements
     /// after it see its own search path again.
     pub(crate) async fn insert_jobs_in(
         &self,
         txn: &DatabaseTransaction,
         jobs: Vec<NewJobRow>,
         now: i64,
-    ) -> StorageResult<Vec<(i64, JobState)>> {
+    ) -> StorageResult<Vec<Created>> {
         let entered = self.enter_app_transaction(txn).await?;
         let created = enqueue::insert(txn, self.key(), jobs, now, self.retention).await;
         // After a failed statement PostgreSQL refuses every other until the rollback: the

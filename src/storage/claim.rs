@@ -1,22 +1,24 @@
 //! The claim: enqueued jobs become `processing` under this server's lease, queue by queue in
-//! the order the queues are worked, oldest first within a queue. Each queue's share is one
+//! the order the queues are worked, by priority then oldest first within a queue (the order of
+//! the claim's index, which a claim walks without sorting). Each queue's share is one
 //! statement (`UPDATE … WHERE id IN (SELECT … LIMIT n) RETURNING …`), which also appends the
 //! history rows (see `history`).
 //!
-//! A claim starts looking at its queue's [`ClaimFloors`]: the oldest job the queue's last full
-//! claim took. PostgreSQL keeps the index entry of every job claimed since the table's last
+//! A claim starts looking at its queue's [`ClaimFloors`]: the first job (in claim order) the
+//! queue's last full claim took. PostgreSQL keeps the index entry of every job claimed since the table's last
 //! vacuum, and a claim from the start of the queue steps over all of them: a millisecond per
 //! hundred thousand, and under steady load autovacuum comes round once a minute. Jobs that come
 //! back to the queue older than the floor (a retry, a recovered job, a transaction that
-//! committed after newer jobs) are taken by the next claim from the start, which follows any
-//! claim that did not fill its batch and comes at least every [`RESCAN_AFTER`].
+//! committed after newer jobs, a job of a lower priority number than the floor's) are taken by
+//! the next claim from the start, which follows any claim that did not fill its batch and comes
+//! at least every [`RESCAN_AFTER`].
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use entities::job;
-use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType, Order, Query};
+use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType, Order, Query, SelectStatement};
 use serde_json::json;
 
 use super::moves::Move;
@@ -24,8 +26,9 @@ use super::{Storage, StorageError, StorageResult, states};
 use crate::state::JobState;
 
 /// The columns of a claimed job the worker needs.
-const CLAIMED: [job::Column; 8] = [
+const CLAIMED: [job::Column; 9] = [
     job::Column::Id,
+    job::Column::Priority,
     job::Column::JobType,
     job::Column::Args,
     job::Column::Attempt,
@@ -43,9 +46,12 @@ const RESCAN_AFTER: Duration = Duration::from_millis(250);
 #[derive(Clone, Default)]
 pub(crate) struct ClaimFloors(Arc<Mutex<Floors>>);
 
+/// A place in a queue's claim order: a priority, and an id within it.
+type Place = (i16, i64);
+
 #[derive(Default)]
 struct Floors {
-    by_queue: HashMap<String, i64>,
+    by_queue: HashMap<String, Place>,
     /// When the oldest floor still kept was set.
     since: Option<Instant>,
 }
@@ -59,8 +65,8 @@ impl ClaimFloors {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// The id a claim from `queue` starts at, or none to look from the start.
-    fn floor(&self, queue: &str) -> Option<i64> {
+    /// The place a claim from `queue` starts at, or none to look from the start.
+    fn floor(&self, queue: &str) -> Option<Place> {
         let mut floors = self.lock();
         if floors
             .since
@@ -71,13 +77,15 @@ impl ClaimFloors {
         floors.by_queue.get(queue).copied()
     }
 
-    /// After a claim from `queue` that took `claimed` (in id order): a full batch moves the
-    /// floor to its oldest job, anything less sends the next claim to the start.
+    /// After a claim from `queue` that took `claimed` (in claim order): a full batch moves the
+    /// floor to its first job, anything less sends the next claim to the start.
     fn record(&self, queue: &str, claimed: &[ClaimedJob], full: bool) {
         let mut floors = self.lock();
         match claimed.first().filter(|_| full) {
             Some(oldest) => {
-                floors.by_queue.insert(queue.to_owned(), oldest.id);
+                floors
+                    .by_queue
+                    .insert(queue.to_owned(), (oldest.priority, oldest.id));
                 floors.since.get_or_insert_with(Instant::now);
             }
             None => {
@@ -106,6 +114,8 @@ pub(crate) struct ClaimedJob {
     pub(crate) args: String,
     /// The queue it was claimed from.
     pub(crate) queue: String,
+    /// Where it stood in its queue: lower started first.
+    pub(crate) priority: i16,
     /// The run starting now: 1 for the first.
     pub(crate) attempt: i32,
     pub(crate) max_retries: i32,
@@ -117,7 +127,7 @@ pub(crate) struct ClaimedJob {
 
 impl Storage {
     /// Claims up to `limit` enqueued jobs of `queues`, leased to `server` until
-    /// `lease_until`: from the first queue, oldest first (from its floor), then what is left of
+    /// `lease_until`: from the first queue, in claim order (from its floor), then what is left of
     /// `limit` from the next, so that a queue listed earlier always goes first.
     pub(crate) async fn claim(
         &self,
@@ -148,30 +158,17 @@ impl Storage {
         Ok(claimed)
     }
 
-    /// Claims up to `limit` enqueued jobs of `queue`, oldest first from `floor`; returns
-    /// them in id order.
+    /// Claims up to `limit` enqueued jobs of `queue`, in claim order from `floor`; returns
+    /// them in that order.
     async fn claim_from(
         &self,
         queue: &str,
         limit: usize,
-        floor: Option<i64>,
+        floor: Option<Place>,
         lease: &Lease<'_>,
     ) -> StorageResult<Vec<ClaimedJob>> {
         let Lease { server, now, until } = *lease;
-        let order = self.claim_order();
-        let mut oldest = Query::select();
-        oldest
-            .column(job::Column::Id)
-            .from(job::Entity)
-            .and_where(Expr::col(job::Column::Workspace).eq(self.key()))
-            .and_where(states::is(JobState::Enqueued))
-            .and_where(Expr::col(job::Column::Queue).eq(queue));
-        if let Some(floor) = floor {
-            oldest.and_where(order.clone().gte(floor));
-        }
-        oldest
-            .order_by_expr(order, Order::Asc)
-            .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+        let first = claimable(self.key(), queue, floor, self.claim_order());
         let claim = Query::update()
             .table(job::Entity)
             .values(
@@ -183,7 +180,7 @@ impl Storage {
                     .assignments(now),
             )
             .and_where(Expr::col(job::Column::Workspace).eq(self.key()))
-            .and_where(self.taken_once(oldest, limit))
+            .and_where(self.taken_once(first, limit))
             .to_owned();
         let rows = self.claiming(&claim, &CLAIMED).await?;
         let mut claimed = rows
@@ -191,6 +188,7 @@ impl Storage {
             .map(|row| {
                 Ok(ClaimedJob {
                     id: row.try_get("", "id")?,
+                    priority: row.try_get("", "priority")?,
                     job_type: row.try_get("", "job_type")?,
                     args: row.try_get("", "args")?,
                     queue: queue.to_owned(),
@@ -203,9 +201,31 @@ impl Storage {
             })
             .collect::<Result<Vec<_>, sea_orm::DbErr>>()
             .map_err(StorageError::from)?;
-        claimed.sort_unstable_by_key(|job| job.id);
+        claimed.sort_unstable_by_key(|job| (job.priority, job.id));
         Ok(claimed)
     }
+}
+
+/// The enqueued jobs of `queue` in the workspace whose rows carry `key`, in claim order
+/// (`order` within a priority) from `floor`, locked as they are read, skipping those others
+/// lock.
+fn claimable(key: &str, queue: &str, floor: Option<Place>, order: Expr) -> SelectStatement {
+    let mut claimable = Query::select();
+    claimable
+        .column(job::Column::Id)
+        .from(job::Entity)
+        .and_where(Expr::col(job::Column::Workspace).eq(key))
+        .and_where(states::is(JobState::Enqueued))
+        .and_where(Expr::col(job::Column::Queue).eq(queue));
+    if let Some((priority, id)) = floor {
+        let place = Expr::tuple([Expr::col(job::Column::Priority), order.clone()]);
+        claimable.and_where(place.gte(Expr::tuple([priority.into(), id.into()])));
+    }
+    claimable
+        .order_by(job::Column::Priority, Order::Asc)
+        .order_by_expr(order, Order::Asc)
+        .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+        .to_owned()
 }
 
 #[cfg(test)]
@@ -213,6 +233,23 @@ mod tests {
     use super::*;
     use crate::name::WorkspaceName;
     use crate::storage::{Databases, NewJobRow, StorageConfig};
+
+    /// SQLite walks the claim's index from a floor in claim order, priorities and all: no
+    /// sort of the backlog.
+    #[tokio::test]
+    async fn a_claim_from_a_floor_walks_the_index_in_priority_order_without_sorting() {
+        let first = claimable("", "default", Some((3, 5_000)), Expr::col(job::Column::Id));
+        let (sql, steps) = crate::storage::query_plans::sqlite_plan(&first).await;
+        let walk = "INDEX jobs_enqueued (workspace=? AND queue=? AND priority";
+        assert!(
+            steps.iter().any(|step| step.contains(walk)),
+            "{sql}: {steps:?}"
+        );
+        assert!(
+            !steps.iter().any(|s| s.contains("B-TREE")),
+            "{sql}: {steps:?}"
+        );
+    }
 
     /// A queue kept busy (every claim takes a full batch) and a job that comes back to it
     /// older than the floor, as a recovered job does: the claims pass over it at first and
@@ -238,7 +275,7 @@ mod tests {
             let queues = ["busy".to_owned()];
             let rows = (0..200).map(|_| NewJobRow::plain("busy", 3)).collect();
             let created = storage.insert_jobs(rows, 1).await.unwrap();
-            let ids: Vec<i64> = created.iter().map(|(id, _)| *id).collect();
+            let ids: Vec<i64> = created.iter().map(|job| job.id).collect();
             let floors = ClaimFloors::default();
             let claim = async |lease_until| {
                 let claimed = storage.claim(&queues, 1, &floors, "s", 2, lease_until);

@@ -250,10 +250,6 @@ fn earliest_occurrence(scope: Scope<'_>) -> SelectStatement {
 
 #[cfg(test)]
 mod tests {
-    use migration::{Migrator, MigratorTrait};
-    use sea_orm::sea_query::SqliteQueryBuilder;
-    use sea_orm::{ConnectionTrait, Database, DbBackend, Statement};
-
     use super::*;
 
     /// SQLite plans a statement before its parameters are bound. A shared store's due pass
@@ -262,18 +258,8 @@ mod tests {
     /// prepares the statement again.
     #[tokio::test]
     async fn the_next_occurrence_is_found_in_the_due_index_before_anything_is_bound() {
-        let db = Database::connect("sqlite::memory:").await.unwrap();
-        Migrator::up(&db, None).await.unwrap();
-        let (sql, _) = earliest_occurrence(Scope::Store).build(SqliteQueryBuilder);
-        let explain = format!("EXPLAIN QUERY PLAN {sql}");
-        let plan = db
-            .query_all_raw(Statement::from_string(DbBackend::Sqlite, explain))
-            .await
-            .unwrap();
-        let steps: Vec<String> = plan
-            .iter()
-            .map(|row| row.try_get::<String>("", "detail").unwrap())
-            .collect();
+        let select = earliest_occurrence(Scope::Store);
+        let (sql, steps) = crate::storage::query_plans::sqlite_plan(&select).await;
         assert!(
             steps.iter().any(|step| step.contains("recurring_jobs_due")),
             "{sql}: {steps:?}"

@@ -7,9 +7,10 @@
 use std::collections::{BTreeSet, HashMap};
 
 use entities::job;
-use sea_orm::sea_query::{Query, SimpleExpr};
+use sea_orm::sea_query::{OnConflict, Query, SimpleExpr};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
+use super::unique::{self, UniqueRow};
 use super::{Retention, Storage, StorageError, StorageResult, continuations, history};
 use crate::state::{ContinueOn, JobState};
 
@@ -38,10 +39,23 @@ pub(crate) struct NewJobRow {
     pub(crate) data: Option<serde_json::Value>,
     /// The W3C `traceparent` of the span that enqueued it, if it was in a trace.
     pub(crate) trace_parent: Option<String>,
+    /// Within its queue, lower starts first (0..9).
+    pub(crate) priority: i16,
+    /// Its unique key, if it has one.
+    pub(crate) unique: Option<UniqueRow>,
+}
+
+/// A job an enqueue asked for: the one it created, or for a duplicate the one that holds its
+/// unique key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Created {
+    pub(crate) id: i64,
+    pub(crate) state: JobState,
+    pub(crate) duplicate: bool,
 }
 
 /// The columns an enqueue sets, in the order of [`NewJobRow::values`].
-const COLUMNS: [job::Column; 17] = [
+const COLUMNS: [job::Column; 20] = [
     job::Column::Workspace,
     job::Column::JobType,
     job::Column::Queue,
@@ -59,7 +73,14 @@ const COLUMNS: [job::Column; 17] = [
     job::Column::Data,
     job::Column::ExpireAt,
     job::Column::TraceParent,
+    job::Column::Priority,
+    job::Column::UniqueKey,
+    job::Column::UniqueScope,
 ];
+
+/// How many times an enqueue goes back to a unique key whose holder left its scope between the
+/// insert that saw it and the read that looked for it, before it gives up.
+const UNIQUE_ROUNDS: usize = 8;
 
 impl NewJobRow {
     /// A job of type `test` in `queue`, without arguments, to run now: the row the storage
@@ -78,6 +99,8 @@ impl NewJobRow {
             reason: None,
             data: None,
             trace_parent: None,
+            priority: 0,
+            unique: None,
         }
     }
 
@@ -90,38 +113,44 @@ impl NewJobRow {
     }
 
     /// The row's values for the workspace whose rows carry `key`.
-    fn values(self, key: &str, now: i64) -> [SimpleExpr; 17] {
+    fn values(&self, key: &str, now: i64) -> [SimpleExpr; 20] {
         let state = self.state();
         let expire_at = (state == JobState::Awaiting).then_some(now + AWAITING_EXPIRY_MS);
         [
             key.into(),
-            self.job_type.into(),
-            self.queue.into(),
+            self.job_type.as_str().into(),
+            self.queue.as_str().into(),
             state.as_str().into(),
-            self.args.into(),
+            self.args.as_str().into(),
             self.max_retries.into(),
-            self.retry_delays.into(),
+            self.retry_delays.clone().into(),
             self.on_exhausted.as_str().into(),
             self.run_at.into(),
             now.into(),
             now.into(),
             self.parent.map(|(parent, _)| parent).into(),
             self.parent.map(|(_, on)| on.as_str()).into(),
-            self.reason.into(),
-            self.data.map(|data| data.to_string()).into(),
+            self.reason.clone().into(),
+            self.data.as_ref().map(|data| data.to_string()).into(),
             expire_at.into(),
-            self.trace_parent.into(),
+            self.trace_parent.clone().into(),
+            self.priority.into(),
+            self.unique.as_ref().map(|unique| unique.key.clone()).into(),
+            self.unique
+                .as_ref()
+                .map(|unique| unique.scope.as_str())
+                .into(),
         ]
     }
 }
 
 impl Storage {
-    /// Stores `jobs` in one transaction and returns their ids and states, in order.
+    /// Stores `jobs` in one transaction and answers each, in order (see [`insert`]).
     pub(crate) async fn insert_jobs(
         &self,
         jobs: Vec<NewJobRow>,
         now: i64,
-    ) -> StorageResult<Vec<(i64, JobState)>> {
+    ) -> StorageResult<Vec<Created>> {
         let retention = self.retention;
         self.durably(async |txn| insert(txn, self.key(), jobs, now, retention).await)
             .await
@@ -129,16 +158,16 @@ impl Storage {
 }
 
 /// Stores `jobs` in the workspace whose rows carry `key` (within the caller's transaction)
-/// and returns their ids and states, in order. Continuations of parents that ended already are
-/// released at once (those deleted expiring as `retention` says).
+/// and answers each, in order: created, or a duplicate of the job that holds its unique key.
+/// Continuations of parents that ended already are released at once (those deleted expiring
+/// as `retention` says).
 pub(super) async fn insert(
     txn: &impl ConnectionTrait,
     key: &str,
     jobs: Vec<NewJobRow>,
     now: i64,
     retention: Retention,
-) -> StorageResult<Vec<(i64, JobState)>> {
-    let mut created = Vec::with_capacity(jobs.len());
+) -> StorageResult<Vec<Created>> {
     let parents: BTreeSet<i64> = jobs
         .iter()
         .filter_map(|job| job.parent)
@@ -161,19 +190,9 @@ pub(super) async fn insert(
     {
         super::postgres::announce_enqueued(txn, key).await?;
     }
-    let mut jobs = jobs.into_iter().peekable();
-    while jobs.peek().is_some() {
-        let chunk: Vec<NewJobRow> = jobs.by_ref().take(ROWS_PER_STATEMENT).collect();
-        let states: Vec<JobState> = chunk.iter().map(NewJobRow::state).collect();
-        let mut insert = Query::insert();
-        insert.into_table(job::Entity).columns(COLUMNS);
-        for row in chunk {
-            insert.values_panic(row.values(key, now));
-        }
-        let mut ids = history::run_recorded(txn, &insert).await?;
-        // One statement assigns ascending ids in the order of its rows.
-        ids.sort_unstable();
-        created.extend(ids.into_iter().zip(states));
+    let mut created = Vec::with_capacity(jobs.len());
+    for chunk in jobs.chunks(ROWS_PER_STATEMENT) {
+        created.extend(insert_chunk(txn, key, chunk, now).await?);
     }
     let final_parents: Vec<_> = parent_states
         .into_iter()
@@ -185,13 +204,127 @@ pub(super) async fn insert(
         }
         let awaiting = created
             .iter()
-            .filter(|(_, state)| *state == JobState::Awaiting);
-        let states = states_of(txn, key, awaiting.map(|(id, _)| *id), Lock::None).await?;
-        for (id, state) in created.iter_mut() {
-            *state = states.get(id).copied().unwrap_or(*state);
+            .filter(|job| job.state == JobState::Awaiting && !job.duplicate);
+        let states = states_of(txn, key, awaiting.map(|job| job.id), Lock::None).await?;
+        for job in created.iter_mut().filter(|job| !job.duplicate) {
+            job.state = states.get(&job.id).copied().unwrap_or(job.state);
         }
     }
     Ok(created)
+}
+
+/// Stores `rows` (a statement's worth) and answers each. A row whose unique key is held is
+/// answered with its holder; one whose holder left the scope before it could be named is
+/// tried again.
+async fn insert_chunk(
+    txn: &impl ConnectionTrait,
+    key: &str,
+    rows: &[NewJobRow],
+    now: i64,
+) -> StorageResult<Vec<Created>> {
+    let mut answers: Vec<Option<Created>> = vec![None; rows.len()];
+    let mut pending: Vec<usize> = (0..rows.len()).collect();
+    for _ in 0..UNIQUE_ROUNDS {
+        let keys = pending.iter().map(|&i| rows[i].unique.as_ref());
+        let taken = unique::take_periods(txn, key, keys, now).await?;
+        let sent: Vec<usize> = pending
+            .iter()
+            .zip(taken)
+            .filter(|(_, t)| *t)
+            .map(|(&i, _)| i)
+            .collect();
+        let written = write_rows(txn, key, sent.iter().map(|&i| &rows[i]), now).await?;
+        for (&i, id) in sent.iter().zip(written) {
+            answers[i] = id.map(|id| Created {
+                id,
+                state: rows[i].state(),
+                duplicate: false,
+            });
+        }
+        let holders = sent
+            .iter()
+            .filter_map(|&i| Some((rows[i].unique.as_ref()?, answers[i]?.id)));
+        unique::record_period_holders(txn, key, holders).await?;
+        pending.retain(|&i| answers[i].is_none());
+        if pending.is_empty() {
+            return Ok(answers.into_iter().flatten().collect());
+        }
+        let wanted: Vec<&UniqueRow> = pending
+            .iter()
+            .filter_map(|&i| rows[i].unique.as_ref())
+            .collect();
+        let holders = unique::holders(txn, key, &wanted).await?;
+        let states = states_of(txn, key, holders.values().copied(), Lock::None).await?;
+        for &i in &pending {
+            let row = rows[i]
+                .unique
+                .as_ref()
+                .expect("only a unique row is turned away");
+            answers[i] = unique::holder_of(&holders, row).map(|id| Created {
+                id,
+                // A period's holder may have expired since; it is gone as if deleted.
+                state: states.get(&id).copied().unwrap_or(JobState::Deleted),
+                duplicate: true,
+            });
+        }
+        pending.retain(|&i| answers[i].is_none());
+        if pending.is_empty() {
+            return Ok(answers.into_iter().flatten().collect());
+        }
+    }
+    Err(StorageError::Contended(format!(
+        "the unique keys of {} jobs changed hands {UNIQUE_ROUNDS} times during one enqueue",
+        pending.len()
+    )))
+}
+
+/// Inserts `rows` in one statement; returns each one's id, in order, or none for a row the
+/// unique index turned away.
+async fn write_rows<'a>(
+    txn: &impl ConnectionTrait,
+    key: &str,
+    rows: impl Iterator<Item = &'a NewJobRow>,
+    now: i64,
+) -> StorageResult<Vec<Option<i64>>> {
+    let rows: Vec<&NewJobRow> = rows.collect();
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut insert = Query::insert();
+    insert.into_table(job::Entity).columns(COLUMNS);
+    for row in &rows {
+        insert.values_panic(row.values(key, now));
+    }
+    let by_index = |row: &&NewJobRow| row.unique.as_ref().is_some_and(UniqueRow::by_index);
+    if !rows.iter().any(by_index) {
+        let mut ids = history::run_recorded(txn, &insert).await?;
+        // One statement assigns ascending ids in the order of its rows.
+        ids.sort_unstable();
+        return Ok(ids.into_iter().map(Some).collect());
+    }
+    insert.on_conflict(OnConflict::new().do_nothing().to_owned());
+    let returned = [
+        job::Column::Id,
+        job::Column::UniqueScope,
+        job::Column::UniqueKey,
+    ];
+    let mut written = history::run_recorded_rows(txn, &insert, &returned)
+        .await?
+        .iter()
+        .map(|row| {
+            Ok((
+                row.try_get("", "id")?,
+                row.try_get("", "unique_scope")?,
+                row.try_get("", "unique_key")?,
+            ))
+        })
+        .collect::<Result<Vec<_>, sea_orm::DbErr>>()?;
+    written.sort_unstable_by_key(|(id, _, _)| *id);
+    let sent: Vec<_> = rows
+        .iter()
+        .map(|row| unique::sent_name(row.unique.as_ref()))
+        .collect();
+    Ok(unique::match_written(&sent, &written))
 }
 
 /// Whether reading jobs' states locks them against changes until the transaction ends.
@@ -291,7 +424,7 @@ mod tests {
                 .unwrap();
             let listening = Some(Notice::Reconnected(None));
             assert_eq!(heard(&mut notices, &name).await, listening);
-            let parent = storage.insert_jobs(vec![job(None)], 1).await.unwrap()[0].0;
+            let parent = storage.insert_jobs(vec![job(None)], 1).await.unwrap()[0].id;
             assert_eq!(
                 heard(&mut notices, &name).await,
                 Some(Notice::Enqueued(name.clone()))

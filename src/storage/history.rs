@@ -54,13 +54,22 @@ pub(super) async fn run_recorded_returning<T: sea_orm::TryGetable>(
     write: &impl JobsWrite,
     column: job::Column,
 ) -> StorageResult<Vec<T>> {
-    let statement = placement::recorded(write, &[column], db.get_database_backend());
-    let rows = db.query_all_raw(statement).await?;
+    let rows = run_recorded_rows(db, write, &[column]).await?;
     let values = rows
         .iter()
         .map(|row| row.try_get_by_index::<T>(0))
         .collect::<Result<_, _>>()?;
     Ok(values)
+}
+
+/// Runs `write` as [`placement::recorded`]; returns `columns` of each job it wrote.
+pub(super) async fn run_recorded_rows(
+    db: &impl ConnectionTrait,
+    write: &impl JobsWrite,
+    columns: &[job::Column],
+) -> StorageResult<Vec<sea_orm::QueryResult>> {
+    let statement = placement::recorded(write, columns, db.get_database_backend());
+    Ok(db.query_all_raw(statement).await?)
 }
 
 /// [`placement::recorded`] on PostgreSQL with its values written into the text, for a

@@ -92,9 +92,18 @@ impl Storage {
         let change = Move::to(to).reason(action.reason());
         let change = match action {
             // A requeued job gets its whole retry budget again.
-            Action::Requeue => change
-                .set(job::Column::Attempt, 0)
-                .set(job::Column::RunAt, Option::<i64>::None),
+            Action::Requeue => {
+                let change = change
+                    .set(job::Column::Attempt, 0)
+                    .set(job::Column::RunAt, Option::<i64>::None);
+                // Back from its end, it takes no unique key with it: a newer job may hold it.
+                match from {
+                    JobState::Failed | JobState::Succeeded | JobState::Deleted => {
+                        change.release_unique()
+                    }
+                    _ => change,
+                }
+            }
             Action::EnqueueNow => change.set(job::Column::RunAt, Option::<i64>::None),
             Action::Delete => change,
         };

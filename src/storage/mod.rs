@@ -28,6 +28,8 @@ mod lists;
 mod manage;
 mod moves;
 mod placement;
+#[cfg(all(test, feature = "sqlite"))]
+mod query_plans;
 mod read;
 mod recurring;
 mod scope;
@@ -38,6 +40,7 @@ mod state_machine_tests;
 mod states;
 mod stats;
 mod text;
+mod unique;
 mod upkeep;
 mod workspaces;
 
@@ -50,18 +53,19 @@ use sea_orm::DatabaseConnection;
 
 pub(crate) use claim::{ClaimFloors, ClaimedJob};
 pub(crate) use complete::{Completion, CompletionReport};
-pub(crate) use enqueue::NewJobRow;
+pub(crate) use enqueue::{Created, NewJobRow};
 use placement::Backend;
 pub(crate) use placement::databases::{DEFAULT_READ_TIMEOUT, Databases, Notice};
 #[cfg(feature = "postgres")]
 use placement::postgres;
+pub(crate) use unique::UniqueRow;
 
 pub use lists::{Granularity, HistoryPoint, JobFilter, JobPage, PageStart, ServerInfo};
 pub(crate) use manage::{Action, Transition};
 pub(crate) use moves::Retention;
-pub use read::{Continuation, HistoryEntry, JobDetails, JobSummary, StoredRetry};
+pub use read::{Continuation, HistoryEntry, JobDetails, JobSummary, StoredRetry, StoredUnique};
 pub use recurring::RecurringJob;
-pub(crate) use recurring::{Fired, Firing, RecurringRow, StoredRecurring};
+pub(crate) use recurring::{Fired, Firing, JobOptions, RecurringRow, StoredRecurring};
 pub(crate) use scope::{RetentionOf, Scope};
 pub use stats::{QueueStats, Stats};
 pub(crate) use upkeep::{Round, ServerRow, Upkept};
@@ -275,6 +279,9 @@ pub(crate) enum StorageError {
     /// A stored value is not what stoker wrote.
     #[error("corrupt stored data: {0}")]
     Corrupt(String),
+    /// Concurrent writers kept changing what a write depends on; trying again may succeed.
+    #[error("contended: {0}")]
+    Contended(String),
     /// One failure answered to every call that shared the failed write.
     #[error(transparent)]
     Shared(Arc<StorageError>),

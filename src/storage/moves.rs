@@ -1,6 +1,7 @@
 //! [`Move`]: the columns a state change sets, and the statements that apply it. Every move
 //! sets `state_at` and appends the job's history row with the move's reason and data (see
-//! [`history`]). A move into a final state also releases the job's continuations.
+//! [`history`]). A move into a final state also releases the job's continuations; a move out
+//! of a unique scope's states releases the job's unique key (see [`unique`]).
 
 use std::borrow::Cow;
 
@@ -8,7 +9,7 @@ use entities::job;
 use sea_orm::ConnectionTrait;
 use sea_orm::sea_query::{Expr, ExprTrait, Query, SimpleExpr};
 
-use super::{StorageResult, continuations, history, states, text};
+use super::{StorageResult, continuations, history, states, text, unique};
 use crate::state::JobState;
 
 /// A column and the value a move gives it.
@@ -55,6 +56,11 @@ impl Move {
         self
     }
 
+    /// Also releases the job's `queued` or `active` unique key (see [`unique::released`]).
+    pub(super) fn release_unique(self) -> Self {
+        self.set(job::Column::UniqueScope, unique::released())
+    }
+
     /// The assignments of this move at `now`. Leaving `processing` always ends the lease.
     pub(super) fn assignments(self, now: i64) -> Vec<Assignment> {
         let mut values = self.extra;
@@ -67,6 +73,9 @@ impl Move {
                 Expr::val(self.data.map(|data| data.to_string())),
             ),
         ]);
+        if let Some(scope) = unique::released_by(self.state) {
+            values.push((job::Column::UniqueScope, scope));
+        }
         if self.state != JobState::Processing {
             values.extend([
                 (job::Column::LeaseOwner, Expr::val(Option::<String>::None)),

@@ -5,7 +5,7 @@ use entities::{job, job_history};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::Serialize;
 
-use super::{Storage, StorageError, StorageResult, states};
+use super::{Storage, StorageError, StorageResult, states, unique};
 use crate::clock::from_millis as time;
 use crate::job::JobId;
 use crate::state::{ContinueOn, JobState};
@@ -76,6 +76,20 @@ pub struct Continuation {
     pub on: ContinueOn,
 }
 
+/// A job's unique key as stored.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "web", derive(utoipa::ToSchema))]
+#[non_exhaustive]
+pub struct StoredUnique {
+    /// The key: as given, or the job type and a digest of its arguments.
+    pub key: String,
+    /// The scope it was enqueued with (`queued`, `active`, `period`); none once the job left
+    /// a `queued` or `active` scope for good (it started, ended, or was requeued after).
+    pub scope: Option<String>,
+    /// Whether the job holds the key now: a new job with it would be its duplicate.
+    pub held: bool,
+}
+
 /// A job with everything known about it.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[cfg_attr(feature = "web", derive(utoipa::ToSchema))]
@@ -91,6 +105,10 @@ pub struct JobDetails {
     pub retry: StoredRetry,
     /// For a continuation: its parent and what it waits for.
     pub after: Option<Continuation>,
+    /// Within its queue, lower starts first (0..9).
+    pub priority: u8,
+    /// Its unique key, if it has one.
+    pub unique: Option<StoredUnique>,
     /// Its states, newest first.
     pub history: Vec<HistoryEntry>,
     /// The continuations still waiting for it (at most 100), oldest first.
@@ -141,8 +159,8 @@ impl HistoryEntry {
 }
 
 impl Storage {
-    /// Job `id` with its history, if it exists.
-    pub(crate) async fn job(&self, id: i64) -> StorageResult<Option<JobDetails>> {
+    /// Job `id` with its history, if it exists, as of `now`.
+    pub(crate) async fn job(&self, id: i64, now: i64) -> StorageResult<Option<JobDetails>> {
         let (db, key) = (self.snapshot().await?, self.key());
         let Some(row) = job::Entity::find_by_id((key.to_owned(), id))
             .one(&db)
@@ -164,6 +182,7 @@ impl Storage {
             None => Vec::new(),
         };
         let continuations = waiting_continuations(&db, key, id).await?;
+        let unique = unique::of_job(&db, key, &row, now).await?;
         db.commit().await?;
         Ok(Some(JobDetails {
             summary: JobSummary::from_row(&row)?,
@@ -181,6 +200,8 @@ impl Storage {
                     .and_then(|on| on.parse().ok())
                     .unwrap_or_default(),
             }),
+            priority: row.priority.clamp(0, u8::MAX.into()) as u8,
+            unique,
             history,
             continuations,
         }))

@@ -11,12 +11,12 @@ use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect, QueryTrait,
 };
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::enqueue::{self, NewJobRow};
 use super::{Retention, Scope, Storage, StorageResult, states, text};
 use crate::clock::from_millis as time;
-use crate::job::JobId;
+use crate::job::{JobId, Unique};
 use crate::schedule::Misfire;
 use crate::state::JobState;
 
@@ -30,6 +30,32 @@ pub(crate) struct RecurringRow {
     pub(crate) cron: String,
     pub(crate) time_zone: String,
     pub(crate) misfire: Misfire,
+    pub(crate) options: JobOptions,
+}
+
+/// What a recurring job's jobs are created with besides their type, arguments and queue;
+/// stored as JSON, absent fields left to the job type.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct JobOptions {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) priority: Option<u8>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) unique: Option<Unique>,
+}
+
+impl JobOptions {
+    /// The stored text: none when no option is set.
+    fn stored(&self) -> Option<String> {
+        (*self != JobOptions::default())
+            .then(|| serde_json::to_string(self).expect("options serialize"))
+    }
+
+    /// Options as stored. Text stoker did not write reads as no options: an occurrence still
+    /// fires, where refusing the row would stop the job for good.
+    fn of_stored(text: Option<&str>) -> Self {
+        text.and_then(|text| serde_json::from_str(text).ok())
+            .unwrap_or_default()
+    }
 }
 
 /// A recurring job as people see it.
@@ -53,6 +79,10 @@ pub struct RecurringJob {
     pub queue: String,
     /// What happens to missed occurrences.
     pub misfire: Misfire,
+    /// The priority of the jobs it creates, when it sets one.
+    pub priority: Option<u8>,
+    /// The unique key of the jobs it creates, when they are unique.
+    pub unique: Option<Unique>,
     /// Whether it is paused.
     pub paused: bool,
     /// Its next occurrence.
@@ -95,6 +125,7 @@ impl From<recurring_job::Model> for StoredRecurring {
         StoredRecurring {
             definition: RecurringRow {
                 misfire: row.misfire.parse().unwrap_or_default(),
+                options: JobOptions::of_stored(row.options.as_deref()),
                 id: row.id,
                 job_type: row.job_type,
                 args: row.args,
@@ -128,6 +159,7 @@ impl Storage {
             cron: Set(row.cron),
             time_zone: Set(row.time_zone),
             misfire: Set(row.misfire.as_str().to_owned()),
+            options: Set(row.options.stored()),
             paused: Set(false),
             next_execution: Set(next),
             last_execution: Set(None),
@@ -144,6 +176,7 @@ impl Storage {
             C::Cron,
             C::TimeZone,
             C::Misfire,
+            C::Options,
             C::NextExecution,
             C::Error,
             C::UpdatedAt,
@@ -322,7 +355,7 @@ async fn record_jobs(
     let ids: Vec<i64> = enqueue::insert(txn, key, jobs, now, retention)
         .await?
         .into_iter()
-        .map(|(id, _)| id)
+        .map(|job| job.id)
         .collect();
     let record = Query::update()
         .table(recurring_job::Entity)
@@ -362,8 +395,11 @@ async fn present(
         .map(|row| {
             let args = serde_json::from_str(&row.args)
                 .unwrap_or_else(|_| serde_json::Value::String(row.args.clone()));
+            let options = JobOptions::of_stored(row.options.as_deref());
             RecurringJob {
                 args,
+                priority: options.priority,
+                unique: options.unique,
                 misfire: row.misfire.parse().unwrap_or_default(),
                 last_job_state: row.last_job_id.and_then(|id| states.get(&id)?.parse().ok()),
                 next_execution: row.next_execution.map(time),

@@ -46,7 +46,7 @@ async fn lifecycle(storage: &Storage) {
     ];
     let created = storage.insert_jobs(rows, 1).await.unwrap();
     let continuation = NewJobRow {
-        parent: Some((created[0].0, crate::state::ContinueOn::Succeeded)),
+        parent: Some((created[0].id, crate::state::ContinueOn::Succeeded)),
         ..NewJobRow::plain("default", 0)
     };
     storage.insert_jobs(vec![continuation], 1).await.unwrap();
@@ -60,14 +60,14 @@ async fn lifecycle(storage: &Storage) {
     };
     storage.complete(vec![done], server, 3).await.unwrap();
     storage
-        .apply(created[1].0, Action::Delete, 4)
+        .apply(created[1].id, Action::Delete, 4)
         .await
         .unwrap();
     storage
-        .apply(created[1].0, Action::Requeue, 5)
+        .apply(created[1].id, Action::Requeue, 5)
         .await
         .unwrap();
-    storage.job(created[0].0).await.unwrap();
+    storage.job(created[0].id, 0).await.unwrap();
     let filter = JobFilter {
         search: Some("test".into()),
         limit: 10,
@@ -86,6 +86,7 @@ async fn lifecycle(storage: &Storage) {
         cron: "0 0 * * *".into(),
         time_zone: "UTC".into(),
         misfire: Misfire::default(),
+        options: Default::default(),
     };
     storage
         .upsert_recurring(recurring, Some(7), 6)

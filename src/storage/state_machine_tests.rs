@@ -159,16 +159,8 @@ impl Sequence<'_> {
         let run_at = delayed.then_some(self.now + DUE_AFTER);
         let row = NewJobRow {
             job_type: "model".into(),
-            queue: self.queue.clone(),
-            args: "{}".into(),
-            max_retries: retries,
-            retry_delays: None,
-            on_exhausted: JobState::Failed,
             run_at,
-            parent: None,
-            reason: None,
-            data: None,
-            trace_parent: None,
+            ..NewJobRow::plain(&self.queue, retries)
         };
         let storage = self.storages[workspace];
         let created = storage.insert_jobs(vec![row], self.now).await.unwrap();
@@ -177,7 +169,7 @@ impl Sequence<'_> {
         } else {
             JobState::Enqueued
         };
-        assert_eq!(created[0].1, state);
+        assert_eq!(created[0].state, state);
         let expected = Expected {
             state,
             attempt: 0,
@@ -185,7 +177,7 @@ impl Sequence<'_> {
             owner: None,
             run_at,
         };
-        self.jobs.insert((workspace, created[0].0), expected);
+        self.jobs.insert((workspace, created[0].id), expected);
     }
 
     async fn claim(&mut self, workspace: usize, server: usize, limit: usize) {
@@ -352,12 +344,12 @@ impl Sequence<'_> {
     async fn check(&self, step: &Step) {
         for (&(workspace, id), expected) in &self.jobs {
             let other = self.storages[(workspace + 1) % WORKSPACES];
-            let seen = other.job(id).await.unwrap();
+            let seen = other.job(id, 0).await.unwrap();
             assert_eq!(
                 seen, None,
                 "job {id} seen in the other workspace after {step:?}"
             );
-            let job = self.storages[workspace].job(id).await.unwrap();
+            let job = self.storages[workspace].job(id, 0).await.unwrap();
             let job = job.unwrap_or_else(|| panic!("job {id} lost after {step:?}"));
             assert_eq!(
                 (job.summary.state, job.summary.attempt),

@@ -5,7 +5,7 @@
 //! died — in one transaction; and leaving at shutdown, in another. Every statement a round
 //! saves is saved in each of the many idle workspaces a server keeps.
 
-use entities::{counter, job, job_history, lock, server};
+use entities::{counter, job, job_history, lock, server, unique_period};
 use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType, OnConflict, Query};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect,
@@ -317,7 +317,7 @@ async fn release_owned(
 }
 
 /// Removes up to [`EXPIRE_BATCH`] jobs of `scope` whose expiry passed, with their history,
-/// and its expired counters. Returns how many jobs went. Job ids are one sequence per store,
+/// and its expired counters and unique periods. Returns how many jobs went. Job ids are one sequence per store,
 /// so the ids alone name the rows.
 async fn expire(db: &impl ConnectionTrait, scope: Scope<'_>, now: i64) -> StorageResult<usize> {
     let ids: Vec<i64> = job::Entity::find()
@@ -352,6 +352,13 @@ async fn expire(db: &impl ConnectionTrait, scope: Scope<'_>, now: i64) -> Storag
             delete.filter(counter::Column::Workspace.eq(key))
         })
         .filter(counter::Column::ExpireAt.lte(now))
+        .exec(db)
+        .await?;
+    unique_period::Entity::delete_many()
+        .apply_if(scope.key(), |delete, key| {
+            delete.filter(unique_period::Column::Workspace.eq(key))
+        })
+        .filter(unique_period::Column::ExpiresAt.lte(now))
         .exec(db)
         .await?;
     Ok(ids.len())

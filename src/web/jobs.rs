@@ -15,7 +15,7 @@ use super::{empty_object, open_workspace};
 use crate::bounds;
 use crate::{
     ContinueOn, Enqueued, Error, JobDetails, JobFilter, JobId, JobPage, JobState, NewJob,
-    RetryPolicy, Stoker, Workspace,
+    RetryPolicy, Stoker, Unique, Workspace,
 };
 
 /// The most jobs one batch may hold.
@@ -37,6 +37,10 @@ pub(super) struct JobRequest {
     run_at: Option<DateTime<Utc>>,
     after: Option<AfterRequest>,
     retry: Option<RetryRequest>,
+    /// 0 (first, the default) to 9 (last) within its queue.
+    priority: Option<i64>,
+    /// At most one job per key in a scope.
+    unique: Option<Unique>,
 }
 
 /// The parent a continuation waits for.
@@ -63,7 +67,11 @@ impl JobRequest {
         if !self.args.is_object() {
             return Err(ApiError::bad_request("`args` must be a JSON object"));
         }
-        let mut job = NewJob::new(self.job_type, self.args);
+        let mut job = with_flow(
+            NewJob::new(self.job_type, self.args),
+            self.priority,
+            self.unique,
+        )?;
         if let Some(queue) = self.queue {
             job = job.queue(queue);
         }
@@ -90,6 +98,24 @@ impl JobRequest {
     }
 }
 
+/// `job` with a request's priority and unique key, where it gives them.
+pub(super) fn with_flow(
+    mut job: NewJob,
+    priority: Option<i64>,
+    unique: Option<Unique>,
+) -> Result<NewJob, ApiError> {
+    if let Some(priority) = priority {
+        let priority = u8::try_from(priority).map_err(|_| {
+            ApiError::bad_request(format!("`priority` must be 0 to 9, not {priority}"))
+        })?;
+        job = job.priority(priority);
+    }
+    if let Some(unique) = unique {
+        job = job.unique(unique);
+    }
+    Ok(job)
+}
+
 /// Jobs stored together, all or none.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -100,7 +126,9 @@ pub(super) struct BatchRequest {
 /// Enqueues a job.
 #[utoipa::path(post, operation_id = "enqueue_job", path = "/api/workspaces/{ws}/jobs", params(("ws" = String, Path)),
     request_body = JobRequest,
-    responses((status = 201, body = Enqueued, description = "the job's id and the state it starts in"), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 201, body = Enqueued, description = "the new job's id and the state it starts in"),
+        (status = 200, body = Enqueued, description = "a duplicate: the job that holds its unique key"),
+        (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub(super) async fn enqueue(
     stoker: web::Data<Stoker>,
     caller: Caller,
@@ -111,13 +139,17 @@ pub(super) async fn enqueue(
     let job = body.into_inner().into_new_job()?;
     let workspace = open_workspace(&stoker, &ws).await?;
     let created = workspace.enqueue_job(job).await?;
-    Ok(HttpResponse::Created().json(created))
+    let mut answer = match created.duplicate {
+        true => HttpResponse::Ok(),
+        false => HttpResponse::Created(),
+    };
+    Ok(answer.json(created))
 }
 
 /// Enqueues jobs together: all or none.
 #[utoipa::path(post, operation_id = "enqueue_batch", path = "/api/workspaces/{ws}/jobs/batch", params(("ws" = String, Path)),
     request_body = BatchRequest,
-    responses((status = 201, body = Object, description = "`{\"jobs\": [{\"id\", \"state\"}, ...]}`, in order"),
+    responses((status = 201, body = Object, description = "`{\"jobs\": [{\"id\", \"state\", \"duplicate\"}, ...]}`, in order"),
         (status = 400, body = ErrorBody)))]
 pub(super) async fn enqueue_batch(
     stoker: web::Data<Stoker>,
@@ -281,5 +313,9 @@ async fn act(
     let id = job_id(&id)?;
     let workspace = open_workspace(&stoker, &ws).await?;
     let state = action.apply(&workspace, id).await?;
-    Ok(HttpResponse::Ok().json(Enqueued { id, state }))
+    Ok(HttpResponse::Ok().json(Enqueued {
+        id,
+        state,
+        duplicate: false,
+    }))
 }

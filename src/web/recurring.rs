@@ -8,8 +8,9 @@ use utoipa::ToSchema;
 
 use super::access::Caller;
 use super::error::{ApiError, ErrorBody};
+use super::jobs::with_flow;
 use super::{empty_object, open_workspace};
-use crate::{Misfire, NewJob, RecurringJob, RecurringOptions, Stoker};
+use crate::{Misfire, NewJob, RecurringJob, RecurringOptions, Stoker, Unique};
 
 /// A recurring job as `PUT /recurring/{rid}` takes it.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -27,6 +28,10 @@ pub(super) struct RecurringRequest {
     queue: Option<String>,
     #[serde(default)]
     misfire: Misfire,
+    /// The priority of the jobs it creates.
+    priority: Option<i64>,
+    /// The unique key of the jobs it creates.
+    unique: Option<Unique>,
 }
 
 /// Creates or updates a recurring job.
@@ -45,7 +50,11 @@ pub(super) async fn put(
     if !request.args.is_object() {
         return Err(ApiError::bad_request("`args` must be a JSON object"));
     }
-    let mut job = NewJob::new(request.job_type, request.args);
+    let mut job = with_flow(
+        NewJob::new(request.job_type, request.args),
+        request.priority,
+        request.unique,
+    )?;
     if let Some(queue) = request.queue {
         job = job.queue(queue);
     }

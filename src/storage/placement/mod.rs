@@ -361,7 +361,7 @@ pub(super) fn recorded(
 }
 
 impl Storage {
-    /// The claim's order, oldest first (see [`claim_order_on`]).
+    /// The claim's order within a priority, oldest first (see [`claim_order_on`]).
     pub(super) fn claim_order(&self) -> Expr {
         claim_order_on(self.is_postgres())
     }

@@ -341,7 +341,7 @@ mod tests {
             .unwrap();
         assert_eq!(claimed.len(), 1);
         storage
-            .apply(created[1].0, Action::Delete, 3)
+            .apply(created[1].id, Action::Delete, 3)
             .await
             .unwrap();
 
