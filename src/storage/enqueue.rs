@@ -7,7 +7,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use entities::job;
-use sea_orm::sea_query::{OnConflict, Query, SimpleExpr};
+use sea_orm::sea_query::{Query, SimpleExpr};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::unique::{self, UniqueRow};
@@ -77,6 +77,10 @@ const COLUMNS: [job::Column; 20] = [
     job::Column::UniqueKey,
     job::Column::UniqueScope,
 ];
+
+/// The leading [`COLUMNS`] every job sets; the others are flow control's, whose defaults
+/// (priority 0, no unique key) the table gives.
+const PLAIN_COLUMNS: usize = 17;
 
 /// How many times an enqueue goes back to a unique key whose holder left its scope between the
 /// insert that saw it and the read that looked for it, before it gives up.
@@ -215,7 +219,8 @@ pub(super) async fn insert(
 
 /// Stores `rows` (a statement's worth) and answers each. A row whose unique key is held is
 /// answered with its holder; one whose holder left the scope before it could be named is
-/// tried again.
+/// tried again. Only the first row of each key is sent: the database would turn the others
+/// away one failed insertion at a time (on PostgreSQL, a speculative insertion undone each).
 async fn insert_chunk(
     txn: &impl ConnectionTrait,
     key: &str,
@@ -223,7 +228,8 @@ async fn insert_chunk(
     now: i64,
 ) -> StorageResult<Vec<Created>> {
     let mut answers: Vec<Option<Created>> = vec![None; rows.len()];
-    let mut pending: Vec<usize> = (0..rows.len()).collect();
+    let (mut pending, followers) =
+        unique::first_of_each_key(rows.iter().map(|row| row.unique.as_ref()));
     for _ in 0..UNIQUE_ROUNDS {
         let keys = pending.iter().map(|&i| rows[i].unique.as_ref());
         let taken = unique::take_periods(txn, key, keys, now).await?;
@@ -247,7 +253,7 @@ async fn insert_chunk(
         unique::record_period_holders(txn, key, holders).await?;
         pending.retain(|&i| answers[i].is_none());
         if pending.is_empty() {
-            return Ok(answers.into_iter().flatten().collect());
+            break;
         }
         let wanted: Vec<&UniqueRow> = pending
             .iter()
@@ -269,13 +275,23 @@ async fn insert_chunk(
         }
         pending.retain(|&i| answers[i].is_none());
         if pending.is_empty() {
-            return Ok(answers.into_iter().flatten().collect());
+            break;
         }
     }
-    Err(StorageError::Contended(format!(
-        "the unique keys of {} jobs changed hands {UNIQUE_ROUNDS} times during one enqueue",
-        pending.len()
-    )))
+    if !pending.is_empty() {
+        return Err(StorageError::Contended(format!(
+            "the unique keys of {} jobs changed hands {UNIQUE_ROUNDS} times during one enqueue",
+            pending.len()
+        )));
+    }
+    // A later row of a key sent in this chunk has the answer of the first, as a duplicate.
+    for (follower, first) in followers {
+        answers[follower] = answers[first].map(|first| Created {
+            duplicate: true,
+            ..first
+        });
+    }
+    Ok(answers.into_iter().flatten().collect())
 }
 
 /// Inserts `rows` in one statement; returns each one's id, in order, or none for a row the
@@ -290,10 +306,18 @@ async fn write_rows<'a>(
     if rows.is_empty() {
         return Ok(Vec::new());
     }
+    // Rows that all take the defaults of flow control leave its columns out: fewer values to
+    // bind on the common path.
+    let flow = rows
+        .iter()
+        .any(|row| row.priority != 0 || row.unique.is_some());
+    let columns = if flow { COLUMNS.len() } else { PLAIN_COLUMNS };
     let mut insert = Query::insert();
-    insert.into_table(job::Entity).columns(COLUMNS);
+    insert
+        .into_table(job::Entity)
+        .columns(COLUMNS.into_iter().take(columns));
     for row in &rows {
-        insert.values_panic(row.values(key, now));
+        insert.values_panic(row.values(key, now).into_iter().take(columns));
     }
     let by_index = |row: &&NewJobRow| row.unique.as_ref().is_some_and(UniqueRow::by_index);
     if !rows.iter().any(by_index) {
@@ -302,7 +326,7 @@ async fn write_rows<'a>(
         ids.sort_unstable();
         return Ok(ids.into_iter().map(Some).collect());
     }
-    insert.on_conflict(OnConflict::new().do_nothing().to_owned());
+    insert.on_conflict(unique::turned_away_by_index());
     let returned = [
         job::Column::Id,
         job::Column::UniqueScope,

@@ -1,6 +1,6 @@
 //! Unique keys in storage. The database decides, never a read followed by a write:
 //! - `queued` and `active`: the unique index `jobs_unique` over the jobs that hold their key
-//!   ([`HOLDS_KEY`]). An enqueue inserts with `ON CONFLICT DO NOTHING`; a row the index turned
+//!   ([`HOLDS_KEY`]). An enqueue inserts with `ON CONFLICT DO NOTHING` on that index; a row it turned
 //!   away is a duplicate, and a read then names the job that holds the key. A move out of the
 //!   scope's states clears the job's `unique_scope` ([`released_by`]), so a job that waits
 //!   again later (a retry, a requeue) never collides with a newer one.
@@ -224,6 +224,19 @@ pub(super) async fn holders(
     Ok(holders)
 }
 
+/// `ON CONFLICT … DO NOTHING` with `jobs_unique` as its only arbiter: a row it turns away is a
+/// duplicate, and no other index is checked before each row goes in.
+pub(super) fn turned_away_by_index() -> OnConflict {
+    OnConflict::columns([
+        job::Column::Workspace,
+        job::Column::UniqueScope,
+        job::Column::UniqueKey,
+    ])
+    .target_and_where(Expr::cust(HOLDS_KEY))
+    .do_nothing()
+    .to_owned()
+}
+
 /// The jobs that hold `keys` in `scope` (`queued` or `active`), read through `jobs_unique`.
 fn holders_by_index(workspace: &str, scope: &str, keys: Vec<&str>) -> SelectStatement {
     Query::select()
@@ -276,6 +289,28 @@ pub(super) fn match_written(
         .collect()
 }
 
+/// Of rows with the unique keys `keys`, in order: those to send (every row without a key, and
+/// the first of each key), and each later row of a key with the first of it.
+pub(super) fn first_of_each_key<'a>(
+    keys: impl Iterator<Item = Option<&'a UniqueRow>>,
+) -> (Vec<usize>, Vec<(usize, usize)>) {
+    let mut firsts: HashMap<(&str, &str), usize> = HashMap::new();
+    let (mut sent, mut later) = (Vec::new(), Vec::new());
+    for (i, key) in keys.enumerate() {
+        match key.map(UniqueRow::name) {
+            Some(name) => match firsts.get(&name) {
+                Some(&first) => later.push((i, first)),
+                None => {
+                    firsts.insert(name, i);
+                    sent.push(i);
+                }
+            },
+            None => sent.push(i),
+        }
+    }
+    (sent, later)
+}
+
 /// The scope and key of a row as sent, for [`match_written`].
 pub(super) fn sent_name(row: Option<&UniqueRow>) -> Option<(&'static str, &str)> {
     row.map(UniqueRow::name)
@@ -319,6 +354,29 @@ mod tests {
         ];
         let matched = match_written(&sent, &written(&[(7, None), (8, Some("a")), (9, None)]));
         assert_eq!(matched, [Some(7), Some(8), None, None, Some(9)]);
+    }
+
+    #[test]
+    fn only_the_first_row_of_each_key_is_sent_and_the_later_ones_wait_for_it() {
+        let row = |key: &str, scope| UniqueRow {
+            key: key.into(),
+            scope,
+        };
+        let a = row("a", UniqueScope::Active);
+        let a_queued = row("a", UniqueScope::Queued);
+        let b = row("b", UniqueScope::Active);
+        let keys = [
+            Some(&a),
+            None,
+            Some(&a),
+            Some(&a_queued),
+            Some(&b),
+            Some(&a),
+            None,
+        ];
+        let (sent, later) = first_of_each_key(keys.into_iter());
+        assert_eq!(sent, [0, 1, 3, 4, 6]);
+        assert_eq!(later, [(2, 0), (5, 0)]);
     }
 
     #[test]

@@ -317,4 +317,35 @@ mod tests {
             bounds::MAX_DURATION_SECONDS
         );
     }
+
+    /// Every `$ref` names a schema the document holds, the flow-control fields included.
+    #[test]
+    fn every_reference_resolves_to_a_schema_of_the_document() {
+        fn references<'a>(value: &'a Value, found: &mut Vec<&'a str>) {
+            match value {
+                Value::Object(map) => {
+                    if let Some(Value::String(reference)) = map.get("$ref") {
+                        found.push(reference);
+                    }
+                    map.values().for_each(|value| references(value, found));
+                }
+                Value::Array(items) => items.iter().for_each(|item| references(item, found)),
+                _ => {}
+            }
+        }
+        let document = document();
+        let mut found = Vec::new();
+        references(&document, &mut found);
+        let schemas = &document["components"]["schemas"];
+        for reference in &found {
+            let name = reference.trim_start_matches("#/components/schemas/");
+            assert!(
+                schemas.get(name).is_some(),
+                "{reference} is not in the document"
+            );
+        }
+        assert!(found.iter().any(|reference| reference.ends_with("/Unique")));
+        let unique = &schemas["Unique"]["properties"];
+        assert!(unique.get("period_seconds").is_some(), "{unique}");
+    }
 }
