@@ -60,6 +60,24 @@ impl Job for Gated {
     }
 }
 
+/// One report per customer waiting or running, by the type's own word.
+#[derive(Serialize, Deserialize)]
+struct Report {
+    customer: u32,
+}
+
+impl Job for Report {
+    const NAME: &'static str = "report";
+
+    fn unique(&self) -> Option<Unique> {
+        Some(Unique::by_key(format!("report-{}", self.customer)))
+    }
+
+    async fn run(self, _: JobContext) -> Result<(), JobError> {
+        Ok(())
+    }
+}
+
 /// The runtimes of one store (three on PostgreSQL, one on SQLite), working the default queue.
 fn servers(dir: &std::path::Path, gate: &Gate) -> Vec<Stoker> {
     let count = if backend::on_postgres() { 3 } else { 1 };
@@ -68,6 +86,7 @@ fn servers(dir: &std::path::Path, gate: &Gate) -> Vec<Stoker> {
         .map(|_| {
             builder_on(storage.clone(), &Runs::default())
                 .register::<Gated>()
+                .register::<Report>()
                 .data(gate.clone())
                 .data(Starts::default())
                 .build()
@@ -152,6 +171,33 @@ fn scope_name(scope: UniqueScope) -> &'static str {
         UniqueScope::Active => "active",
         _ => "period",
     }
+}
+
+#[actix_rt::test]
+async fn a_type_that_makes_its_jobs_unique_enqueues_one_per_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let servers = servers(dir.path(), &Gate::new());
+    let workspace = servers[0].workspace("typed").await.unwrap();
+    let report = |customer| NewJob::of(&Report { customer }).queue(PARKED);
+    let first = workspace.enqueue_job(report(42)).await.unwrap();
+    let again = workspace.enqueue_job(report(42)).await.unwrap();
+    assert!(again.duplicate);
+    assert_eq!(again.id, first.id);
+    let other = workspace.enqueue_job(report(7)).await.unwrap();
+    assert!(!other.duplicate, "another customer is another key");
+    let named = NewJob::new("report", serde_json::json!({"customer": 42})).queue(PARKED);
+    let named = workspace.enqueue_job(named).await.unwrap();
+    assert!(
+        named.duplicate,
+        "a job named at run time is unique as its type says"
+    );
+    assert_eq!(named.id, first.id);
+    let own = Unique::by_key("report-42-again");
+    let own = workspace.enqueue_job(report(42).unique(own)).await.unwrap();
+    assert!(!own.duplicate, "the enqueuer's key comes before the type's");
+    let key = workspace.job(first.id).await.unwrap().unique.unwrap().key;
+    assert_eq!(key, "report-42");
+    shut_down(servers).await;
 }
 
 #[actix_rt::test]

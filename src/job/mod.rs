@@ -65,7 +65,9 @@ pub trait Job: Serialize + DeserializeOwned + 'static {
     }
 
     /// Whether a new job of this value is a duplicate of one that holds the same key (see
-    /// [`Unique`]); `None`, the default, enqueues every job.
+    /// [`Unique`]); `None`, the default, enqueues every job. It applies to jobs of the type
+    /// named at run time too (over HTTP, by recurring jobs), unless the enqueuer gives a
+    /// [`Unique`] of its own.
     fn unique(&self) -> Option<Unique> {
         None
     }

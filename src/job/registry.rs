@@ -7,13 +7,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::needs::Need;
-use super::{AppData, Job, JobContext, JobError, Needs};
+use super::{AppData, Job, JobContext, JobError, Needs, Unique};
 use crate::retry::RetryPolicy;
 
 /// A run of a job, boxed; it stays on the worker thread that made it.
 pub(crate) type RunFuture = Pin<Box<dyn Future<Output = Result<(), JobError>>>>;
 
-type Check = fn(&serde_json::Value) -> Result<(), String>;
+type Check = fn(&serde_json::Value) -> Result<Option<Unique>, String>;
 type Start = fn(&str, JobContext) -> Result<RunFuture, String>;
 
 /// One registered job type, with its type erased.
@@ -42,7 +42,7 @@ impl JobType {
             },
             check: |args| {
                 J::deserialize(args)
-                    .map(drop)
+                    .map(|job| job.unique())
                     .map_err(|error| error.to_string())
             },
             start: |args, ctx| {
@@ -52,8 +52,9 @@ impl JobType {
         }
     }
 
-    /// Whether `args` decode into the job type's arguments; the error says why not.
-    pub(crate) fn check(&self, args: &serde_json::Value) -> Result<(), String> {
+    /// Whether `args` decode into the job type's arguments (the error says why not), and if
+    /// so, how the type makes a job of them unique ([`Job::unique`]).
+    pub(crate) fn check(&self, args: &serde_json::Value) -> Result<Option<Unique>, String> {
         (self.check)(args)
     }
 

@@ -10,10 +10,10 @@ use crate::name::check_queue;
 use crate::retry::MAX_ATTEMPTS;
 use crate::storage::{NewJobRow, UniqueRow};
 
-/// The highest (last) priority; 0 is the first.
-pub(crate) const MAX_PRIORITY: u8 = 9;
-
 use super::settings::{Settings, millis};
+
+/// The highest (last) priority; 0 is the first.
+const MAX_PRIORITY: u8 = 9;
 
 /// Checks `job` and resolves its defaults, as of `now`.
 pub(super) fn prepare(settings: &Settings, job: NewJob, now: i64) -> Result<NewJobRow> {
@@ -25,13 +25,15 @@ pub(super) fn prepare(settings: &Settings, job: NewJob, now: i64) -> Result<NewJ
         job_type: job.job_type.clone(),
         reason,
     };
-    let args = match &job.args {
-        Args::Typed(json) => json.clone(),
+    // Jobs named at run time are unique as their type says unless the enqueuer says otherwise;
+    // a typed job's value said so when it became a `NewJob`.
+    let (args, type_unique) = match job.args {
+        Args::Typed(json) => (json, None),
         Args::Json(value) => {
-            job_type.check(value).map_err(invalid_args)?;
-            value.to_string()
+            let unique = job_type.check(&value).map_err(invalid_args)?;
+            (value.to_string(), unique)
         }
-        Args::Unserializable(reason) => return Err(invalid_args(reason.clone())),
+        Args::Unserializable(reason) => return Err(invalid_args(reason)),
     };
     let priority = job.priority.unwrap_or(job_type.priority);
     if priority > MAX_PRIORITY {
@@ -41,8 +43,8 @@ pub(super) fn prepare(settings: &Settings, job: NewJob, now: i64) -> Result<NewJ
     }
     let unique = job
         .unique
-        .as_ref()
-        .map(|unique| unique_row(unique, &job.job_type, &args))
+        .or(type_unique)
+        .map(|unique| unique_row(&unique, &job.job_type, &args))
         .transpose()?;
     let queue = job.queue.unwrap_or_else(|| job_type.queue.to_owned());
     check_queue(&queue)?;
@@ -88,13 +90,12 @@ pub(super) fn prepare(settings: &Settings, job: NewJob, now: i64) -> Result<NewJ
 
 /// The stored form of `unique` for a job of `job_type` with arguments `args` (JSON text).
 fn unique_row(unique: &Unique, job_type: &str, args: &str) -> Result<UniqueRow> {
-    if let UniqueScope::Period(period) = unique.scope {
-        let period = bounds::duration("unique period", period)?;
-        if period.is_zero() {
-            return Err(Error::InvalidOptions(
-                "a unique period must be at least a second".into(),
-            ));
-        }
+    if let UniqueScope::Period(period) = unique.scope
+        && bounds::duration("unique period", period)? < std::time::Duration::from_secs(1)
+    {
+        return Err(Error::InvalidOptions(
+            "a unique period must be at least a second".into(),
+        ));
     }
     let key = match &unique.key {
         Some(key) => {
